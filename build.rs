@@ -1,0 +1,4 @@
+// The blueprints are embedded with include_dir; rebuild when any of them changes.
+fn main() {
+    println!("cargo:rerun-if-changed=blueprints");
+}

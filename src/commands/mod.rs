@@ -1,0 +1,117 @@
+//! One file per command. Shared here: finding and loading service.toml through the
+//! pipeline up to the rendered files.
+
+pub mod apply;
+pub mod plan;
+pub mod validate;
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::GlobalArgs;
+use crate::diagnostic::{Diagnostic, Source};
+use crate::error::Error;
+use crate::model::Model;
+use crate::render::{Blueprints, Files, Renderer};
+use crate::spec::Spec;
+
+pub const SPEC_FILE: &str = "service.toml";
+
+/// `-f`, or service.toml in the current folder or the nearest parent.
+pub fn locate(global: &GlobalArgs) -> Result<PathBuf, Error> {
+    if let Some(f) = &global.file {
+        return Ok(f.clone());
+    }
+    let cwd = std::env::current_dir().map_err(|e| Error::io(Path::new("."), e))?;
+    cwd.ancestors()
+        .map(|d| d.join(SPEC_FILE))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            Error::Message(format!(
+                "no {SPEC_FILE} in {} or any parent folder (pass -f PATH, or create one with `bulkhead init`)",
+                cwd.display()
+            ))
+        })
+}
+
+/// A service.toml that passed validation, with its warnings.
+pub struct Loaded {
+    pub path: PathBuf,
+    pub spec: Spec,
+    pub model: Model,
+    pub warnings: Vec<Diagnostic>,
+}
+
+pub fn load(global: &GlobalArgs) -> Result<Loaded, Error> {
+    let path = locate(global)?;
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let source = Source {
+        name: path.display().to_string(),
+        text,
+    };
+    let (spec, mut diagnostics) = crate::spec::parse(&source);
+    if let Some(spec) = &spec {
+        diagnostics.extend(crate::validate::validate(spec));
+    }
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = diagnostics.len() - errors;
+    if errors > 0 || (global.deny_warnings && warnings > 0) {
+        return Err(Error::Invalid {
+            rendered: source.render(&diagnostics, true),
+            summary: summary(&source.name, errors, warnings, global.deny_warnings),
+        });
+    }
+    let spec = spec.expect("a spec without errors was parsed");
+    let model = Model::build(&spec);
+    Ok(Loaded {
+        path,
+        spec,
+        model,
+        warnings: diagnostics,
+    })
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") }
+}
+
+fn summary(name: &str, errors: usize, warnings: usize, deny: bool) -> String {
+    let problems = if deny { errors + warnings } else { errors };
+    let mut s = format!("{name} is invalid: {}", plural(problems, "error"));
+    if !deny && warnings > 0 {
+        s.push_str(&format!(", {}", plural(warnings, "warning")));
+    }
+    if deny && warnings > 0 {
+        s.push_str(" (warnings denied)");
+    }
+    s
+}
+
+impl Loaded {
+    pub fn print_warnings(&self) {
+        if !self.warnings.is_empty() {
+            anstream::eprint!("{}", self.spec.source.render(&self.warnings, true));
+        }
+    }
+
+    /// The output folder: `-o`, or the folder of service.toml.
+    pub fn out_dir(&self, global: &GlobalArgs) -> PathBuf {
+        global.out.clone().unwrap_or_else(|| {
+            self.path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+        })
+    }
+
+    /// `platform.blueprints`, relative to service.toml.
+    pub fn blueprint_dir(&self) -> Option<PathBuf> {
+        let rel = self.spec.platform.blueprints.as_ref()?;
+        let base = self.path.parent().unwrap_or(Path::new("."));
+        Some(base.join(&rel.value))
+    }
+
+    pub fn render(&self) -> Result<Files, Error> {
+        let blueprints = Blueprints::with_overrides(self.blueprint_dir().as_deref())?;
+        Renderer::new(blueprints)?.render(&self.model)
+    }
+}

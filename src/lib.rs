@@ -1,0 +1,62 @@
+//! bulkhead: from one service.toml describing a microservice platform (domain boundaries,
+//! owned data, APIs, calls, events) to everything that builds, ships, secures and watches
+//! it — always showing the diff before writing.
+//!
+//! The pipeline, one module per stage:
+//! `spec` (read service.toml) → `validate` (rules) → `model` (resolved platform) →
+//! `render` (blueprints → files) → `plan` (diff against disk) → `apply` (safe writes).
+
+pub mod apply;
+pub mod cli;
+pub mod commands;
+pub mod diagnostic;
+pub mod error;
+pub mod model;
+pub mod plan;
+pub mod render;
+pub mod spec;
+pub mod validate;
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+use crate::cli::{Cli, ColorWhen, Command};
+use crate::error::{Error, ExitStatus};
+
+/// Runs the command line and returns the process exit code. Errors are printed here and
+/// nowhere else.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() { ExitStatus::Usage as i32 } else { 0 };
+        }
+    };
+    anstream::ColorChoice::write_global(match cli.global.color {
+        ColorWhen::Auto => anstream::ColorChoice::Auto,
+        ColorWhen::Always => anstream::ColorChoice::Always,
+        ColorWhen::Never => anstream::ColorChoice::Never,
+    });
+    let result = match &cli.command {
+        Command::Validate => commands::validate::run(&cli.global),
+        Command::Plan(args) => commands::plan::run(&cli.global, args),
+        Command::Apply(args) => commands::apply::run(&cli.global, args),
+    };
+    match result {
+        Ok(status) => status as i32,
+        Err(err) => {
+            report(&err);
+            err.exit_status() as i32
+        }
+    }
+}
+
+fn report(err: &Error) {
+    let red = anstyle::AnsiColor::Red.on_default().bold();
+    if let Error::Invalid { rendered, .. } = err {
+        anstream::eprint!("{rendered}");
+    }
+    anstream::eprintln!("{red}error{red:#}: {err}");
+}

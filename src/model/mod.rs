@@ -1,0 +1,463 @@
+//! The resolved platform: defaults applied, per-environment overrides merged, relations
+//! derived (owner of each datum, publisher of each topic, callers of each service).
+//! Blueprints see only this model, never raw TOML. Built only from a spec that passed
+//! validation, so construction cannot fail.
+
+pub mod units;
+
+use indexmap::IndexMap;
+use serde::Serialize;
+
+use crate::spec::{
+    AutoscaleSpec, Ci, Datastore, Deploy, Mesh, ReleaseSpec, ResourcesSpec, Runtime, Spec,
+    Strategy,
+};
+
+pub const DEFAULT_CLUSTER: &str = "https://kubernetes.default.svc";
+pub const DEFAULT_REPLICAS: i64 = 2;
+/// The tag every image starts at; CI replaces it per environment with the commit SHA.
+pub const INITIAL_TAG: &str = "0.1.0";
+
+/// Everything a blueprint can see, as the context `platform`, `environments`, `services`
+/// and `vars`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Model {
+    pub platform: Platform,
+    pub environments: Vec<Environment>,
+    pub services: Vec<Service>,
+    pub vars: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Platform {
+    pub name: String,
+    pub registry: String,
+    pub repository: String,
+    pub revision: String,
+    pub domain: Option<String>,
+    pub mesh: Mesh,
+    pub deploy: Deploy,
+    pub ci: Ci,
+    pub external_topics: Vec<String>,
+    /// Datum → the one service that owns it.
+    pub owners: IndexMap<String, String>,
+    /// Topic → the one service that publishes it (external topics are absent).
+    pub publishers: IndexMap<String, String>,
+    /// Topic → the services that consume it.
+    pub subscribers: IndexMap<String, Vec<String>>,
+    /// The namespaces of all environments, in promotion order.
+    pub namespaces: Vec<String>,
+    /// The tag images start at before CI sets real ones.
+    pub initial_tag: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Environment {
+    pub name: String,
+    pub namespace: String,
+    pub cluster: String,
+    /// Public host of the gateway; none when neither `host` nor `platform.domain` is set.
+    pub host: Option<String>,
+    pub replicas: i64,
+    pub auto_sync: bool,
+    pub tls_secret: String,
+    /// Position in the promotion order, from 0.
+    pub index: usize,
+    /// The first environment: CI deploys new images here.
+    pub first: bool,
+    /// The last environment is production.
+    pub production: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Service {
+    pub name: String,
+    pub description: Option<String>,
+    pub runtime: Runtime,
+    pub port: i64,
+    /// `{registry}/{name}`, without a tag.
+    pub image: String,
+    pub owns: Vec<String>,
+    pub datastore: Datastore,
+    /// The service's own database, when it has one.
+    pub store: Option<Store>,
+    pub apis: Vec<String>,
+    pub calls: Vec<String>,
+    /// Services that declare a call to this one (derived), in file order.
+    pub callers: Vec<String>,
+    pub publishes: Vec<String>,
+    pub consumes: Vec<String>,
+    pub health: Health,
+    pub resources: Resources,
+    pub autoscale: Option<Autoscale>,
+    pub release: Release,
+    pub resilience: Resilience,
+    pub slo: Slo,
+    pub env: IndexMap<String, String>,
+    pub secrets: Vec<String>,
+    /// Settings resolved for every environment (keyed by environment name, promotion order).
+    pub environments: IndexMap<String, ServiceEnvironment>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Store {
+    pub kind: Datastore,
+    /// Object name: `{service}-{kind}`.
+    pub name: String,
+    pub port: u16,
+    /// The Secret holding its credentials.
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    pub liveness: String,
+    pub readiness: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Resources {
+    pub cpu: String,
+    pub memory: String,
+    pub cpu_limit: Option<String>,
+    pub memory_limit: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Autoscale {
+    pub min: i64,
+    pub max: i64,
+    /// Target average CPU utilisation in percent.
+    pub cpu: Option<i64>,
+    /// Target average memory utilisation in percent.
+    pub memory: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Release {
+    pub strategy: Strategy,
+    /// Percent of traffic to the canary (canary only).
+    pub weight: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Resilience {
+    /// Protobuf-style duration, e.g. `"3s"`.
+    pub timeout: String,
+    pub timeout_ms: u64,
+    pub retries: i64,
+    pub consecutive_errors: i64,
+    pub ejection: String,
+    pub ejection_ms: u64,
+    pub max_connections: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Slo {
+    /// Percent, e.g. 99.9.
+    pub availability: f64,
+    /// Allowed error ratio, e.g. 0.001 for 99.9 %.
+    pub error_budget: f64,
+    pub latency_p95_ms: i64,
+}
+
+/// One service in one environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceEnvironment {
+    pub replicas: i64,
+    pub resources: Resources,
+    pub autoscale: Option<Autoscale>,
+    /// Service `env` with this environment's values merged over it.
+    pub env: IndexMap<String, String>,
+    /// Only the keys this environment adds or changes.
+    pub env_overrides: IndexMap<String, String>,
+    pub release: Release,
+    /// Which settings differ from the service's base (what an overlay must patch).
+    pub changed: Changed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Changed {
+    pub resources: bool,
+    pub autoscale: bool,
+    pub env: bool,
+    pub release: bool,
+}
+
+fn value<T: Clone>(s: Option<&crate::spec::Spanned<T>>) -> Option<T> {
+    s.map(|s| s.value.clone())
+}
+
+impl Model {
+    /// Resolves a validated spec.
+    pub fn build(spec: &Spec) -> Self {
+        let p = &spec.platform;
+        let name = value(p.name.as_ref()).unwrap_or_default();
+        let domain = value(p.domain.as_ref());
+        let last = spec.environments.len().saturating_sub(1);
+        let environments: Vec<Environment> = spec
+            .environments
+            .iter()
+            .enumerate()
+            .map(|(index, e)| {
+                let env_name = e.name.value.clone();
+                let default_host = domain.as_ref().map(|d| {
+                    if index == last {
+                        d.clone()
+                    } else {
+                        format!("{env_name}.{d}")
+                    }
+                });
+                Environment {
+                    namespace: value(e.namespace.as_ref())
+                        .unwrap_or_else(|| format!("{name}-{env_name}")),
+                    cluster: value(e.cluster.as_ref()).unwrap_or_else(|| DEFAULT_CLUSTER.into()),
+                    host: value(e.host.as_ref()).or(default_host),
+                    replicas: value(e.replicas.as_ref()).unwrap_or(DEFAULT_REPLICAS),
+                    auto_sync: value(e.auto_sync.as_ref()).unwrap_or(true),
+                    tls_secret: value(e.tls_secret.as_ref()).unwrap_or_else(|| format!("{name}-tls")),
+                    index,
+                    first: index == 0,
+                    production: index == last,
+                    name: env_name,
+                }
+            })
+            .collect();
+
+        let registry = value(p.registry.as_ref()).unwrap_or_default();
+        let mut services: Vec<Service> = spec
+            .services
+            .iter()
+            .map(|s| Service::build(s, &registry, &environments))
+            .collect();
+
+        // Derived relations.
+        let callers: Vec<Vec<String>> = services
+            .iter()
+            .map(|callee| {
+                services
+                    .iter()
+                    .filter(|s| s.calls.contains(&callee.name))
+                    .map(|s| s.name.clone())
+                    .collect()
+            })
+            .collect();
+        for (service, callers) in services.iter_mut().zip(callers) {
+            service.callers = callers;
+        }
+        let mut owners = IndexMap::new();
+        let mut publishers = IndexMap::new();
+        let mut subscribers: IndexMap<String, Vec<String>> = IndexMap::new();
+        for s in &services {
+            for d in &s.owns {
+                owners.insert(d.clone(), s.name.clone());
+            }
+            for t in &s.publishes {
+                publishers.insert(t.clone(), s.name.clone());
+            }
+            for t in &s.consumes {
+                subscribers.entry(t.clone()).or_default().push(s.name.clone());
+            }
+        }
+
+        Model {
+            platform: Platform {
+                repository: value(p.repository.as_ref()).unwrap_or_default(),
+                revision: value(p.revision.as_ref()).unwrap_or_else(|| "main".into()),
+                domain,
+                mesh: value(p.mesh.as_ref()).unwrap_or(Mesh::Istio),
+                deploy: value(p.deploy.as_ref()).unwrap_or(Deploy::Kustomize),
+                ci: value(p.ci.as_ref()).unwrap_or(Ci::GithubActions),
+                external_topics: p.external_topics.iter().map(|t| t.value.clone()).collect(),
+                owners,
+                publishers,
+                subscribers,
+                namespaces: environments.iter().map(|e| e.namespace.clone()).collect(),
+                initial_tag: INITIAL_TAG,
+                registry,
+                name,
+            },
+            environments,
+            services,
+            vars: p.vars.clone(),
+        }
+    }
+
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.name == name)
+    }
+}
+
+fn strings(list: &[crate::spec::Spanned<String>]) -> Vec<String> {
+    list.iter().map(|s| s.value.clone()).collect()
+}
+
+fn resources(over: Option<&ResourcesSpec>, base: &Resources) -> Resources {
+    let Some(r) = over else { return base.clone() };
+    Resources {
+        cpu: value(r.cpu.as_ref()).unwrap_or_else(|| base.cpu.clone()),
+        memory: value(r.memory.as_ref()).unwrap_or_else(|| base.memory.clone()),
+        cpu_limit: value(r.cpu_limit.as_ref()).or_else(|| base.cpu_limit.clone()),
+        memory_limit: value(r.memory_limit.as_ref()).or_else(|| base.memory_limit.clone()),
+    }
+}
+
+fn autoscale(over: Option<&AutoscaleSpec>, base: Option<&Autoscale>) -> Option<Autoscale> {
+    let Some(a) = over else { return base.cloned() };
+    Some(Autoscale {
+        min: value(a.min.as_ref()).or(base.map(|b| b.min))?,
+        max: value(a.max.as_ref()).or(base.map(|b| b.max))?,
+        cpu: value(a.cpu.as_ref()).or(base.and_then(|b| b.cpu)),
+        memory: value(a.memory.as_ref()).or(base.and_then(|b| b.memory)),
+    })
+}
+
+fn release(over: Option<&ReleaseSpec>, base: &Release) -> Release {
+    let Some(r) = over else { return base.clone() };
+    let strategy = value(r.strategy.as_ref()).unwrap_or(base.strategy);
+    let weight = value(r.weight.as_ref()).or(if strategy == base.strategy {
+        base.weight
+    } else {
+        None
+    });
+    Release {
+        weight: (strategy == Strategy::Canary).then(|| weight.unwrap_or(DEFAULT_CANARY_WEIGHT)),
+        strategy,
+    }
+}
+
+pub const DEFAULT_CANARY_WEIGHT: i64 = 10;
+
+impl Service {
+    fn build(s: &crate::spec::ServiceSpec, registry: &str, environments: &[Environment]) -> Self {
+        let name = s.name.value.clone();
+        let datastore = value(s.datastore.as_ref()).unwrap_or(Datastore::None);
+        let base_resources = resources(
+            Some(&s.resources),
+            &Resources {
+                cpu: "100m".into(),
+                memory: "128Mi".into(),
+                cpu_limit: None,
+                memory_limit: Some("256Mi".into()),
+            },
+        );
+        let base_autoscale = s.autoscale.as_ref().and_then(|a| autoscale(Some(a), None));
+        let base_release = release(
+            s.release.as_ref(),
+            &Release {
+                strategy: Strategy::Rolling,
+                weight: None,
+            },
+        );
+        let env: IndexMap<String, String> = s
+            .env
+            .iter()
+            .map(|(k, v)| (k.value.clone(), v.value.clone()))
+            .collect();
+        let r = &s.resilience;
+        let timeout_ms = r
+            .timeout
+            .as_ref()
+            .and_then(|t| units::parse_duration_ms(&t.value))
+            .unwrap_or(5000);
+        let ejection_ms = r
+            .ejection
+            .as_ref()
+            .and_then(|t| units::parse_duration_ms(&t.value))
+            .unwrap_or(30_000);
+        let availability = value(s.slo.availability.as_ref()).unwrap_or(99.9);
+
+        let per_env = environments
+            .iter()
+            .map(|e| {
+                let over = s.environments.iter().find(|o| o.name.value == e.name);
+                let res = resources(over.and_then(|o| o.resources.as_ref()), &base_resources);
+                let auto = autoscale(over.and_then(|o| o.autoscale.as_ref()), base_autoscale.as_ref());
+                let rel = release(over.and_then(|o| o.release.as_ref()), &base_release);
+                let env_overrides: IndexMap<String, String> = over
+                    .map(|o| {
+                        o.env
+                            .iter()
+                            .map(|(k, v)| (k.value.clone(), v.value.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let mut merged = env.clone();
+                merged.extend(env_overrides.clone());
+                let changed = Changed {
+                    resources: res != base_resources,
+                    autoscale: auto != base_autoscale,
+                    env: merged != env,
+                    release: rel != base_release,
+                };
+                let se = ServiceEnvironment {
+                    replicas: value(over.and_then(|o| o.replicas.as_ref())).unwrap_or(e.replicas),
+                    resources: res,
+                    autoscale: auto,
+                    env: merged,
+                    env_overrides,
+                    release: rel,
+                    changed,
+                };
+                (e.name.clone(), se)
+            })
+            .collect();
+
+        Service {
+            image: format!("{registry}/{name}"),
+            description: value(s.description.as_ref()),
+            runtime: value(s.runtime.as_ref()).unwrap_or(Runtime::Go),
+            port: value(s.port.as_ref()).unwrap_or(8080),
+            owns: strings(&s.owns),
+            store: store(&name, datastore),
+            datastore,
+            apis: strings(&s.apis),
+            calls: strings(&s.calls),
+            callers: Vec::new(),
+            publishes: strings(&s.publishes),
+            consumes: strings(&s.consumes),
+            health: Health {
+                liveness: value(s.health.liveness.as_ref()).unwrap_or_else(|| "/livez".into()),
+                readiness: value(s.health.readiness.as_ref()).unwrap_or_else(|| "/readyz".into()),
+            },
+            resources: base_resources,
+            autoscale: base_autoscale,
+            release: base_release,
+            resilience: Resilience {
+                timeout: units::proto_duration(timeout_ms),
+                timeout_ms,
+                retries: value(r.retries.as_ref()).unwrap_or(2),
+                consecutive_errors: value(r.consecutive_errors.as_ref()).unwrap_or(5),
+                ejection: units::proto_duration(ejection_ms),
+                ejection_ms,
+                max_connections: value(r.max_connections.as_ref()).unwrap_or(1024),
+            },
+            slo: Slo {
+                availability,
+                error_budget: ((100.0 - availability) / 100.0 * 1e6).round() / 1e6,
+                latency_p95_ms: value(s.slo.latency_p95_ms.as_ref()).unwrap_or(500),
+            },
+            env,
+            secrets: strings(&s.secrets),
+            environments: per_env,
+            name,
+        }
+    }
+}
+
+fn store(service: &str, kind: Datastore) -> Option<Store> {
+    let port = match kind {
+        Datastore::None => return None,
+        Datastore::Postgres => 5432,
+        Datastore::Mysql => 3306,
+        Datastore::Mongodb => 27017,
+        Datastore::Redis => 6379,
+    };
+    let name = format!("{service}-{kind}");
+    Some(Store {
+        kind,
+        secret: format!("{name}-credentials"),
+        name,
+        port,
+    })
+}

@@ -1,0 +1,125 @@
+//! How a plan looks: a coloured unified diff per file and a summary, or JSON for tools.
+
+use std::io::Write;
+
+use anstyle::{AnsiColor, Style};
+use serde::Serialize;
+use similar::{ChangeTag, TextDiff};
+
+use super::{Action, Plan};
+
+const BOLD: Style = Style::new().bold();
+const GREEN: Style = AnsiColor::Green.on_default();
+const RED: Style = AnsiColor::Red.on_default();
+const CYAN: Style = AnsiColor::Cyan.on_default();
+const YELLOW: Style = AnsiColor::Yellow.on_default();
+const DIM: Style = Style::new().dimmed();
+
+fn action_style(action: Action) -> Style {
+    match action {
+        Action::Create => GREEN.bold(),
+        Action::Update => YELLOW.bold(),
+        Action::Delete => RED.bold(),
+        Action::Conflict => RED.bold(),
+        Action::Keep => CYAN.bold(),
+        Action::Unchanged => DIM,
+    }
+}
+
+/// Prints every change with its diff (unless `diffs` is false) and the summary line.
+pub fn print_text(plan: &Plan, out: &mut dyn Write, diffs: bool, verbose: bool) -> std::io::Result<()> {
+    for change in &plan.changes {
+        if change.action == Action::Unchanged && !verbose {
+            continue;
+        }
+        let style = action_style(change.action);
+        write!(out, "{style}{:>9}{style:#} {BOLD}{}{BOLD:#}", change.action.as_str(), change.path)?;
+        if let Some(reason) = &change.reason {
+            write!(out, " {DIM}({reason}){DIM:#}")?;
+        }
+        writeln!(out)?;
+        if diffs && change.action != Action::Unchanged {
+            let old = change.current.as_deref().unwrap_or("");
+            let new = change.desired.as_deref().unwrap_or(if change.action == Action::Keep { old } else { "" });
+            write_diff(out, &change.path, old, new)?;
+        }
+    }
+    let s = plan.summary();
+    writeln!(
+        out,
+        "{BOLD}Plan:{BOLD:#} {} to create, {} to update, {} to delete, {} unchanged{}{}",
+        s.create,
+        s.update,
+        s.delete,
+        s.unchanged,
+        if s.keep > 0 { format!(", {} kept", s.keep) } else { String::new() },
+        if s.conflict > 0 { format!(", {RED}{} in conflict{RED:#}", s.conflict) } else { String::new() },
+    )
+}
+
+fn write_diff(out: &mut dyn Write, path: &str, old: &str, new: &str) -> std::io::Result<()> {
+    let diff = TextDiff::from_lines(old, new);
+    let mut unified = diff.unified_diff();
+    unified.context_radius(3);
+    writeln!(out, "{BOLD}--- a/{path}{BOLD:#}")?;
+    writeln!(out, "{BOLD}+++ b/{path}{BOLD:#}")?;
+    for hunk in unified.iter_hunks() {
+        writeln!(out, "{CYAN}{}{CYAN:#}", hunk.header())?;
+        for change in hunk.iter_changes() {
+            let (sign, style) = match change.tag() {
+                ChangeTag::Delete => ('-', RED),
+                ChangeTag::Insert => ('+', GREEN),
+                ChangeTag::Equal => (' ', Style::new()),
+            };
+            let line = change.value();
+            write!(out, "{style}{sign}{}{style:#}", line.trim_end_matches('\n'))?;
+            writeln!(out)?;
+            if change.missing_newline() {
+                writeln!(out, "\\ No newline at end of file")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct JsonPlan<'a> {
+    out_dir: String,
+    summary: super::Summary,
+    changes: Vec<JsonChange<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonChange<'a> {
+    path: &'a str,
+    action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    diff: Option<String>,
+}
+
+pub fn print_json(plan: &Plan, out: &mut dyn Write) -> std::io::Result<()> {
+    let changes = plan
+        .changes
+        .iter()
+        .map(|c| JsonChange {
+            path: &c.path,
+            action: c.action,
+            reason: c.reason.as_deref(),
+            diff: (c.action != Action::Unchanged).then(|| {
+                TextDiff::from_lines(c.current.as_deref().unwrap_or(""), c.desired.as_deref().unwrap_or(""))
+                    .unified_diff()
+                    .header(&format!("a/{}", c.path), &format!("b/{}", c.path))
+                    .to_string()
+            }),
+        })
+        .collect();
+    let doc = JsonPlan {
+        out_dir: plan.out_dir.display().to_string(),
+        summary: plan.summary(),
+        changes,
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)
+}

@@ -1,0 +1,209 @@
+//! How values from service.toml become text in each kind of output file. Blueprints are
+//! auto-escaped by file type, so `{{ value }}` is always inert data: a YAML or JSON scalar
+//! that cannot open new structure, a Dockerfile word that cannot expand variables, a
+//! workflow string that GitHub Actions cannot evaluate. `| safe` is the one way out.
+
+use minijinja::value::{Value, ValueKind};
+use minijinja::{AutoEscape, Error, ErrorKind, Output, State};
+
+pub const YAML: &str = "yaml";
+pub const JSON: &str = "json";
+pub const DOCKERFILE: &str = "dockerfile";
+/// YAML that GitHub Actions reads: `${{` must not reach it from data.
+pub const WORKFLOW: &str = "workflow";
+
+/// The escaping of a blueprint, from its path.
+pub fn auto_escape_for(path: &str) -> AutoEscape {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    let is_workflow = path.starts_with(".github/workflows/") || path.contains("/.github/workflows/");
+    if file.ends_with(".yaml") || file.ends_with(".yml") {
+        AutoEscape::Custom(if is_workflow { WORKFLOW } else { YAML }.into())
+    } else if file.ends_with(".json") {
+        AutoEscape::Custom(JSON.into())
+    } else if file == "Dockerfile" || file.ends_with(".Dockerfile") || file.starts_with("Dockerfile.") {
+        AutoEscape::Custom(DOCKERFILE.into())
+    } else {
+        AutoEscape::None
+    }
+}
+
+pub fn formatter(out: &mut Output, state: &mut State, value: &Value) -> Result<(), Error> {
+    if value.is_undefined() {
+        return Err(Error::new(ErrorKind::UndefinedError, "undefined value in output"));
+    }
+    let text = match state.auto_escape() {
+        AutoEscape::Custom(name) if !value.is_safe() => match name.as_ref() {
+            YAML => yaml_value(value)?,
+            WORKFLOW => guard_expressions(&yaml_value(value)?),
+            JSON => json_value(value)?,
+            DOCKERFILE => dockerfile_word(&plain_string(value)?),
+            other => return Err(Error::new(ErrorKind::InvalidOperation, format!("unknown escaping {other}"))),
+        },
+        _ => return minijinja::escape_formatter(out, state, value),
+    };
+    out.write_str(&text).map_err(Error::from)
+}
+
+/// A double-quoted string valid both as JSON and as a YAML (1.1 and 1.2) scalar: every
+/// character a YAML parser could treat as a line break or reject is escaped.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20
+                || c == '\u{7f}'
+                || ('\u{80}'..='\u{9f}').contains(&c)
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}') =>
+            {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Words YAML 1.1 reads as booleans or null when unquoted.
+const YAML_RESERVED: &[&str] = &["true", "false", "yes", "no", "on", "off", "null", "y", "n"];
+
+/// Plain (unquoted) only when it cannot be read as anything but this string.
+fn yaml_plain_ok(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-'))
+        && !YAML_RESERVED.contains(&s.to_ascii_lowercase().as_str())
+}
+
+pub fn yaml_string(s: &str) -> String {
+    if yaml_plain_ok(s) { s.to_string() } else { quote(s) }
+}
+
+fn number(value: &Value) -> Result<String, Error> {
+    let text = value.to_string();
+    if let Ok(f) = f64::try_from(value.clone())
+        && !f.is_finite()
+    {
+        return Err(Error::new(ErrorKind::InvalidOperation, "cannot write a non-finite number"));
+    }
+    Ok(text)
+}
+
+/// A value as YAML: scalars plain where unambiguous, collections in flow style.
+pub fn yaml_value(value: &Value) -> Result<String, Error> {
+    Ok(match value.kind() {
+        ValueKind::None | ValueKind::Undefined => "null".into(),
+        ValueKind::Bool => value.is_true().to_string(),
+        ValueKind::Number => number(value)?,
+        ValueKind::String => yaml_string(value.as_str().unwrap_or_default()),
+        ValueKind::Seq | ValueKind::Iterable => {
+            let items: Result<Vec<String>, Error> = value.try_iter()?.map(|v| yaml_value(&v)).collect();
+            format!("[{}]", items?.join(", "))
+        }
+        ValueKind::Map => {
+            let mut parts = Vec::new();
+            for key in value.try_iter()? {
+                let v = value.get_item(&key)?;
+                parts.push(format!("{}: {}", quote(&key.to_string()), yaml_value(&v)?));
+            }
+            format!("{{{}}}", parts.join(", "))
+        }
+        _ => quote(&value.to_string()),
+    })
+}
+
+pub fn json_value(value: &Value) -> Result<String, Error> {
+    Ok(match value.kind() {
+        ValueKind::None | ValueKind::Undefined => "null".into(),
+        ValueKind::Bool => value.is_true().to_string(),
+        ValueKind::Number => number(value)?,
+        ValueKind::String => quote(value.as_str().unwrap_or_default()),
+        ValueKind::Seq | ValueKind::Iterable => {
+            let items: Result<Vec<String>, Error> = value.try_iter()?.map(|v| json_value(&v)).collect();
+            format!("[{}]", items?.join(", "))
+        }
+        ValueKind::Map => {
+            let mut parts = Vec::new();
+            for key in value.try_iter()? {
+                let v = value.get_item(&key)?;
+                parts.push(format!("{}: {}", quote(&key.to_string()), json_value(&v)?));
+            }
+            format!("{{{}}}", parts.join(", "))
+        }
+        _ => quote(&value.to_string()),
+    })
+}
+
+fn plain_string(value: &Value) -> Result<String, Error> {
+    match value.kind() {
+        ValueKind::String | ValueKind::Number | ValueKind::Bool => Ok(value.to_string()),
+        _ => Err(Error::new(ErrorKind::InvalidOperation, "only strings and numbers can be written into a Dockerfile")),
+    }
+}
+
+/// A Dockerfile word: bare when harmless, else double-quoted with `\`, `"` and `$`
+/// escaped (no variable expansion) and line breaks written as `\n` text.
+pub fn dockerfile_word(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-' | ':' | '@' | '+' | '=')) {
+        return s.to_string();
+    }
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '$' => out.push_str("\\$"),
+            '\n' => out.push_str("\\\\n"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// GitHub Actions evaluates `${{ … }}` anywhere in a workflow string, so data must never
+/// contain it: the opener is rewritten as an expression that yields the literal text.
+pub fn guard_expressions(s: &str) -> String {
+    s.replace("${{", "${{ '${{' }}")
+}
+
+/// A POSIX shell word: single-quoted, with `'` closed, escaped and reopened.
+pub fn shell_word(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-' | ':' | '@' | '+' | '=')) {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_strings_that_could_be_misread_are_quoted() {
+        assert_eq!(yaml_string("fleet"), "fleet");
+        assert_eq!(yaml_string("/vehicles"), "/vehicles");
+        for s in ["yes", "No", "null", "8080", "3s", "a: b", "#x", "", " x", "x\ny", "{{ x }}", "-x", "é"] {
+            assert!(yaml_string(s).starts_with('"'), "{s}");
+        }
+    }
+
+    #[test]
+    fn quote_escapes_yaml_line_breaks() {
+        assert_eq!(quote("a\u{2028}b\u{85}"), "\"a\\u2028b\\u0085\"");
+        assert_eq!(quote("\"\\"), r#""\"\\""#);
+    }
+
+    #[test]
+    fn words() {
+        assert_eq!(dockerfile_word("a b$HOME\""), r#""a b\$HOME\"""#);
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert_eq!(guard_expressions("${{ secrets.X }}"), "${{ '${{' }} secrets.X }}");
+    }
+}

@@ -1,0 +1,572 @@
+//! Walks the parsed TOML document into `Spec`, checking types and keys as it goes and
+//! collecting every problem instead of stopping at the first (serde would stop).
+
+use toml_edit::{Document, Item, TableLike, Value};
+
+use super::{
+    AutoscaleSpec, Choice, EnvironmentSpec, HealthSpec, PlatformSpec, ReleaseSpec,
+    ResilienceSpec, ResourcesSpec, ServiceEnvSpec, ServiceSpec, SloSpec, Spanned, Spec,
+};
+use crate::diagnostic::{Diagnostic, Source, Span, did_you_mean};
+
+const TOP_KEYS: &[&str] = &["platform", "environments", "services"];
+const PLATFORM_KEYS: &[&str] = &[
+    "name",
+    "registry",
+    "repository",
+    "revision",
+    "domain",
+    "mesh",
+    "deploy",
+    "ci",
+    "blueprints",
+    "external_topics",
+    "vars",
+];
+const ENVIRONMENT_KEYS: &[&str] = &[
+    "namespace",
+    "cluster",
+    "host",
+    "replicas",
+    "auto_sync",
+    "tls_secret",
+];
+const SERVICE_KEYS: &[&str] = &[
+    "description",
+    "runtime",
+    "port",
+    "owns",
+    "datastore",
+    "apis",
+    "calls",
+    "publishes",
+    "consumes",
+    "health",
+    "resources",
+    "autoscale",
+    "release",
+    "resilience",
+    "slo",
+    "env",
+    "secrets",
+    "environments",
+];
+const SERVICE_ENV_KEYS: &[&str] = &["replicas", "resources", "autoscale", "env", "release"];
+const HEALTH_KEYS: &[&str] = &["liveness", "readiness"];
+const RESOURCES_KEYS: &[&str] = &["cpu", "memory", "cpu_limit", "memory_limit"];
+const AUTOSCALE_KEYS: &[&str] = &["min", "max", "cpu", "memory"];
+const RELEASE_KEYS: &[&str] = &["strategy", "weight"];
+const RESILIENCE_KEYS: &[&str] = &[
+    "timeout",
+    "retries",
+    "consecutive_errors",
+    "ejection",
+    "max_connections",
+];
+const SLO_KEYS: &[&str] = &["availability", "latency_p95_ms"];
+
+/// Parses service.toml. `None` when the syntax is broken (nothing else can be read);
+/// otherwise the spec as far as it could be read, plus every type and key problem.
+pub fn parse(source: &Source) -> (Option<Spec>, Vec<Diagnostic>) {
+    let doc = match Document::parse(source.text.clone()) {
+        Ok(doc) => doc,
+        Err(err) => {
+            let span = err.span().unwrap_or(0..0);
+            let message = err.message().trim().to_string();
+            return (
+                None,
+                vec![Diagnostic::error(span, format!("invalid TOML: {message}"))],
+            );
+        }
+    };
+    let mut reader = Reader::default();
+    let spec = reader.spec(source, doc.as_table());
+    (Some(spec), reader.diagnostics)
+}
+
+/// A table being read: its entries, and the span to point at when a key is missing.
+struct Table<'a> {
+    table: &'a dyn TableLike,
+    span: Span,
+    /// Dotted path for messages, e.g. `services.api.autoscale`.
+    path: String,
+}
+
+#[derive(Default)]
+struct Reader {
+    diagnostics: Vec<Diagnostic>,
+}
+
+fn item_span(key_span: Option<Span>, item: &Item) -> Span {
+    // Header tables span their whole body; the key is a better place for a caret.
+    match item {
+        Item::Value(v) => v.span().or(key_span).unwrap_or(0..0),
+        _ => key_span.or_else(|| item.span()).unwrap_or(0..0),
+    }
+}
+
+fn article(type_name: &str) -> &'static str {
+    match type_name {
+        "integer" | "inline table" | "array" | "array of tables" => "an",
+        _ => "a",
+    }
+}
+
+impl Reader {
+    fn error(&mut self, d: Diagnostic) {
+        self.diagnostics.push(d);
+    }
+
+    /// Reports keys of `t` that are not in `known`, with a suggestion.
+    fn check_keys(&mut self, t: &Table<'_>, known: &[&str]) {
+        for (key, item) in t.table.iter() {
+            if known.contains(&key) {
+                continue;
+            }
+            let span = t
+                .table
+                .key(key)
+                .and_then(toml_edit::Key::span)
+                .unwrap_or_else(|| item_span(None, item));
+            let within = if t.path.is_empty() {
+                "at the top level".to_string()
+            } else {
+                format!("in `[{}]`", t.path)
+            };
+            let help = did_you_mean(key, known.iter().copied())
+                .unwrap_or_else(|| format!("known keys here: {}", known.join(", ")));
+            self.error(
+                Diagnostic::error(span, format!("unknown key `{key}` {within}"))
+                    .label("not a known key")
+                    .help(help),
+            );
+        }
+    }
+
+    fn entry<'a>(&self, t: &Table<'a>, key: &str) -> Option<(&'a Item, Span)> {
+        let (k, item) = t.table.get_key_value(key)?;
+        Some((item, item_span(k.span(), item)))
+    }
+
+    fn type_error(&mut self, t: &Table<'_>, key: &str, expected: &str, item: &Item, span: Span) {
+        let found = item.type_name();
+        self.error(
+            Diagnostic::error(
+                span,
+                format!("`{}` must be {expected}", join_path(&t.path, key)),
+            )
+            .label(format!("found {} {found}", article(found))),
+        );
+    }
+
+    fn string(&mut self, t: &Table<'_>, key: &str) -> Option<Spanned<String>> {
+        let (item, span) = self.entry(t, key)?;
+        match item.as_str() {
+            Some(s) => Some(Spanned::new(s.to_string(), span)),
+            None => {
+                self.type_error(t, key, "a string", item, span);
+                None
+            }
+        }
+    }
+
+    fn required_string(&mut self, t: &Table<'_>, key: &str) -> Option<Spanned<String>> {
+        if t.table.get(key).is_none() {
+            self.missing(t, key, "a string");
+        }
+        self.string(t, key)
+    }
+
+    fn missing(&mut self, t: &Table<'_>, key: &str, what: &str) {
+        self.error(
+            Diagnostic::error(
+                t.span.clone(),
+                format!("`[{}]` is missing the required key `{key}`", t.path),
+            )
+            .help(format!("add `{key} = ...` ({what})")),
+        );
+    }
+
+    fn integer(&mut self, t: &Table<'_>, key: &str) -> Option<Spanned<i64>> {
+        let (item, span) = self.entry(t, key)?;
+        match item.as_integer() {
+            Some(i) => Some(Spanned::new(i, span)),
+            None => {
+                self.type_error(t, key, "an integer", item, span);
+                None
+            }
+        }
+    }
+
+    fn number(&mut self, t: &Table<'_>, key: &str) -> Option<Spanned<f64>> {
+        let (item, span) = self.entry(t, key)?;
+        #[allow(clippy::cast_precision_loss)] // small integers like 99
+        let number = item
+            .as_float()
+            .or_else(|| item.as_integer().map(|i| i as f64));
+        match number {
+            Some(f) => Some(Spanned::new(f, span)),
+            None => {
+                self.type_error(t, key, "a number", item, span);
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, t: &Table<'_>, key: &str) -> Option<Spanned<bool>> {
+        let (item, span) = self.entry(t, key)?;
+        match item.as_bool() {
+            Some(b) => Some(Spanned::new(b, span)),
+            None => {
+                self.type_error(t, key, "true or false", item, span);
+                None
+            }
+        }
+    }
+
+    fn choice<C: Choice>(&mut self, t: &Table<'_>, key: &str) -> Option<Spanned<C>> {
+        let s = self.string(t, key)?;
+        if let Some((_, c)) = C::ALL.iter().find(|(name, _)| *name == s.value) {
+            return Some(Spanned::new(*c, s.span));
+        }
+        let names: Vec<&str> = C::ALL.iter().map(|(n, _)| *n).collect();
+        let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+        self.error(
+            Diagnostic::error(s.span, format!("unknown {} `{}`", C::WHAT, s.value))
+                .label(format!("expected one of {}", quoted.join(", ")))
+                .help_opt(did_you_mean(&s.value, names)),
+        );
+        None
+    }
+
+    fn strings(&mut self, t: &Table<'_>, key: &str) -> Vec<Spanned<String>> {
+        let Some((item, span)) = self.entry(t, key) else {
+            return Vec::new();
+        };
+        let Some(array) = item.as_array() else {
+            self.type_error(t, key, "an array of strings", item, span);
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for value in array {
+            let vspan = value.span().unwrap_or_else(|| span.clone());
+            match value.as_str() {
+                Some(s) => out.push(Spanned::new(s.to_string(), vspan)),
+                None => self.error(
+                    Diagnostic::error(
+                        vspan,
+                        format!(
+                            "every entry of `{}` must be a string",
+                            join_path(&t.path, key)
+                        ),
+                    )
+                    .label(format!(
+                        "found {} {}",
+                        article(value.type_name()),
+                        value.type_name()
+                    )),
+                ),
+            }
+        }
+        out
+    }
+
+    fn subtable<'a>(&mut self, t: &Table<'a>, key: &str) -> Option<Table<'a>> {
+        let (item, span) = self.entry(t, key)?;
+        match item.as_table_like() {
+            Some(table) => Some(Table {
+                table,
+                span,
+                path: join_path(&t.path, key),
+            }),
+            None => {
+                self.type_error(t, key, "a table", item, span);
+                None
+            }
+        }
+    }
+
+    /// `key = { NAME = "value", ... }`: a table of strings, in file order.
+    fn string_map(&mut self, t: &Table<'_>, key: &str) -> Vec<(Spanned<String>, Spanned<String>)> {
+        let Some(sub) = self.subtable(t, key) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (name, item) in sub.table.iter() {
+            let kspan = sub
+                .table
+                .key(name)
+                .and_then(toml_edit::Key::span)
+                .unwrap_or_else(|| sub.span.clone());
+            let span = item_span(Some(kspan.clone()), item);
+            match item.as_str() {
+                Some(v) => out.push((
+                    Spanned::new(name.to_string(), kspan),
+                    Spanned::new(v.to_string(), span),
+                )),
+                None => self.type_error(&sub, name, "a string", item, span),
+            }
+        }
+        out
+    }
+
+    /// Child tables of a table keyed by name (`[services.<name>]`), in file order.
+    fn named_tables<'a>(&mut self, t: &Table<'a>, what: &str) -> Vec<(Spanned<String>, Table<'a>)> {
+        let mut out = Vec::new();
+        for (name, item) in t.table.iter() {
+            let kspan = t
+                .table
+                .key(name)
+                .and_then(toml_edit::Key::span)
+                .unwrap_or_else(|| t.span.clone());
+            match item.as_table_like() {
+                Some(table) => out.push((
+                    Spanned::new(name.to_string(), kspan.clone()),
+                    Table {
+                        table,
+                        span: kspan,
+                        path: join_path(&t.path, name),
+                    },
+                )),
+                None => {
+                    let span = item_span(Some(kspan), item);
+                    self.type_error(t, name, &format!("a table ({what})"), item, span);
+                }
+            }
+        }
+        out
+    }
+
+    fn spec(&mut self, source: &Source, root: &toml_edit::Table) -> Spec {
+        let root = Table {
+            table: root,
+            span: 0..0,
+            path: String::new(),
+        };
+        self.check_keys(&root, TOP_KEYS);
+
+        let platform = match self.subtable(&root, "platform") {
+            Some(t) => self.platform(&t),
+            None => {
+                if root.table.get("platform").is_none() {
+                    self.error(
+                        Diagnostic::error(0..0, "service.toml has no `[platform]` table")
+                            .help("add `[platform]` with `name`, `registry` and `repository`"),
+                    );
+                }
+                PlatformSpec::default()
+            }
+        };
+
+        let mut environments = Vec::new();
+        let mut environments_span = 0..0;
+        if let Some(t) = self.subtable(&root, "environments") {
+            environments_span = t.span.clone();
+            for (name, env) in self.named_tables(&t, "an environment") {
+                environments.push(self.environment(name, &env));
+            }
+        }
+
+        let mut services = Vec::new();
+        let mut services_span = 0..0;
+        if let Some(t) = self.subtable(&root, "services") {
+            services_span = t.span.clone();
+            for (name, svc) in self.named_tables(&t, "a service") {
+                services.push(self.service(name, &svc));
+            }
+        }
+
+        Spec {
+            source: source.clone(),
+            platform,
+            environments,
+            services,
+            environments_span,
+            services_span,
+        }
+    }
+
+    fn platform(&mut self, t: &Table<'_>) -> PlatformSpec {
+        self.check_keys(t, PLATFORM_KEYS);
+        let vars = match self.subtable(t, "vars") {
+            Some(v) => table_to_json(v.table),
+            None => serde_json::Map::new(),
+        };
+        PlatformSpec {
+            span: t.span.clone(),
+            name: self.required_string(t, "name"),
+            registry: self.required_string(t, "registry"),
+            repository: self.required_string(t, "repository"),
+            revision: self.string(t, "revision"),
+            domain: self.string(t, "domain"),
+            mesh: self.choice(t, "mesh"),
+            deploy: self.choice(t, "deploy"),
+            ci: self.choice(t, "ci"),
+            blueprints: self.string(t, "blueprints"),
+            external_topics: self.strings(t, "external_topics"),
+            vars,
+        }
+    }
+
+    fn environment(&mut self, name: Spanned<String>, t: &Table<'_>) -> EnvironmentSpec {
+        self.check_keys(t, ENVIRONMENT_KEYS);
+        EnvironmentSpec {
+            name,
+            namespace: self.string(t, "namespace"),
+            cluster: self.string(t, "cluster"),
+            host: self.string(t, "host"),
+            replicas: self.integer(t, "replicas"),
+            auto_sync: self.boolean(t, "auto_sync"),
+            tls_secret: self.string(t, "tls_secret"),
+        }
+    }
+
+    fn service(&mut self, name: Spanned<String>, t: &Table<'_>) -> ServiceSpec {
+        self.check_keys(t, SERVICE_KEYS);
+        if t.table.get("runtime").is_none() {
+            self.missing(t, "runtime", "one of \"rust\", \"go\", \"node\", \"python\", \"java\"");
+        }
+        let health = match self.subtable(t, "health") {
+            Some(h) => {
+                self.check_keys(&h, HEALTH_KEYS);
+                HealthSpec {
+                    liveness: self.string(&h, "liveness"),
+                    readiness: self.string(&h, "readiness"),
+                }
+            }
+            None => HealthSpec::default(),
+        };
+        let resilience = match self.subtable(t, "resilience") {
+            Some(r) => {
+                self.check_keys(&r, RESILIENCE_KEYS);
+                ResilienceSpec {
+                    timeout: self.string(&r, "timeout"),
+                    retries: self.integer(&r, "retries"),
+                    consecutive_errors: self.integer(&r, "consecutive_errors"),
+                    ejection: self.string(&r, "ejection"),
+                    max_connections: self.integer(&r, "max_connections"),
+                }
+            }
+            None => ResilienceSpec::default(),
+        };
+        let slo = match self.subtable(t, "slo") {
+            Some(s) => {
+                self.check_keys(&s, SLO_KEYS);
+                SloSpec {
+                    availability: self.number(&s, "availability"),
+                    latency_p95_ms: self.integer(&s, "latency_p95_ms"),
+                }
+            }
+            None => SloSpec::default(),
+        };
+        let mut environments = Vec::new();
+        if let Some(envs) = self.subtable(t, "environments") {
+            for (env_name, e) in self.named_tables(&envs, "per-environment overrides") {
+                self.check_keys(&e, SERVICE_ENV_KEYS);
+                environments.push(ServiceEnvSpec {
+                    name: env_name,
+                    replicas: self.integer(&e, "replicas"),
+                    resources: self.resources(&e),
+                    autoscale: self.autoscale(&e),
+                    env: self.string_map(&e, "env"),
+                    release: self.release(&e),
+                });
+            }
+        }
+        ServiceSpec {
+            name,
+            description: self.string(t, "description"),
+            runtime: self.choice(t, "runtime"),
+            port: self.integer(t, "port"),
+            owns: self.strings(t, "owns"),
+            datastore: self.choice(t, "datastore"),
+            apis: self.strings(t, "apis"),
+            calls: self.strings(t, "calls"),
+            publishes: self.strings(t, "publishes"),
+            consumes: self.strings(t, "consumes"),
+            health,
+            resources: self.resources(t).unwrap_or_default(),
+            autoscale: self.autoscale(t),
+            release: self.release(t),
+            resilience,
+            slo,
+            env: self.string_map(t, "env"),
+            secrets: self.strings(t, "secrets"),
+            environments,
+        }
+    }
+
+    fn resources(&mut self, t: &Table<'_>) -> Option<ResourcesSpec> {
+        let r = self.subtable(t, "resources")?;
+        self.check_keys(&r, RESOURCES_KEYS);
+        Some(ResourcesSpec {
+            cpu: self.string(&r, "cpu"),
+            memory: self.string(&r, "memory"),
+            cpu_limit: self.string(&r, "cpu_limit"),
+            memory_limit: self.string(&r, "memory_limit"),
+        })
+    }
+
+    fn autoscale(&mut self, t: &Table<'_>) -> Option<AutoscaleSpec> {
+        let a = self.subtable(t, "autoscale")?;
+        self.check_keys(&a, AUTOSCALE_KEYS);
+        Some(AutoscaleSpec {
+            span: a.span.clone(),
+            min: self.integer(&a, "min"),
+            max: self.integer(&a, "max"),
+            cpu: self.integer(&a, "cpu"),
+            memory: self.integer(&a, "memory"),
+        })
+    }
+
+    fn release(&mut self, t: &Table<'_>) -> Option<ReleaseSpec> {
+        let r = self.subtable(t, "release")?;
+        self.check_keys(&r, RELEASE_KEYS);
+        Some(ReleaseSpec {
+            span: r.span.clone(),
+            strategy: self.choice(&r, "strategy"),
+            weight: self.integer(&r, "weight"),
+        })
+    }
+}
+
+fn join_path(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// Free-form `vars` become JSON-like data for the blueprints (dates become strings).
+fn table_to_json(t: &dyn TableLike) -> serde_json::Map<String, serde_json::Value> {
+    t.iter()
+        .filter_map(|(k, item)| item_to_json(item).map(|v| (k.to_string(), v)))
+        .collect()
+}
+
+fn item_to_json(item: &Item) -> Option<serde_json::Value> {
+    match item {
+        Item::None => None,
+        Item::Value(v) => Some(value_to_json(v)),
+        Item::Table(t) => Some(serde_json::Value::Object(table_to_json(t))),
+        Item::ArrayOfTables(a) => Some(serde_json::Value::Array(
+            a.iter()
+                .map(|t| serde_json::Value::Object(table_to_json(t)))
+                .collect(),
+        )),
+    }
+}
+
+fn value_to_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::String(s) => serde_json::Value::String(s.value().clone()),
+        Value::Integer(i) => serde_json::Value::from(*i.value()),
+        Value::Float(f) => serde_json::Number::from_f64(*f.value())
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Value::Boolean(b) => serde_json::Value::Bool(*b.value()),
+        Value::Datetime(d) => serde_json::Value::String(d.value().to_string()),
+        Value::Array(a) => serde_json::Value::Array(a.iter().map(value_to_json).collect()),
+        Value::InlineTable(t) => serde_json::Value::Object(table_to_json(t)),
+    }
+}

@@ -1,0 +1,178 @@
+//! Rules over the domain graph: one owner per datum (4), calls to known services (5), one
+//! publisher per topic (6), unambiguous API prefixes (7), overrides for known
+//! environments (8), and the call-cycle warning.
+
+use std::collections::HashMap;
+
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::spec::{Spanned, Spec};
+
+pub fn single_owner(spec: &Spec, out: &mut Vec<Diagnostic>) {
+    let mut owner: HashMap<&str, &str> = HashMap::new();
+    for s in &spec.services {
+        for d in &s.owns {
+            match owner.get(d.value.as_str()) {
+                Some(first) if *first != s.name.value => out.push(
+                    Diagnostic::error(
+                        d.span.clone(),
+                        format!("\"{}\" is owned by both {first} and {}", d.value, s.name.value),
+                    )
+                    .label("second owner")
+                    .help("database per service: exactly one service owns a datum; the other calls it or consumes its events"),
+                ),
+                Some(_) => {}
+                None => {
+                    owner.insert(&d.value, &s.name.value);
+                }
+            }
+        }
+    }
+}
+
+pub fn calls_known_services(spec: &Spec, out: &mut Vec<Diagnostic>) {
+    let names: Vec<&str> = spec.services.iter().map(|s| s.name.value.as_str()).collect();
+    for s in &spec.services {
+        for c in &s.calls {
+            if c.value == s.name.value {
+                out.push(
+                    Diagnostic::error(c.span.clone(), format!("service `{}` calls itself", c.value))
+                        .label("a service cannot declare a call to itself")
+                        .help("remove it from `calls`"),
+                );
+            } else if !names.contains(&c.value.as_str()) {
+                out.push(
+                    Diagnostic::error(c.span.clone(), format!("`{}` calls unknown service `{}`", s.name.value, c.value))
+                        .label("no such service")
+                        .help(did_you_mean(&c.value, names.iter().copied()).unwrap_or_else(|| format!("known services: {}", names.join(", ")))),
+                );
+            }
+        }
+    }
+}
+
+pub fn topics_have_one_publisher(spec: &Spec, out: &mut Vec<Diagnostic>) {
+    let mut publisher: HashMap<&str, &str> = HashMap::new();
+    for s in &spec.services {
+        for t in &s.publishes {
+            match publisher.get(t.value.as_str()) {
+                Some(first) if *first != s.name.value => out.push(
+                    Diagnostic::error(
+                        t.span.clone(),
+                        format!("topic \"{}\" is published by both {first} and {}", t.value, s.name.value),
+                    )
+                    .label("second publisher")
+                    .help("a topic belongs to the one service that owns its events"),
+                ),
+                Some(_) => {}
+                None => {
+                    publisher.insert(&t.value, &s.name.value);
+                }
+            }
+        }
+    }
+    let external: Vec<&str> = spec.platform.external_topics.iter().map(|t| t.value.as_str()).collect();
+    let known: Vec<&str> = publisher.keys().copied().chain(external.iter().copied()).collect();
+    for s in &spec.services {
+        for t in &s.consumes {
+            if !publisher.contains_key(t.value.as_str()) && !external.contains(&t.value.as_str()) {
+                out.push(
+                    Diagnostic::error(t.span.clone(), format!("`{}` consumes topic \"{}\" that nobody publishes", s.name.value, t.value))
+                        .label("no publisher")
+                        .help(did_you_mean(&t.value, known.iter().copied()).unwrap_or_else(|| "publish it from a service, or list it in `platform.external_topics`".into())),
+                );
+            }
+        }
+    }
+}
+
+/// `/a` is a path-prefix of `/a` and `/a/b`, not of `/ab`.
+fn path_prefix(prefix: &str, path: &str) -> bool {
+    let prefix = prefix.trim_end_matches('/');
+    let path = path.trim_end_matches('/');
+    prefix.is_empty() || path == prefix || path.starts_with(&format!("{prefix}/"))
+}
+
+pub fn api_prefixes_unambiguous(spec: &Spec, out: &mut Vec<Diagnostic>) {
+    let apis: Vec<(&str, &Spanned<String>)> = spec
+        .services
+        .iter()
+        .flat_map(|s| s.apis.iter().map(move |a| (s.name.value.as_str(), a)))
+        .collect();
+    for (i, (svc, api)) in apis.iter().enumerate() {
+        for (other_svc, other) in &apis[..i] {
+            if svc == other_svc {
+                continue;
+            }
+            let reason = if api.value.trim_end_matches('/') == other.value.trim_end_matches('/') {
+                format!("`{}` is also an API of {other_svc}", api.value)
+            } else if path_prefix(&other.value, &api.value) {
+                format!("`{}` lies under `{}` of {other_svc}", api.value, other.value)
+            } else if path_prefix(&api.value, &other.value) {
+                format!("`{}` of {other_svc} lies under `{}`", other.value, api.value)
+            } else {
+                continue;
+            };
+            out.push(
+                Diagnostic::error(api.span.clone(), format!("API prefix `{}` of {svc} collides with {other_svc}", api.value))
+                    .label(reason)
+                    .help("the gateway routes by prefix: give each service its own prefixes"),
+            );
+        }
+    }
+}
+
+pub fn overrides_name_environments(spec: &Spec, out: &mut Vec<Diagnostic>) {
+    let names: Vec<&str> = spec.environments.iter().map(|e| e.name.value.as_str()).collect();
+    for s in &spec.services {
+        for o in &s.environments {
+            if !names.contains(&o.name.value.as_str()) {
+                out.push(
+                    Diagnostic::error(o.name.span.clone(), format!("`{}` overrides unknown environment `{}`", s.name.value, o.name.value))
+                        .label("no such environment")
+                        .help(did_you_mean(&o.name.value, names.iter().copied()).unwrap_or_else(|| format!("environments: {}", names.join(", ")))),
+                );
+            }
+        }
+    }
+}
+
+/// Warning 1: synchronous call cycles, each reported once at the call that closes it.
+pub fn no_call_cycles(spec: &Spec, out: &mut Vec<Diagnostic>) {
+    let index: HashMap<&str, usize> = spec.services.iter().enumerate().map(|(i, s)| (s.name.value.as_str(), i)).collect();
+    let n = spec.services.len();
+    // 0 = unvisited, 1 = on the stack, 2 = done
+    let mut state = vec![0u8; n];
+    let mut stack: Vec<usize> = Vec::new();
+    for start in 0..n {
+        if state[start] == 0 {
+            visit(spec, &index, start, &mut state, &mut stack, out);
+        }
+    }
+}
+
+fn visit(spec: &Spec, index: &HashMap<&str, usize>, at: usize, state: &mut [u8], stack: &mut Vec<usize>, out: &mut Vec<Diagnostic>) {
+    state[at] = 1;
+    stack.push(at);
+    for call in &spec.services[at].calls {
+        let Some(&next) = index.get(call.value.as_str()) else { continue };
+        if next == at {
+            continue; // calling itself is an error reported elsewhere
+        }
+        match state[next] {
+            0 => visit(spec, index, next, state, stack, out),
+            1 => {
+                let from = stack.iter().position(|&i| i == next).unwrap_or(0);
+                let mut names: Vec<&str> = stack[from..].iter().map(|&i| spec.services[i].name.value.as_str()).collect();
+                names.push(&spec.services[next].name.value);
+                out.push(
+                    Diagnostic::warning(call.span.clone(), format!("synchronous call cycle: {}", names.join(" → ")))
+                        .label("this call closes the cycle")
+                        .help("a cycle of synchronous calls is a distributed monolith in the making: break it with an event"),
+                );
+            }
+            _ => {}
+        }
+    }
+    stack.pop();
+    state[at] = 2;
+}

@@ -1,0 +1,262 @@
+//! Rule 3: names that become Kubernetes names, paths or URLs are well-formed, and none can
+//! escape the output folder.
+
+use crate::diagnostic::Diagnostic;
+use crate::spec::{Datastore, Spanned, Spec};
+
+pub const PLATFORM_NAME_MAX: usize = 40;
+pub const SERVICE_NAME_MAX: usize = 50;
+const LABEL_MAX: usize = 63;
+/// A StatefulSet's name plus the controller's 11-character hash suffix must fit a label.
+const STATEFULSET_NAME_MAX: usize = 52;
+
+/// Why `name` is not a DNS-1123 label, if it is not.
+pub fn dns_label_problem(name: &str, max: usize) -> Option<String> {
+    if name.is_empty() {
+        return Some("a name cannot be empty".into());
+    }
+    if name.contains('/') || name.contains('\\') || name.contains("..") {
+        return Some("a name cannot contain path separators or `..`".into());
+    }
+    if name.len() > max {
+        return Some(format!("is {} characters long; at most {max} are allowed", name.len()));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Some("only lowercase letters, digits and `-` are allowed".into());
+    }
+    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Some("must start with a lowercase letter".into());
+    }
+    if name.ends_with('-') {
+        return Some("must not end with `-`".into());
+    }
+    None
+}
+
+fn check_label(out: &mut Vec<Diagnostic>, what: &str, name: &Spanned<String>, max: usize) {
+    if let Some(problem) = dns_label_problem(&name.value, max) {
+        out.push(
+            Diagnostic::error(
+                name.span.clone(),
+                format!("{what} `{}` is not a valid DNS-1123 label", name.value),
+            )
+            .label(problem)
+            .help("use lowercase letters, digits and `-`, starting with a letter, e.g. `trip-management`"),
+        );
+    }
+}
+
+pub fn names_are_dns_labels(spec: &Spec, out: &mut Vec<Diagnostic>) {
+    let platform = spec.platform.name.as_ref();
+    if let Some(name) = platform {
+        check_label(out, "platform name", name, PLATFORM_NAME_MAX);
+    }
+    let platform_len = platform.map_or(0, |p| p.value.len());
+    for env in &spec.environments {
+        check_label(out, "environment name", &env.name, LABEL_MAX);
+        match &env.namespace {
+            Some(ns) => check_label(out, "namespace", ns, LABEL_MAX),
+            None => {
+                let len = platform_len + 1 + env.name.value.len();
+                if len > LABEL_MAX && dns_label_problem(&env.name.value, LABEL_MAX).is_none() {
+                    out.push(
+                        Diagnostic::error(
+                            env.name.span.clone(),
+                            format!("the default namespace of environment `{}` would be {len} characters long", env.name.value),
+                        )
+                        .label(format!("`{{platform}}-{{env}}` must fit in {LABEL_MAX} characters"))
+                        .help("shorten the name or set `namespace` explicitly"),
+                    );
+                }
+            }
+        }
+        if let Some(tls) = &env.tls_secret {
+            check_label(out, "TLS secret name", tls, LABEL_MAX);
+        }
+        if let Some(host) = &env.host {
+            check_hostname(out, host);
+        }
+        if let Some(cluster) = &env.cluster {
+            check_url(out, "cluster", cluster, &["https://", "http://"]);
+        }
+    }
+    if let Some(domain) = &spec.platform.domain {
+        check_hostname(out, domain);
+    }
+    for svc in &spec.services {
+        check_label(out, "service name", &svc.name, SERVICE_NAME_MAX);
+        if let Some(ds) = &svc.datastore
+            && ds.value != Datastore::None
+        {
+            let store = format!("{}-{}", svc.name.value, ds.value);
+            if store.len() > STATEFULSET_NAME_MAX && svc.name.value.len() <= SERVICE_NAME_MAX {
+                out.push(
+                    Diagnostic::error(
+                        svc.name.span.clone(),
+                        format!("the datastore name `{store}` is too long for a StatefulSet"),
+                    )
+                    .label(format!("`{{service}}-{}` must fit in {STATEFULSET_NAME_MAX} characters", ds.value))
+                    .help("shorten the service name"),
+                );
+            }
+        }
+    }
+}
+
+fn check_hostname(out: &mut Vec<Diagnostic>, host: &Spanned<String>) {
+    let ok = !host.value.is_empty()
+        && host.value.len() <= 253
+        && host
+            .value
+            .split('.')
+            .all(|l| dns_label_problem(l, LABEL_MAX).is_none() || is_digit_label(l));
+    if !ok {
+        out.push(
+            Diagnostic::error(host.span.clone(), format!("`{}` is not a valid host name", host.value))
+                .label("expected lowercase DNS labels separated by dots")
+                .help("e.g. `fleet.example.com`, without scheme, port or path"),
+        );
+    }
+}
+
+fn is_digit_label(l: &str) -> bool {
+    !l.is_empty() && l.len() <= LABEL_MAX && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && !l.starts_with('-') && !l.ends_with('-') && l == l.to_ascii_lowercase()
+}
+
+fn check_url(out: &mut Vec<Diagnostic>, what: &str, url: &Spanned<String>, schemes: &[&str]) {
+    let ok = schemes.iter().any(|s| url.value.starts_with(s))
+        && url.value.len() > 8
+        && !url.value.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '`' | '\\' | '<' | '>' | '{' | '}'));
+    if !ok {
+        out.push(
+            Diagnostic::error(url.span.clone(), format!("`{what}` is not a valid URL"))
+                .label(format!("expected a URL starting with {}", schemes.join(" or ")))
+                .help(format!("e.g. `{}`", if what == "cluster" { crate::model::DEFAULT_CLUSTER } else { "https://github.com/acme/fleet.git" })),
+        );
+    }
+}
+
+fn check_pattern(out: &mut Vec<Diagnostic>, what: &str, value: &Spanned<String>, ok: bool, expected: &str) {
+    if !ok {
+        out.push(
+            Diagnostic::error(value.span.clone(), format!("{what} `{}` is not valid", value.value))
+                .label(expected.to_string()),
+        );
+    }
+}
+
+fn identifier(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn env_var_name(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn topic(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.len() <= 249
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+}
+
+/// An HTTP path prefix or probe path: `/`, then URL-safe characters, no `..`.
+pub fn http_path(s: &str) -> bool {
+    s.starts_with('/')
+        && !s.contains("//")
+        && !s.split('/').any(|seg| seg == "..")
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "/-._~%".contains(c))
+}
+
+/// `ghcr.io/acme` or `registry.example.com:5000/team`: an image name prefix.
+fn registry(s: &str) -> bool {
+    !s.is_empty()
+        && !s.ends_with('/')
+        && !s.contains("://")
+        && s.split('/').all(|part| {
+            !part.is_empty()
+                && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | ':'))
+        })
+}
+
+fn git_url(s: &str) -> bool {
+    let scheme = ["https://", "http://", "ssh://", "git@", "git://", "file://"]
+        .iter()
+        .any(|p| s.starts_with(p));
+    scheme && !s.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '`' | '\\' | '<' | '>' | '{' | '}' | '$'))
+}
+
+fn revision(s: &str) -> bool {
+    !s.is_empty() && !s.starts_with('-') && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
+}
+
+pub fn paths_and_identifiers(spec: &Spec, out: &mut Vec<Diagnostic>) {
+    let p = &spec.platform;
+    if let Some(r) = &p.registry {
+        check_pattern(out, "registry", r, registry(&r.value), "expected an image prefix like `ghcr.io/acme`, lowercase, without scheme or tag");
+    }
+    if let Some(r) = &p.repository {
+        check_pattern(out, "repository", r, git_url(&r.value), "expected a Git URL like `https://github.com/acme/fleet.git`");
+    }
+    if let Some(r) = &p.revision {
+        check_pattern(out, "revision", r, revision(&r.value), "expected a branch, tag or commit");
+    }
+    if let Some(b) = &p.blueprints {
+        check_pattern(out, "blueprints folder", b, !b.value.is_empty() && !b.value.chars().any(char::is_control), "expected a folder path");
+    }
+    for t in &p.external_topics {
+        check_pattern(out, "topic", t, topic(&t.value), "expected lowercase letters, digits, `.`, `_` or `-`");
+    }
+    for s in &spec.services {
+        for d in &s.owns {
+            check_pattern(out, "datum", d, identifier(&d.value), "expected an identifier: `[a-z][a-z0-9_]*`");
+        }
+        for t in s.publishes.iter().chain(&s.consumes) {
+            check_pattern(out, "topic", t, topic(&t.value), "expected lowercase letters, digits, `.`, `_` or `-`");
+        }
+        for a in &s.apis {
+            check_pattern(out, "API prefix", a, http_path(&a.value), "expected a path starting with `/`, e.g. `/trips`");
+        }
+        for probe in [&s.health.liveness, &s.health.readiness].into_iter().flatten() {
+            check_pattern(out, "probe path", probe, http_path(&probe.value), "expected a path starting with `/`, e.g. `/livez`");
+        }
+        for secret in &s.secrets {
+            check_pattern(out, "secret name", secret, env_var_name(&secret.value), "expected an environment variable name, e.g. `DATABASE_PASSWORD`");
+        }
+        let env_keys = s.env.iter().map(|(k, _)| k).chain(s.environments.iter().flat_map(|e| e.env.iter().map(|(k, _)| k)));
+        for key in env_keys {
+            check_pattern(out, "environment variable name", key, env_var_name(&key.value), "expected letters, digits and `_`, not starting with a digit");
+        }
+        duplicates(out, "datum", &s.owns);
+        duplicates(out, "API prefix", &s.apis);
+        duplicates(out, "call", &s.calls);
+        duplicates(out, "topic", &s.publishes);
+        duplicates(out, "topic", &s.consumes);
+        duplicates(out, "secret", &s.secrets);
+        for key in s.env.iter().map(|(k, _)| k) {
+            if s.secrets.iter().any(|x| x.value == key.value) {
+                out.push(
+                    Diagnostic::error(key.span.clone(), format!("`{}` is both a plain setting and a secret", key.value))
+                        .label("declared in `env` and in `secrets`")
+                        .help("keep secret values out of service.toml: list the name in `secrets` only"),
+                );
+            }
+        }
+    }
+}
+
+fn duplicates(out: &mut Vec<Diagnostic>, what: &str, list: &[Spanned<String>]) {
+    for (i, item) in list.iter().enumerate() {
+        if list[..i].iter().any(|x| x.value == item.value) {
+            out.push(
+                Diagnostic::error(item.span.clone(), format!("{what} `{}` is listed twice", item.value))
+                    .label("duplicate entry")
+                    .help("remove one of them"),
+            );
+        }
+    }
+}

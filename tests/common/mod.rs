@@ -1,0 +1,92 @@
+//! Helpers shared by the integration tests: running the real binary, temporary platforms.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn example(name: &str) -> PathBuf {
+    root().join("examples").join(name).join("service.toml")
+}
+
+pub const EXAMPLES: &[&str] = &["fleet", "blog", "shop"];
+
+/// The bulkhead binary, colours off, in `dir`.
+pub fn bulkhead(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("bulkhead").expect("binary built");
+    cmd.current_dir(dir).env("NO_COLOR", "1").env_remove("CLICOLOR_FORCE");
+    cmd
+}
+
+/// A temporary folder holding `service.toml` with `text`.
+pub fn platform(text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("service.toml"), text).expect("write service.toml");
+    dir
+}
+
+/// Generates `spec` into a fresh folder with `apply --yes` and returns that folder.
+pub fn generate(spec: &Path) -> tempfile::TempDir {
+    let out = tempfile::tempdir().expect("tempdir");
+    bulkhead(out.path())
+        .args(["apply", "--yes", "-q", "-f"])
+        .arg(spec)
+        .arg("-o")
+        .arg(out.path())
+        .assert()
+        .success();
+    out
+}
+
+/// Every file under `dir` (relative path → content), `.bulkhead/` included.
+pub fn read_tree(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk(root, &path, out);
+        } else {
+            let rel = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            out.insert(rel, std::fs::read_to_string(&path).unwrap_or_default());
+        }
+    }
+}
+
+/// Parses every document of a YAML file.
+pub fn yaml_docs(text: &str) -> Vec<serde_yaml_ng::Value> {
+    use serde::Deserialize;
+    serde_yaml_ng::Deserializer::from_str(text)
+        .map(|d| serde_yaml_ng::Value::deserialize(d).expect("valid YAML"))
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// A minimal valid service.toml, with `extra` appended.
+pub fn minimal(extra: &str) -> String {
+    format!(
+        r#"[platform]
+name = "demo"
+registry = "ghcr.io/acme"
+repository = "https://github.com/acme/demo.git"
+
+[environments.dev]
+
+[environments.prod]
+
+[services.api]
+runtime = "go"
+{extra}"#
+    )
+}
