@@ -49,6 +49,65 @@ pub struct Platform {
     pub namespaces: Vec<String>,
     /// The tag images start at before CI sets real ones.
     pub initial_tag: &'static str,
+    /// Where the cluster's shared add-ons run, for network policies and telemetry.
+    pub addons: Addons,
+}
+
+/// A set of pods elsewhere in the cluster: its namespace and pod labels.
+#[derive(Debug, Clone, Serialize)]
+pub struct PodGroup {
+    pub namespace: &'static str,
+    pub labels: IndexMap<&'static str, &'static str>,
+    pub ports: Vec<u16>,
+}
+
+impl PodGroup {
+    fn new(namespace: &'static str, label: (&'static str, &'static str), ports: &[u16]) -> Self {
+        Self {
+            namespace,
+            labels: IndexMap::from([label]),
+            ports: ports.to_vec(),
+        }
+    }
+}
+
+/// The conventional locations of the cluster add-ons a platform relies on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Addons {
+    /// Cluster DNS (egress on port 53).
+    pub dns: PodGroup,
+    /// The ingress gateway public traffic arrives from (Istio's, or ingress-nginx without a mesh).
+    pub gateway: PodGroup,
+    /// The mesh control plane sidecars talk to (istiod); absent without a mesh.
+    pub mesh_control_plane: Option<PodGroup>,
+    /// Prometheus, which scrapes every service.
+    pub prometheus: PodGroup,
+    /// The OpenTelemetry collector traces and logs go to.
+    pub otel_collector: PodGroup,
+    /// The OTLP endpoint services export to.
+    pub otlp_endpoint: &'static str,
+}
+
+impl Addons {
+    pub fn new(mesh: Mesh) -> Self {
+        let istio = mesh == Mesh::Istio;
+        Self {
+            dns: PodGroup::new("kube-system", ("k8s-app", "kube-dns"), &[53]),
+            gateway: if istio {
+                PodGroup::new("istio-system", ("istio", "ingressgateway"), &[])
+            } else {
+                PodGroup::new("ingress-nginx", ("app.kubernetes.io/name", "ingress-nginx"), &[])
+            },
+            mesh_control_plane: istio.then(|| PodGroup::new("istio-system", ("app", "istiod"), &[15012, 15017])),
+            prometheus: PodGroup::new("monitoring", ("app.kubernetes.io/name", "prometheus"), &[]),
+            otel_collector: PodGroup::new(
+                "monitoring",
+                ("app.kubernetes.io/name", "opentelemetry-collector"),
+                &[4317, 4318],
+            ),
+            otlp_endpoint: "http://opentelemetry-collector.monitoring.svc.cluster.local:4317",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -260,12 +319,14 @@ impl Model {
             }
         }
 
+        let mesh = value(p.mesh.as_ref()).unwrap_or(Mesh::Istio);
         Model {
             platform: Platform {
+                addons: Addons::new(mesh),
                 repository: value(p.repository.as_ref()).unwrap_or_default(),
                 revision: value(p.revision.as_ref()).unwrap_or_else(|| "main".into()),
                 domain,
-                mesh: value(p.mesh.as_ref()).unwrap_or(Mesh::Istio),
+                mesh,
                 deploy: value(p.deploy.as_ref()).unwrap_or(Deploy::Kustomize),
                 ci: value(p.ci.as_ref()).unwrap_or(Ci::GithubActions),
                 external_topics: p.external_topics.iter().map(|t| t.value.clone()).collect(),
