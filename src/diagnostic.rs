@@ -111,11 +111,19 @@ impl Source {
             span = self.text.len()..self.text.len();
         }
         if span.is_empty() {
-            let next = self.text[span.start..]
-                .chars()
-                .next()
-                .map_or(0, char::len_utf8);
-            span = span.start..span.start + next;
+            let next = self.text[span.start..].chars().next();
+            span = match next {
+                // At a line end, point at the line's last character instead of the
+                // line break, which would draw the caret into the next line.
+                None | Some('\n' | '\r') => {
+                    let before = self.text[..span.start].chars().next_back();
+                    match before {
+                        Some(c) if c != '\n' => span.start - c.len_utf8()..span.start,
+                        _ => span,
+                    }
+                }
+                Some(c) => span.start..span.start + c.len_utf8(),
+            };
         }
         let mut annotation = AnnotationKind::Primary.span(span);
         if let Some(label) = &d.label {
@@ -137,12 +145,16 @@ impl Source {
 
 /// "did you mean `x`?" when a candidate is close enough to be a plausible typo.
 pub fn did_you_mean<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(given, c), c))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| format!("did you mean `{c}`?"))
+    let mut best: Option<(f64, &str)> = None;
+    for c in candidates {
+        let score = strsim::jaro_winkler(given, c);
+        // Strictly better only: among equals the first candidate wins, so the
+        // suggestion does not depend on iteration order.
+        if score >= 0.8 && best.is_none_or(|(b, _)| score > b) {
+            best = Some((score, c));
+        }
+    }
+    best.map(|(_, c)| format!("did you mean `{c}`?"))
 }
 
 #[cfg(test)]

@@ -1,1 +1,175 @@
-//! placeholder
+//! Hostile strings in service.toml stay inert data: every output file still parses and
+//! every value comes back exactly as given, in YAML, JSON, workflows and Dockerfiles.
+
+use std::path::Path;
+
+use bulkhead::diagnostic::Source;
+use bulkhead::model::Model;
+use bulkhead::render::{Blueprints, Files, Renderer};
+use proptest::prelude::*;
+
+/// Pieces that break naive templating: quotes, line breaks, YAML indicators, template and
+/// Actions expressions, characters YAML treats as line breaks, and arbitrary unicode.
+fn hostile() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("\"".to_string()),
+        Just("'".to_string()),
+        Just("\n".to_string()),
+        Just("\r\n".to_string()),
+        Just("\t".to_string()),
+        Just("{{ platform.name }}".to_string()),
+        Just("{% if true %}x{% endif %}".to_string()),
+        Just("${{ secrets.GITHUB_TOKEN }}".to_string()),
+        Just("$(rm -rf /)".to_string()),
+        Just("$HOME".to_string()),
+        Just(": ".to_string()),
+        Just(" #".to_string()),
+        Just("- ".to_string()),
+        Just("? ".to_string()),
+        Just("&anchor *alias".to_string()),
+        Just("!!binary".to_string()),
+        Just("---".to_string()),
+        Just("\\".to_string()),
+        Just("yes".to_string()),
+        Just("null".to_string()),
+        Just("0o17".to_string()),
+        Just("\u{2028}\u{2029}\u{85}\u{feff}".to_string()),
+        Just("é漢字🚀".to_string()),
+        any::<char>().prop_filter("no NUL", |c| *c != '\0').prop_map(|c| c.to_string()),
+        "[a-z ]{0,6}",
+    ];
+    prop::collection::vec(piece, 0..10).prop_map(|v| v.concat())
+}
+
+fn spec_text(description: &str, env_value: &str, var: &str) -> String {
+    let mut doc: toml_edit::DocumentMut = crate::common::minimal("").parse().unwrap();
+    let api = doc["services"]["api"].as_table_mut().unwrap();
+    api.insert("description", toml_edit::value(description));
+    let mut env = toml_edit::InlineTable::new();
+    env.insert("GREETING", env_value.into());
+    api.insert("env", toml_edit::value(env));
+    let mut vars = toml_edit::Table::new();
+    vars.insert("text", toml_edit::value(var));
+    let mut list = toml_edit::Array::new();
+    list.push(var);
+    list.push(42);
+    vars.insert("list", toml_edit::value(list));
+    doc["platform"]["vars"] = toml_edit::Item::Table(vars);
+    doc.to_string()
+}
+
+const ECHO_YAML: &str = r#"description: {{ service.description }}
+inline: {{ "prefix " ~ service.description }}
+greeting: {{ service.env.GREETING }}
+text: {{ vars.text }}
+list: {{ vars.list }}
+all: {{ vars }}
+after_comment: 1 # {{ service.description }}
+"#;
+
+const ECHO_JSON: &str = r#"{"description": {{ service.description }}, "text": {{ vars.text }}, "all": {{ vars }}}
+"#;
+
+const ECHO_WORKFLOW: &str = r#"name: {{ service.description }}
+on: push
+jobs:
+  echo:
+    runs-on: ubuntu-24.04
+    steps:
+      - run: {{ "echo " ~ (service.description | shell) }}
+"#;
+
+fn render(text: &str, blueprints: &Path) -> Files {
+    let source = Source { name: "service.toml".into(), text: text.into() };
+    let (spec, mut diagnostics) = bulkhead::spec::parse(&source);
+    let spec = spec.expect("parses");
+    diagnostics.extend(bulkhead::validate::validate(&spec));
+    assert!(diagnostics.iter().all(|d| !d.is_error()), "{}", source.render(&diagnostics, false));
+    let model = Model::build(&spec);
+    let renderer = Renderer::new(Blueprints::with_overrides(Some(blueprints)).unwrap()).unwrap();
+    renderer.render(&model).expect("renders")
+}
+
+fn yaml(files: &Files, path: &str) -> serde_yaml_ng::Value {
+    serde_yaml_ng::from_str(&files[path]).unwrap_or_else(|e| panic!("{path}: {e}\n{}", files[path]))
+}
+
+fn blueprint_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |rel: &str, text: &str| {
+        let p = dir.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write("echo/__service__.yaml", ECHO_YAML);
+    write("echo/__service__.json", ECHO_JSON);
+    write(".github/workflows/echo-__service__.yaml", ECHO_WORKFLOW);
+    dir
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn hostile_values_stay_data(description in hostile(), env_value in hostile(), var in hostile()) {
+        let blueprints = blueprint_dir();
+        let files = render(&spec_text(&description, &env_value, &var), blueprints.path());
+
+        // Every YAML and JSON file parses (the renderer checks too; this checks it again
+        // independently, with every document).
+        for (path, text) in &files {
+            if path.ends_with(".yaml") {
+                let docs = crate::common::yaml_docs(text);
+                prop_assert!(!docs.is_empty(), "{}", path);
+            } else if path.ends_with(".json") {
+                prop_assert!(serde_json::from_str::<serde_json::Value>(text).is_ok(), "{}", path);
+            }
+        }
+
+        let echo = yaml(&files, "echo/api.yaml");
+        prop_assert_eq!(echo["description"].as_str(), Some(description.as_str()));
+        let inline = format!("prefix {description}");
+        prop_assert_eq!(echo["inline"].as_str(), Some(inline.as_str()));
+        prop_assert_eq!(echo["greeting"].as_str(), Some(env_value.as_str()));
+        prop_assert_eq!(echo["text"].as_str(), Some(var.as_str()));
+        prop_assert_eq!(echo["list"][0].as_str(), Some(var.as_str()));
+        prop_assert_eq!(echo["list"][1].as_i64(), Some(42));
+        prop_assert_eq!(echo["all"]["text"].as_str(), Some(var.as_str()));
+        prop_assert_eq!(echo["after_comment"].as_i64(), Some(1));
+        prop_assert_eq!(echo.as_mapping().unwrap().len(), 7, "no injected keys");
+
+        let json: serde_json::Value = serde_json::from_str(&files["echo/api.json"]).unwrap();
+        prop_assert_eq!(json["description"].as_str(), Some(description.as_str()));
+        prop_assert_eq!(json["all"]["list"][0].as_str(), Some(var.as_str()));
+
+        // Workflows: GitHub evaluates `${{ … }}` anywhere; data may only contain the guarded
+        // form, which evaluates back to the literal text.
+        let workflow = yaml(&files, ".github/workflows/echo-api.yaml");
+        let name = workflow["name"].as_str().unwrap();
+        let unguarded = name.replace("${{ '${{' }}", "");
+        prop_assert!(!unguarded.contains("${{"), "unguarded expression in {:?}", name);
+        prop_assert_eq!(name.replace("${{ '${{' }}", "${{"), description.clone());
+        let run = workflow["jobs"]["echo"]["steps"][0]["run"].as_str().unwrap();
+        prop_assert!(run.starts_with("echo "), "{}", run);
+        prop_assert!(!run.replace("${{ '${{' }}", "").contains("${{"), "{}", run);
+
+        // Built-in blueprints carry the same values.
+        let configmap = yaml(&files, "deploy/base/api/configmap.yaml");
+        prop_assert_eq!(configmap["data"]["GREETING"].as_str(), Some(env_value.as_str()));
+        let deployment = yaml(&files, "deploy/base/api/deployment.yaml");
+        prop_assert_eq!(
+            deployment["metadata"]["annotations"]["bulkhead.dev/description"].as_str(),
+            Some(description.as_str())
+        );
+
+        // Dockerfiles: the description cannot start a new instruction or expand a variable.
+        let dockerfile = &files["services/api/Dockerfile"];
+        for line in dockerfile.lines().filter(|l| l.contains("org.opencontainers.image.description")) {
+            prop_assert!(!line.contains("$HOME") || line.contains("\\$HOME"), "{}", line);
+        }
+        let instructions = dockerfile.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty() && !l.starts_with(' ')).count();
+        let plain = render(&spec_text("", "", ""), blueprints.path());
+        let expected = plain["services/api/Dockerfile"].lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty() && !l.starts_with(' ')).count();
+        prop_assert!(instructions <= expected + 1, "description added instructions:\n{}", dockerfile);
+    }
+}

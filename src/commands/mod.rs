@@ -33,6 +33,23 @@ pub fn locate(global: &GlobalArgs) -> Result<PathBuf, Error> {
         })
 }
 
+/// How to name `path` in messages: relative to the current folder when it lies there or
+/// in a parent (`service.toml`, `../../service.toml`), else as given.
+fn display_path(path: &Path) -> String {
+    if path.is_relative() {
+        return path.display().to_string();
+    }
+    let Ok(cwd) = std::env::current_dir() else {
+        return path.display().to_string();
+    };
+    for (depth, dir) in cwd.ancestors().enumerate() {
+        if let Ok(rel) = path.strip_prefix(dir) {
+            return format!("{}{}", "../".repeat(depth), rel.display());
+        }
+    }
+    path.display().to_string()
+}
+
 /// A service.toml that passed validation, with its warnings.
 pub struct Loaded {
     pub path: PathBuf,
@@ -45,7 +62,7 @@ pub fn load(global: &GlobalArgs) -> Result<Loaded, Error> {
     let path = locate(global)?;
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     let source = Source {
-        name: path.display().to_string(),
+        name: display_path(&path),
         text,
     };
     let (spec, mut diagnostics) = crate::spec::parse(&source);

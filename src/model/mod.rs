@@ -13,6 +13,24 @@ use crate::spec::{
     Strategy,
 };
 
+/// Environment variables the built-in blueprints set on every container; service.toml
+/// cannot declare them again (a callee's `<NAME>_URL` is reserved the same way).
+pub const RESERVED_ENV: &[&str] = &[
+    "PORT",
+    "LOG_FORMAT",
+    "POD_NAME",
+    "POD_NAMESPACE",
+    "OTEL_SERVICE_NAME",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_RESOURCE_ATTRIBUTES",
+];
+
+/// The variable holding a callee's URL: `trip-management` → `TRIP_MANAGEMENT_URL`.
+pub fn callee_url_var(callee: &str) -> String {
+    format!("{}_URL", heck::AsShoutySnakeCase(callee))
+}
+
 pub const DEFAULT_CLUSTER: &str = "https://kubernetes.default.svc";
 pub const DEFAULT_REPLICAS: i64 = 2;
 /// The tag every image starts at; CI replaces it per environment with the commit SHA.
@@ -98,7 +116,7 @@ impl Addons {
             } else {
                 PodGroup::new("ingress-nginx", ("app.kubernetes.io/name", "ingress-nginx"), &[])
             },
-            mesh_control_plane: istio.then(|| PodGroup::new("istio-system", ("app", "istiod"), &[15012, 15017])),
+            mesh_control_plane: istio.then(|| PodGroup::new("istio-system", ("app", "istiod"), &[15012])),
             prometheus: PodGroup::new("monitoring", ("app.kubernetes.io/name", "prometheus"), &[]),
             otel_collector: PodGroup::new(
                 "monitoring",

@@ -152,16 +152,34 @@ pub fn dockerfile_word(s: &str) -> String {
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-' | ':' | '@' | '+' | '=')) {
         return s.to_string();
     }
+    let chars: Vec<char> = s.chars().collect();
     let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => {
+                let run = chars[i..].iter().take_while(|&&c| c == '\\').count();
+                let escaped = "\\\\".repeat(run);
+                // hadolint cannot parse a backslash right before a closing or escaped
+                // quote: such a run goes between two quoted parts instead (adjacent
+                // words join, so the value is the same for BuildKit).
+                if matches!(chars.get(i + run), None | Some('"')) {
+                    out.push('"');
+                    out.push_str(&escaped);
+                    out.push('"');
+                } else {
+                    out.push_str(&escaped);
+                }
+                i += run;
+                continue;
+            }
             '"' => out.push_str("\\\""),
             '$' => out.push_str("\\$"),
             '\n' => out.push_str("\\\\n"),
             c if c.is_control() => out.push(' '),
             c => out.push(c),
         }
+        i += 1;
     }
     out.push('"');
     out
@@ -203,6 +221,9 @@ mod tests {
     #[test]
     fn words() {
         assert_eq!(dockerfile_word("a b$HOME\""), r#""a b\$HOME\"""#);
+        assert_eq!(dockerfile_word("a\\"), r#""a"\\"""#);
+        assert_eq!(dockerfile_word("a\\\"b"), r#""a"\\"\"b""#);
+        assert_eq!(dockerfile_word("c:\\temp x"), r#""c:\\temp x""#);
         assert_eq!(shell_word("it's"), r"'it'\''s'");
         assert_eq!(guard_expressions("${{ secrets.X }}"), "${{ '${{' }} secrets.X }}");
     }

@@ -232,12 +232,13 @@ fn to_value<T: serde::Serialize>(v: &T) -> Value {
 }
 
 fn register_filters(env: &mut Environment<'static>) {
-    // Explicit escapes, for values composed inside a larger string or outside the
-    // file's own escaping (e.g. a shell command in a YAML string).
+    // Complete scalars of a format, safe to write as they are.
     env.add_filter("quote", |v: String| Value::from_safe_string(escape::quote(&v)));
     env.add_filter("yaml", |v: Value| escape::yaml_value(&v).map(Value::from_safe_string));
     env.add_filter("json", |v: Value| escape::json_value(&v).map(Value::from_safe_string));
-    env.add_filter("shell", |v: String| Value::from_safe_string(escape::shell_word(&v)));
+    // A shell word is text inside another format (a YAML `run:` string), so it stays
+    // unsafe: the file's own escaping still applies, e.g. `{{ "echo " ~ (x | shell) }}`.
+    env.add_filter("shell", |v: String| escape::shell_word(&v));
     env.add_filter("shouty", |v: String| heck::AsShoutySnakeCase(v).to_string());
     env.add_filter("snake", |v: String| heck::AsSnakeCase(v).to_string());
 }

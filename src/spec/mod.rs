@@ -165,6 +165,8 @@ pub struct ResourcesSpec {
 #[derive(Debug, Clone, Default)]
 pub struct AutoscaleSpec {
     pub span: Span,
+    /// Keys present in the table, even when their value had the wrong type.
+    pub written: Vec<String>,
     pub min: Option<Spanned<i64>>,
     pub max: Option<Spanned<i64>>,
     pub cpu: Option<Spanned<i64>>,

@@ -512,6 +512,7 @@ impl Reader {
         self.check_keys(&a, AUTOSCALE_KEYS);
         Some(AutoscaleSpec {
             span: a.span.clone(),
+            written: a.table.iter().map(|(k, _)| k.to_string()).collect(),
             min: self.integer(&a, "min"),
             max: self.integer(&a, "max"),
             cpu: self.integer(&a, "cpu"),

@@ -51,7 +51,8 @@ pub fn calls_known_services(spec: &Spec, out: &mut Vec<Diagnostic>) {
 }
 
 pub fn topics_have_one_publisher(spec: &Spec, out: &mut Vec<Diagnostic>) {
-    let mut publisher: HashMap<&str, &str> = HashMap::new();
+    // In file order, so suggestions are stable.
+    let mut publisher: indexmap::IndexMap<&str, &str> = indexmap::IndexMap::new();
     for s in &spec.services {
         for t in &s.publishes {
             match publisher.get(t.value.as_str()) {

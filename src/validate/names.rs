@@ -83,10 +83,41 @@ pub fn names_are_dns_labels(spec: &Spec, out: &mut Vec<Diagnostic>) {
             check_url(out, "cluster", cluster, &["https://", "http://"]);
         }
     }
+    let mut namespaces: Vec<(String, &str)> = Vec::new();
+    for env in &spec.environments {
+        let (ns, span) = match &env.namespace {
+            Some(ns) => (ns.value.clone(), ns.span.clone()),
+            None => (format!("{}-{}", platform.map_or("", |p| p.value.as_str()), env.name.value), env.name.span.clone()),
+        };
+        if let Some((_, first)) = namespaces.iter().find(|(n, _)| *n == ns) {
+            out.push(
+                Diagnostic::error(span, format!("environments {first} and {} share the namespace `{ns}`", env.name.value))
+                    .label("namespace already used")
+                    .help("each environment needs its own namespace"),
+            );
+        } else {
+            namespaces.push((ns, &env.name.value));
+        }
+    }
     if let Some(domain) = &spec.platform.domain {
         check_hostname(out, domain);
     }
+    let stores: Vec<(String, &str)> = spec
+        .services
+        .iter()
+        .filter_map(|s| {
+            let ds = s.datastore.as_ref().filter(|d| d.value != Datastore::None)?;
+            Some((format!("{}-{}", s.name.value, ds.value), s.name.value.as_str()))
+        })
+        .collect();
     for svc in &spec.services {
+        if let Some((store, owner)) = stores.iter().find(|(store, _)| *store == svc.name.value) {
+            out.push(
+                Diagnostic::error(svc.name.span.clone(), format!("service `{}` has the name of {owner}'s datastore", svc.name.value))
+                    .label(format!("`{store}` already names {owner}'s database objects"))
+                    .help("rename the service"),
+            );
+        }
         check_label(out, "service name", &svc.name, SERVICE_NAME_MAX);
         if let Some(ds) = &svc.datastore
             && ds.value != Datastore::None
@@ -237,7 +268,20 @@ pub fn paths_and_identifiers(spec: &Spec, out: &mut Vec<Diagnostic>) {
         duplicates(out, "topic", &s.publishes);
         duplicates(out, "topic", &s.consumes);
         duplicates(out, "secret", &s.secrets);
-        for key in s.env.iter().map(|(k, _)| k) {
+        let callee_vars: Vec<String> = s.calls.iter().map(|c| crate::model::callee_url_var(&c.value)).collect();
+        let declared = s.env.iter().map(|(k, _)| k).chain(s.environments.iter().flat_map(|e| e.env.iter().map(|(k, _)| k))).chain(&s.secrets);
+        for key in declared {
+            let reserved = crate::model::RESERVED_ENV.contains(&key.value.as_str()) || callee_vars.contains(&key.value);
+            if reserved {
+                out.push(
+                    Diagnostic::error(key.span.clone(), format!("`{}` is set by bulkhead itself", key.value))
+                        .label("reserved environment variable")
+                        .help(format!("bulkhead sets {} and `<CALLEE>_URL` for each call; choose another name", crate::model::RESERVED_ENV.join(", "))),
+                );
+            }
+        }
+        let all_env_keys = s.env.iter().map(|(k, _)| k).chain(s.environments.iter().flat_map(|e| e.env.iter().map(|(k, _)| k)));
+        for key in all_env_keys {
             if s.secrets.iter().any(|x| x.value == key.value) {
                 out.push(
                     Diagnostic::error(key.span.clone(), format!("`{}` is both a plain setting and a secret", key.value))

@@ -19,35 +19,72 @@ fn range(out: &mut Vec<Diagnostic>, what: &str, v: Option<&Spanned<i64>>, min: i
 
 fn quantity(out: &mut Vec<Diagnostic>, what: &str, v: Option<&Spanned<String>>, cpu: bool) -> Option<f64> {
     let v = v?;
-    let parsed = units::parse_quantity(&v.value).filter(|_| !cpu || v.value.ends_with('m') || !v.value.chars().any(char::is_alphabetic));
+    let parsed = units::parse_quantity(&v.value).filter(|_| {
+        if cpu {
+            v.value.ends_with('m') || !v.value.chars().any(char::is_alphabetic)
+        } else {
+            // `100m` of memory is a tenth of a byte: always a typo for `100Mi`.
+            !v.value.ends_with('m')
+        }
+    });
     if parsed.is_none() {
-        let example = if cpu { "`250m` or `1`" } else { "`128Mi` or `1Gi`" };
+        let help = if !cpu && v.value.ends_with('m') && units::parse_quantity(&v.value).is_some() {
+            format!("did you mean `{}i`? (`m` means thousandths)", v.value.trim_end_matches('m').to_string() + "M")
+        } else if cpu {
+            "write it like `250m` or `1`".to_string()
+        } else {
+            "write it like `128Mi` or `1Gi`".to_string()
+        };
         out.push(
             Diagnostic::error(v.span.clone(), format!("`{}` is not a valid {what}", v.value))
                 .label("not a Kubernetes quantity")
-                .help(format!("write it like {example}")),
+                .help(help),
         );
     }
     parsed
 }
 
-fn resources(out: &mut Vec<Diagnostic>, r: &ResourcesSpec) {
-    let cpu = quantity(out, "CPU request", r.cpu.as_ref(), true);
-    let memory = quantity(out, "memory request", r.memory.as_ref(), false);
-    let cpu_limit = quantity(out, "CPU limit", r.cpu_limit.as_ref(), true);
-    let memory_limit = quantity(out, "memory limit", r.memory_limit.as_ref(), false);
-    for (req, lim, limit_span, what) in [
-        (cpu, cpu_limit, r.cpu_limit.as_ref(), "CPU"),
-        (memory, memory_limit, r.memory_limit.as_ref(), "memory"),
-    ] {
-        if let (Some(req), Some(lim), Some(span)) = (req, lim, limit_span)
-            && lim < req
-        {
-            out.push(
-                Diagnostic::error(span.span.clone(), format!("the {what} limit is below the {what} request"))
-                    .label("a limit must be at least the request"),
-            );
+/// The defaults of `resources` (service-toml.md).
+const DEFAULT_CPU: &str = "100m";
+const DEFAULT_MEMORY: &str = "128Mi";
+const DEFAULT_MEMORY_LIMIT: &str = "256Mi";
+
+type Pick = fn(&ResourcesSpec) -> Option<&Spanned<String>>;
+
+/// A request and its limit: how to read each from a table, and their defaults.
+const PAIRS: [(&str, Pick, &str, Pick, Option<&str>, &str); 2] = [
+    ("CPU", |r| r.cpu.as_ref(), DEFAULT_CPU, |r| r.cpu_limit.as_ref(), None, "cpu_limit"),
+    ("memory", |r| r.memory.as_ref(), DEFAULT_MEMORY, |r| r.memory_limit.as_ref(), Some(DEFAULT_MEMORY_LIMIT), "memory_limit"),
+];
+
+/// Checks the quantities written in `r`, then that every limit is at least its request
+/// once `r` is merged over `beneath` and the defaults. Reported in `r` only when `r`
+/// wrote one of the two, so a bad base is not reported again for each environment.
+fn resources(out: &mut Vec<Diagnostic>, r: &ResourcesSpec, beneath: Option<&ResourcesSpec>) {
+    quantity(out, "CPU request", r.cpu.as_ref(), true);
+    quantity(out, "memory request", r.memory.as_ref(), false);
+    quantity(out, "CPU limit", r.cpu_limit.as_ref(), true);
+    quantity(out, "memory limit", r.memory_limit.as_ref(), false);
+    for (what, request_of, request_default, limit_of, limit_default, limit_key) in PAIRS {
+        let request_here = request_of(r);
+        let limit_here = limit_of(r);
+        if request_here.is_none() && limit_here.is_none() {
+            continue;
         }
+        let below = |pick: Pick| beneath.and_then(pick).map(|v| v.value.as_str());
+        let request = request_here.map(|v| v.value.as_str()).or_else(|| below(request_of)).unwrap_or(request_default);
+        let Some(limit) = limit_here.map(|v| v.value.as_str()).or_else(|| below(limit_of)).or(limit_default) else { continue };
+        let (Some(rq), Some(lm)) = (units::parse_quantity(request), units::parse_quantity(limit)) else { continue };
+        if lm >= rq {
+            continue;
+        }
+        let at = limit_here.or(request_here).map(|v| v.span.clone()).unwrap_or_default();
+        let origin = if limit_here.is_none() && below(limit_of).is_none() { "default " } else { "" };
+        out.push(
+            Diagnostic::error(at, format!("the {what} request {request} is above the {origin}{what} limit {limit}"))
+                .label("a limit must be at least the request")
+                .help(format!("raise `{limit_key}` or lower the request")),
+        );
     }
 }
 
@@ -66,7 +103,7 @@ fn autoscale(out: &mut Vec<Diagnostic>, a: &AutoscaleSpec, complete: bool) {
     }
     if complete {
         for (key, v) in [("min", &a.min), ("max", &a.max)] {
-            if v.is_none() {
+            if v.is_none() && !a.written.iter().any(|k| k == key) {
                 out.push(
                     Diagnostic::error(a.span.clone(), format!("`autoscale` needs `{key}`"))
                         .help("e.g. `autoscale = { min = 2, max = 10, cpu = 70 }`"),
@@ -74,7 +111,7 @@ fn autoscale(out: &mut Vec<Diagnostic>, a: &AutoscaleSpec, complete: bool) {
             }
         }
     }
-    if a.cpu.is_none() && a.memory.is_none() && complete {
+    if a.cpu.is_none() && a.memory.is_none() && complete && !a.written.iter().any(|k| k == "cpu" || k == "memory") {
         out.push(
             Diagnostic::error(a.span.clone(), "`autoscale` needs a `cpu` or `memory` target")
                 .help("e.g. `autoscale = { min = 2, max = 10, cpu = 70 }`"),
@@ -113,7 +150,7 @@ pub fn numbers_and_quantities(spec: &Spec, out: &mut Vec<Diagnostic>) {
     }
     for s in &spec.services {
         range(out, "`port`", s.port.as_ref(), 1, 65535);
-        resources(out, &s.resources);
+        resources(out, &s.resources, None);
         if let Some(a) = &s.autoscale {
             autoscale(out, a, true);
         }
@@ -140,7 +177,7 @@ pub fn numbers_and_quantities(spec: &Spec, out: &mut Vec<Diagnostic>) {
         for o in &s.environments {
             range(out, "`replicas`", o.replicas.as_ref(), 1, 1000);
             if let Some(res) = &o.resources {
-                resources(out, res);
+                resources(out, res, Some(&s.resources));
             }
             if let Some(a) = &o.autoscale {
                 autoscale(out, a, s.autoscale.is_none());
