@@ -56,10 +56,14 @@ pub enum Command {
     #[command(after_help = "Example:\n  bulkhead validate -f examples/fleet/service.toml")]
     Validate,
     /// Show what would be created, updated or deleted, with diffs; writes nothing
-    #[command(after_help = "Examples:\n  bulkhead plan\n  bulkhead plan --check          # exit 3 when anything would change\n  bulkhead plan --format json   # for tools")]
+    #[command(
+        after_help = "Examples:\n  bulkhead plan\n  bulkhead plan --check          # exit 3 when anything would change\n  bulkhead plan --format json   # for tools"
+    )]
     Plan(PlanArgs),
     /// Show the plan, ask for confirmation, then write the files
-    #[command(after_help = "Examples:\n  bulkhead apply\n  bulkhead apply --yes   # no question (CI, scripts)")]
+    #[command(
+        after_help = "Examples:\n  bulkhead apply\n  bulkhead apply --yes   # no question (CI, scripts)"
+    )]
     Apply(ApplyArgs),
 }
 

@@ -137,14 +137,19 @@ impl Source {
             ),
         ];
         if let Some(help) = &d.help {
-            groups.push(Group::with_title(Level::HELP.secondary_title(help.as_str())));
+            groups.push(Group::with_title(
+                Level::HELP.secondary_title(help.as_str()),
+            ));
         }
         groups
     }
 }
 
 /// "did you mean `x`?" when a candidate is close enough to be a plausible typo.
-pub fn did_you_mean<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    given: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     let mut best: Option<(f64, &str)> = None;
     for c in candidates {
         let score = strsim::jaro_winkler(given, c);
@@ -174,7 +179,10 @@ mod tests {
 
     #[test]
     fn suggestion_only_when_close() {
-        assert_eq!(did_you_mean("prot", ["port", "owns"]).as_deref(), Some("did you mean `port`?"));
+        assert_eq!(
+            did_you_mean("prot", ["port", "owns"]).as_deref(),
+            Some("did you mean `port`?")
+        );
         assert_eq!(did_you_mean("zzzz", ["port", "owns"]), None);
     }
 }

@@ -18,10 +18,19 @@ pub enum ExitStatus {
 #[derive(Debug)]
 pub enum Error {
     /// service.toml broke rules; the diagnostics are already rendered.
-    Invalid { rendered: String, summary: String },
-    Io { path: PathBuf, source: std::io::Error },
+    Invalid {
+        rendered: String,
+        summary: String,
+    },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// A blueprint failed to compile or render, or rendered unparseable output.
-    Blueprint { blueprint: String, message: String },
+    Blueprint {
+        blueprint: String,
+        message: String,
+    },
     Message(String),
 }
 

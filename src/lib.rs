@@ -31,7 +31,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
-            return if err.use_stderr() { ExitStatus::Usage as i32 } else { 0 };
+            return if err.use_stderr() {
+                ExitStatus::Usage as i32
+            } else {
+                0
+            };
         }
     };
     anstream::ColorChoice::write_global(match cli.global.color {

@@ -35,7 +35,9 @@ fn hostile() -> impl Strategy<Value = String> {
         Just("0o17".to_string()),
         Just("\u{2028}\u{2029}\u{85}\u{feff}".to_string()),
         Just("é漢字🚀".to_string()),
-        any::<char>().prop_filter("no NUL", |c| *c != '\0').prop_map(|c| c.to_string()),
+        any::<char>()
+            .prop_filter("no NUL", |c| *c != '\0')
+            .prop_map(|c| c.to_string()),
         "[a-z ]{0,6}",
     ];
     prop::collection::vec(piece, 0..10).prop_map(|v| v.concat())
@@ -80,11 +82,18 @@ jobs:
 "#;
 
 fn render(text: &str, blueprints: &Path) -> Files {
-    let source = Source { name: "service.toml".into(), text: text.into() };
+    let source = Source {
+        name: "service.toml".into(),
+        text: text.into(),
+    };
     let (spec, mut diagnostics) = bulkhead::spec::parse(&source);
     let spec = spec.expect("parses");
     diagnostics.extend(bulkhead::validate::validate(&spec));
-    assert!(diagnostics.iter().all(|d| !d.is_error()), "{}", source.render(&diagnostics, false));
+    assert!(
+        diagnostics.iter().all(|d| !d.is_error()),
+        "{}",
+        source.render(&diagnostics, false)
+    );
     let model = Model::build(&spec);
     let renderer = Renderer::new(Blueprints::with_overrides(Some(blueprints)).unwrap()).unwrap();
     renderer.render(&model).expect("renders")

@@ -9,13 +9,23 @@ use crate::common::{EXAMPLES, example};
 
 pub fn render_example(name: &str) -> bulkhead::render::Files {
     let path = example(name);
-    let source = Source { name: path.display().to_string(), text: std::fs::read_to_string(&path).unwrap() };
+    let source = Source {
+        name: path.display().to_string(),
+        text: std::fs::read_to_string(&path).unwrap(),
+    };
     let (spec, diagnostics) = bulkhead::spec::parse(&source);
     let spec = spec.unwrap();
     let mut all = diagnostics;
     all.extend(bulkhead::validate::validate(&spec));
-    assert!(all.iter().all(|d| !d.is_error()), "{}", source.render(&all, false));
-    Renderer::new(Blueprints::builtin()).unwrap().render(&Model::build(&spec)).unwrap()
+    assert!(
+        all.iter().all(|d| !d.is_error()),
+        "{}",
+        source.render(&all, false)
+    );
+    Renderer::new(Blueprints::builtin())
+        .unwrap()
+        .render(&Model::build(&spec))
+        .unwrap()
 }
 
 #[test]

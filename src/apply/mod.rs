@@ -58,7 +58,10 @@ fn ensure_dirs(out: &Path, rel: &str) -> Result<PathBuf, Error> {
             }
             Ok(m) if m.is_dir() => {}
             Ok(_) => {
-                return Err(Error::Message(format!("{} is a file where a folder is needed", at.display())));
+                return Err(Error::Message(format!(
+                    "{} is a file where a folder is needed",
+                    at.display()
+                )));
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 std::fs::create_dir(&at).map_err(|e| Error::io(&at, e))?;
@@ -77,7 +80,10 @@ pub fn write_atomic(out: &Path, rel: &str, bytes: &[u8]) -> Result<(), Error> {
     if let Ok(m) = std::fs::symlink_metadata(&target)
         && m.file_type().is_symlink()
     {
-        return Err(Error::Message(format!("refusing to replace the symbolic link {}", target.display())));
+        return Err(Error::Message(format!(
+            "refusing to replace the symbolic link {}",
+            target.display()
+        )));
     }
     let mut tmp = tempfile::Builder::new()
         .prefix(".bulkhead-")
@@ -93,7 +99,8 @@ pub fn write_atomic(out: &Path, rel: &str, bytes: &[u8]) -> Result<(), Error> {
         std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))
             .map_err(|e| Error::io(tmp.path(), e))?;
     }
-    tmp.persist(&target).map_err(|e| Error::io(&target, e.error))?;
+    tmp.persist(&target)
+        .map_err(|e| Error::io(&target, e.error))?;
     Ok(())
 }
 

@@ -15,7 +15,10 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> Result<ExitStatus, Error> {
     drop(stdout);
 
     if !plan.writes_anything() {
-        anstream::println!("Nothing to write: {} is up to date.", plan.out_dir.display());
+        anstream::println!(
+            "Nothing to write: {} is up to date.",
+            plan.out_dir.display()
+        );
         return Ok(conflict_status(&plan));
     }
     if !args.yes {
@@ -25,7 +28,10 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> Result<ExitStatus, Error> {
             ));
         }
         let go = dialoguer::Confirm::new()
-            .with_prompt(format!("Write these changes to {}?", plan.out_dir.display()))
+            .with_prompt(format!(
+                "Write these changes to {}?",
+                plan.out_dir.display()
+            ))
             .default(false)
             .interact()
             .map_err(|e| Error::Message(format!("could not read the answer: {e}")))?;

@@ -88,7 +88,11 @@ pub fn load(global: &GlobalArgs) -> Result<Loaded, Error> {
 }
 
 fn plural(n: usize, word: &str) -> String {
-    if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") }
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 fn summary(name: &str, errors: usize, warnings: usize, deny: bool) -> String {

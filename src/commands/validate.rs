@@ -9,7 +9,7 @@ pub fn run(global: &GlobalArgs) -> Result<ExitStatus, Error> {
     let m = &loaded.model;
     anstream::println!(
         "{} is valid: {} service{}, {} environment{}{}",
-        loaded.path.display(),
+        loaded.spec.source.name,
         m.services.len(),
         if m.services.len() == 1 { "" } else { "s" },
         m.environments.len(),

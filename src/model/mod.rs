@@ -9,8 +9,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::spec::{
-    AutoscaleSpec, Ci, Datastore, Deploy, Mesh, ReleaseSpec, ResourcesSpec, Runtime, Spec,
-    Strategy,
+    AutoscaleSpec, Ci, Datastore, Deploy, Mesh, ReleaseSpec, ResourcesSpec, Runtime, Spec, Strategy,
 };
 
 /// Environment variables the built-in blueprints set on every container; service.toml
@@ -114,9 +113,14 @@ impl Addons {
             gateway: if istio {
                 PodGroup::new("istio-system", ("istio", "ingressgateway"), &[])
             } else {
-                PodGroup::new("ingress-nginx", ("app.kubernetes.io/name", "ingress-nginx"), &[])
+                PodGroup::new(
+                    "ingress-nginx",
+                    ("app.kubernetes.io/name", "ingress-nginx"),
+                    &[],
+                )
             },
-            mesh_control_plane: istio.then(|| PodGroup::new("istio-system", ("app", "istiod"), &[15012])),
+            mesh_control_plane: istio
+                .then(|| PodGroup::new("istio-system", ("app", "istiod"), &[15012])),
             prometheus: PodGroup::new("monitoring", ("app.kubernetes.io/name", "prometheus"), &[]),
             otel_collector: PodGroup::new(
                 "monitoring",
@@ -292,7 +296,8 @@ impl Model {
                     host: value(e.host.as_ref()).or(default_host),
                     replicas: value(e.replicas.as_ref()).unwrap_or(DEFAULT_REPLICAS),
                     auto_sync: value(e.auto_sync.as_ref()).unwrap_or(true),
-                    tls_secret: value(e.tls_secret.as_ref()).unwrap_or_else(|| format!("{name}-tls")),
+                    tls_secret: value(e.tls_secret.as_ref())
+                        .unwrap_or_else(|| format!("{name}-tls")),
                     index,
                     first: index == 0,
                     production: index == last,
@@ -333,7 +338,10 @@ impl Model {
                 publishers.insert(t.clone(), s.name.clone());
             }
             for t in &s.consumes {
-                subscribers.entry(t.clone()).or_default().push(s.name.clone());
+                subscribers
+                    .entry(t.clone())
+                    .or_default()
+                    .push(s.name.clone());
             }
         }
 
@@ -451,7 +459,10 @@ impl Service {
             .map(|e| {
                 let over = s.environments.iter().find(|o| o.name.value == e.name);
                 let res = resources(over.and_then(|o| o.resources.as_ref()), &base_resources);
-                let auto = autoscale(over.and_then(|o| o.autoscale.as_ref()), base_autoscale.as_ref());
+                let auto = autoscale(
+                    over.and_then(|o| o.autoscale.as_ref()),
+                    base_autoscale.as_ref(),
+                );
                 let rel = release(over.and_then(|o| o.release.as_ref()), &base_release);
                 let env_overrides: IndexMap<String, String> = over
                     .map(|o| {

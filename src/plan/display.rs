@@ -27,20 +27,37 @@ fn action_style(action: Action) -> Style {
 }
 
 /// Prints every change with its diff (unless `diffs` is false) and the summary line.
-pub fn print_text(plan: &Plan, out: &mut dyn Write, diffs: bool, verbose: bool) -> std::io::Result<()> {
+pub fn print_text(
+    plan: &Plan,
+    out: &mut dyn Write,
+    diffs: bool,
+    verbose: bool,
+) -> std::io::Result<()> {
     for change in &plan.changes {
         if change.action == Action::Unchanged && !verbose {
             continue;
         }
         let style = action_style(change.action);
-        write!(out, "{style}{:>9}{style:#} {BOLD}{}{BOLD:#}", change.action.as_str(), change.path)?;
+        write!(
+            out,
+            "{style}{:>9}{style:#} {BOLD}{}{BOLD:#}",
+            change.action.as_str(),
+            change.path
+        )?;
         if let Some(reason) = &change.reason {
             write!(out, " {DIM}({reason}){DIM:#}")?;
         }
         writeln!(out)?;
         if diffs && change.action != Action::Unchanged {
             let old = change.current.as_deref().unwrap_or("");
-            let new = change.desired.as_deref().unwrap_or(if change.action == Action::Keep { old } else { "" });
+            let new = change
+                .desired
+                .as_deref()
+                .unwrap_or(if change.action == Action::Keep {
+                    old
+                } else {
+                    ""
+                });
             write_diff(out, &change.path, old, new)?;
         }
     }
@@ -52,8 +69,16 @@ pub fn print_text(plan: &Plan, out: &mut dyn Write, diffs: bool, verbose: bool) 
         s.update,
         s.delete,
         s.unchanged,
-        if s.keep > 0 { format!(", {} kept", s.keep) } else { String::new() },
-        if s.conflict > 0 { format!(", {RED}{} in conflict{RED:#}", s.conflict) } else { String::new() },
+        if s.keep > 0 {
+            format!(", {} kept", s.keep)
+        } else {
+            String::new()
+        },
+        if s.conflict > 0 {
+            format!(", {RED}{} in conflict{RED:#}", s.conflict)
+        } else {
+            String::new()
+        },
     )
 }
 
@@ -108,10 +133,13 @@ pub fn print_json(plan: &Plan, out: &mut dyn Write) -> std::io::Result<()> {
             action: c.action,
             reason: c.reason.as_deref(),
             diff: (c.action != Action::Unchanged).then(|| {
-                TextDiff::from_lines(c.current.as_deref().unwrap_or(""), c.desired.as_deref().unwrap_or(""))
-                    .unified_diff()
-                    .header(&format!("a/{}", c.path), &format!("b/{}", c.path))
-                    .to_string()
+                TextDiff::from_lines(
+                    c.current.as_deref().unwrap_or(""),
+                    c.desired.as_deref().unwrap_or(""),
+                )
+                .unified_diff()
+                .header(&format!("a/{}", c.path), &format!("b/{}", c.path))
+                .to_string()
             }),
         })
         .collect();

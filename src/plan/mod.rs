@@ -166,17 +166,35 @@ pub fn plan(out_dir: &Path, desired: Files) -> Result<Plan, Error> {
         let change = match read_disk(out_dir, &path)? {
             OnDisk::Missing => {
                 next.insert(path.clone(), new_hash);
-                FileChange { path, action: Action::Create, current: None, desired: Some(text), reason: None }
+                FileChange {
+                    path,
+                    action: Action::Create,
+                    current: None,
+                    desired: Some(text),
+                    reason: None,
+                }
             }
             OnDisk::File(current) if current == text => {
                 next.insert(path.clone(), new_hash);
-                FileChange { path, action: Action::Unchanged, current: Some(current), desired: Some(text), reason: None }
+                FileChange {
+                    path,
+                    action: Action::Unchanged,
+                    current: Some(current),
+                    desired: Some(text),
+                    reason: None,
+                }
             }
             OnDisk::File(current) => {
                 let current_hash = hash(&current);
                 if recorded == Some(&current_hash) {
                     next.insert(path.clone(), new_hash);
-                    FileChange { path, action: Action::Update, current: Some(current), desired: Some(text), reason: None }
+                    FileChange {
+                        path,
+                        action: Action::Update,
+                        current: Some(current),
+                        desired: Some(text),
+                        reason: None,
+                    }
                 } else {
                     // Keep the old record so the file stays in conflict until resolved.
                     if let Some(r) = recorded {
@@ -187,16 +205,29 @@ pub fn plan(out_dir: &Path, desired: Files) -> Result<Plan, Error> {
                     } else {
                         "exists but was not written by bulkhead; left as it is"
                     };
-                    FileChange { path, action: Action::Conflict, current: Some(current), desired: Some(text), reason: Some(reason.into()) }
+                    FileChange {
+                        path,
+                        action: Action::Conflict,
+                        current: Some(current),
+                        desired: Some(text),
+                        reason: Some(reason.into()),
+                    }
                 }
             }
-            OnDisk::Unsafe(reason) => FileChange { path, action: Action::Conflict, current: None, desired: Some(text), reason: Some(reason) },
+            OnDisk::Unsafe(reason) => FileChange {
+                path,
+                action: Action::Conflict,
+                current: None,
+                desired: Some(text),
+                reason: Some(reason),
+            },
         };
         changes.push(change);
     }
 
     if let Some(lock) = &lock {
-        let wanted: std::collections::BTreeSet<String> = changes.iter().map(|c| c.path.clone()).collect();
+        let wanted: std::collections::BTreeSet<String> =
+            changes.iter().map(|c| c.path.clone()).collect();
         for (path, recorded) in &lock.files {
             if wanted.contains(path) {
                 continue;
@@ -207,14 +238,28 @@ pub fn plan(out_dir: &Path, desired: Files) -> Result<Plan, Error> {
             match read_disk(out_dir, path)? {
                 OnDisk::Missing => {}
                 OnDisk::File(current) if &hash(&current) == recorded => changes.push(FileChange {
-                    path: path.clone(), action: Action::Delete, current: Some(current), desired: None, reason: None,
+                    path: path.clone(),
+                    action: Action::Delete,
+                    current: Some(current),
+                    desired: None,
+                    reason: None,
                 }),
                 OnDisk::File(current) => changes.push(FileChange {
-                    path: path.clone(), action: Action::Keep, current: Some(current), desired: None,
-                    reason: Some("no longer generated, but edited since bulkhead wrote it; left in place".into()),
+                    path: path.clone(),
+                    action: Action::Keep,
+                    current: Some(current),
+                    desired: None,
+                    reason: Some(
+                        "no longer generated, but edited since bulkhead wrote it; left in place"
+                            .into(),
+                    ),
                 }),
                 OnDisk::Unsafe(reason) => changes.push(FileChange {
-                    path: path.clone(), action: Action::Keep, current: None, desired: None, reason: Some(reason),
+                    path: path.clone(),
+                    action: Action::Keep,
+                    current: None,
+                    desired: None,
+                    reason: Some(reason),
                 }),
             }
         }
@@ -223,5 +268,10 @@ pub fn plan(out_dir: &Path, desired: Files) -> Result<Plan, Error> {
 
     let next_lock = Lock::new(next);
     let lock_stale = lock.as_ref() != Some(&next_lock);
-    Ok(Plan { out_dir: out_dir.to_path_buf(), changes, next_lock, lock_stale })
+    Ok(Plan {
+        out_dir: out_dir.to_path_buf(),
+        changes,
+        next_lock,
+        lock_stale,
+    })
 }

@@ -15,12 +15,16 @@ pub const WORKFLOW: &str = "workflow";
 /// The escaping of a blueprint, from its path.
 pub fn auto_escape_for(path: &str) -> AutoEscape {
     let file = path.rsplit('/').next().unwrap_or(path);
-    let is_workflow = path.starts_with(".github/workflows/") || path.contains("/.github/workflows/");
+    let is_workflow =
+        path.starts_with(".github/workflows/") || path.contains("/.github/workflows/");
     if file.ends_with(".yaml") || file.ends_with(".yml") {
         AutoEscape::Custom(if is_workflow { WORKFLOW } else { YAML }.into())
     } else if file.ends_with(".json") {
         AutoEscape::Custom(JSON.into())
-    } else if file == "Dockerfile" || file.ends_with(".Dockerfile") || file.starts_with("Dockerfile.") {
+    } else if file == "Dockerfile"
+        || file.ends_with(".Dockerfile")
+        || file.starts_with("Dockerfile.")
+    {
         AutoEscape::Custom(DOCKERFILE.into())
     } else {
         AutoEscape::None
@@ -29,7 +33,10 @@ pub fn auto_escape_for(path: &str) -> AutoEscape {
 
 pub fn formatter(out: &mut Output, state: &mut State, value: &Value) -> Result<(), Error> {
     if value.is_undefined() {
-        return Err(Error::new(ErrorKind::UndefinedError, "undefined value in output"));
+        return Err(Error::new(
+            ErrorKind::UndefinedError,
+            "undefined value in output",
+        ));
     }
     let text = match state.auto_escape() {
         AutoEscape::Custom(name) if !value.is_safe() => match name.as_ref() {
@@ -37,7 +44,12 @@ pub fn formatter(out: &mut Output, state: &mut State, value: &Value) -> Result<(
             WORKFLOW => guard_expressions(&yaml_value(value)?),
             JSON => json_value(value)?,
             DOCKERFILE => dockerfile_word(&plain_string(value)?),
-            other => return Err(Error::new(ErrorKind::InvalidOperation, format!("unknown escaping {other}"))),
+            other => {
+                return Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("unknown escaping {other}"),
+                ));
+            }
         },
         _ => return minijinja::escape_formatter(out, state, value),
     };
@@ -59,7 +71,10 @@ pub fn quote(s: &str) -> String {
             c if (c as u32) < 0x20
                 || c == '\u{7f}'
                 || ('\u{80}'..='\u{9f}').contains(&c)
-                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}') =>
+                || matches!(
+                    c,
+                    '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+                ) =>
             {
                 out.push_str(&format!("\\u{:04x}", c as u32));
             }
@@ -76,12 +91,17 @@ const YAML_RESERVED: &[&str] = &["true", "false", "yes", "no", "on", "off", "nul
 /// Plain (unquoted) only when it cannot be read as anything but this string.
 fn yaml_plain_ok(s: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '_')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-'))
         && !YAML_RESERVED.contains(&s.to_ascii_lowercase().as_str())
 }
 
 pub fn yaml_string(s: &str) -> String {
-    if yaml_plain_ok(s) { s.to_string() } else { quote(s) }
+    if yaml_plain_ok(s) {
+        s.to_string()
+    } else {
+        quote(s)
+    }
 }
 
 fn number(value: &Value) -> Result<String, Error> {
@@ -89,7 +109,10 @@ fn number(value: &Value) -> Result<String, Error> {
     if let Ok(f) = f64::try_from(value.clone())
         && !f.is_finite()
     {
-        return Err(Error::new(ErrorKind::InvalidOperation, "cannot write a non-finite number"));
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "cannot write a non-finite number",
+        ));
     }
     Ok(text)
 }
@@ -102,7 +125,8 @@ pub fn yaml_value(value: &Value) -> Result<String, Error> {
         ValueKind::Number => number(value)?,
         ValueKind::String => yaml_string(value.as_str().unwrap_or_default()),
         ValueKind::Seq | ValueKind::Iterable => {
-            let items: Result<Vec<String>, Error> = value.try_iter()?.map(|v| yaml_value(&v)).collect();
+            let items: Result<Vec<String>, Error> =
+                value.try_iter()?.map(|v| yaml_value(&v)).collect();
             format!("[{}]", items?.join(", "))
         }
         ValueKind::Map => {
@@ -124,7 +148,8 @@ pub fn json_value(value: &Value) -> Result<String, Error> {
         ValueKind::Number => number(value)?,
         ValueKind::String => quote(value.as_str().unwrap_or_default()),
         ValueKind::Seq | ValueKind::Iterable => {
-            let items: Result<Vec<String>, Error> = value.try_iter()?.map(|v| json_value(&v)).collect();
+            let items: Result<Vec<String>, Error> =
+                value.try_iter()?.map(|v| json_value(&v)).collect();
             format!("[{}]", items?.join(", "))
         }
         ValueKind::Map => {
@@ -142,14 +167,21 @@ pub fn json_value(value: &Value) -> Result<String, Error> {
 fn plain_string(value: &Value) -> Result<String, Error> {
     match value.kind() {
         ValueKind::String | ValueKind::Number | ValueKind::Bool => Ok(value.to_string()),
-        _ => Err(Error::new(ErrorKind::InvalidOperation, "only strings and numbers can be written into a Dockerfile")),
+        _ => Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "only strings and numbers can be written into a Dockerfile",
+        )),
     }
 }
 
 /// A Dockerfile word: bare when harmless, else double-quoted with `\`, `"` and `$`
 /// escaped (no variable expansion) and line breaks written as `\n` text.
 pub fn dockerfile_word(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-' | ':' | '@' | '+' | '=')) {
+    if !s.is_empty()
+        && s.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-' | ':' | '@' | '+' | '=')
+        })
+    {
         return s.to_string();
     }
     let chars: Vec<char> = s.chars().collect();
@@ -193,7 +225,11 @@ pub fn guard_expressions(s: &str) -> String {
 
 /// A POSIX shell word: single-quoted, with `'` closed, escaped and reopened.
 pub fn shell_word(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-' | ':' | '@' | '+' | '=')) {
+    if !s.is_empty()
+        && s.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-' | ':' | '@' | '+' | '=')
+        })
+    {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', "'\\''"))
@@ -207,7 +243,9 @@ mod tests {
     fn yaml_strings_that_could_be_misread_are_quoted() {
         assert_eq!(yaml_string("fleet"), "fleet");
         assert_eq!(yaml_string("/vehicles"), "/vehicles");
-        for s in ["yes", "No", "null", "8080", "3s", "a: b", "#x", "", " x", "x\ny", "{{ x }}", "-x", "é"] {
+        for s in [
+            "yes", "No", "null", "8080", "3s", "a: b", "#x", "", " x", "x\ny", "{{ x }}", "-x", "é",
+        ] {
             assert!(yaml_string(s).starts_with('"'), "{s}");
         }
     }
@@ -225,6 +263,9 @@ mod tests {
         assert_eq!(dockerfile_word("a\\\"b"), r#""a"\\"\"b""#);
         assert_eq!(dockerfile_word("c:\\temp x"), r#""c:\\temp x""#);
         assert_eq!(shell_word("it's"), r"'it'\''s'");
-        assert_eq!(guard_expressions("${{ secrets.X }}"), "${{ '${{' }} secrets.X }}");
+        assert_eq!(
+            guard_expressions("${{ secrets.X }}"),
+            "${{ '${{' }} secrets.X }}"
+        );
     }
 }

@@ -25,7 +25,10 @@ pub const ENV_TOKEN: &str = "__env__";
 pub enum Origin {
     Builtin,
     /// A file in the user's blueprint folder; `overrides` when it replaces a built-in one.
-    Custom { file: PathBuf, overrides: bool },
+    Custom {
+        file: PathBuf,
+        overrides: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -233,9 +236,15 @@ fn to_value<T: serde::Serialize>(v: &T) -> Value {
 
 fn register_filters(env: &mut Environment<'static>) {
     // Complete scalars of a format, safe to write as they are.
-    env.add_filter("quote", |v: String| Value::from_safe_string(escape::quote(&v)));
-    env.add_filter("yaml", |v: Value| escape::yaml_value(&v).map(Value::from_safe_string));
-    env.add_filter("json", |v: Value| escape::json_value(&v).map(Value::from_safe_string));
+    env.add_filter("quote", |v: String| {
+        Value::from_safe_string(escape::quote(&v))
+    });
+    env.add_filter("yaml", |v: Value| {
+        escape::yaml_value(&v).map(Value::from_safe_string)
+    });
+    env.add_filter("json", |v: Value| {
+        escape::json_value(&v).map(Value::from_safe_string)
+    });
     // A shell word is text inside another format (a YAML `run:` string), so it stays
     // unsafe: the file's own escaping still applies, e.g. `{{ "echo " ~ (x | shell) }}`.
     env.add_filter("shell", |v: String| escape::shell_word(&v));
@@ -250,7 +259,10 @@ fn blueprint_error(bp: &Blueprint, err: &minijinja::Error, which: &str) -> Error
         message.push_str(detail);
     }
     let name = err.name().unwrap_or(&bp.path);
-    let line = err.line().map(|l| format!(" at line {l}")).unwrap_or_default();
+    let line = err
+        .line()
+        .map(|l| format!(" at line {l}"))
+        .unwrap_or_default();
     let place = if name == bp.path {
         line
     } else {
@@ -286,6 +298,8 @@ pub fn check_path(path: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("output path `{path}` would leave the output folder or touch .bulkhead/"))
+        Err(format!(
+            "output path `{path}` would leave the output folder or touch .bulkhead/"
+        ))
     }
 }

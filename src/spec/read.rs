@@ -4,8 +4,8 @@
 use toml_edit::{Document, Item, TableLike, Value};
 
 use super::{
-    AutoscaleSpec, Choice, EnvironmentSpec, HealthSpec, PlatformSpec, ReleaseSpec,
-    ResilienceSpec, ResourcesSpec, ServiceEnvSpec, ServiceSpec, SloSpec, Spanned, Spec,
+    AutoscaleSpec, Choice, EnvironmentSpec, HealthSpec, PlatformSpec, ReleaseSpec, ResilienceSpec,
+    ResourcesSpec, ServiceEnvSpec, ServiceSpec, SloSpec, Spanned, Spec,
 };
 use crate::diagnostic::{Diagnostic, Source, Span, did_you_mean};
 
@@ -424,7 +424,11 @@ impl Reader {
     fn service(&mut self, name: Spanned<String>, t: &Table<'_>) -> ServiceSpec {
         self.check_keys(t, SERVICE_KEYS);
         if t.table.get("runtime").is_none() {
-            self.missing(t, "runtime", "one of \"rust\", \"go\", \"node\", \"python\", \"java\"");
+            self.missing(
+                t,
+                "runtime",
+                "one of \"rust\", \"go\", \"node\", \"python\", \"java\"",
+            );
         }
         let health = match self.subtable(t, "health") {
             Some(h) => {

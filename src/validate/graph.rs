@@ -30,20 +30,33 @@ pub fn single_owner(spec: &Spec, out: &mut Vec<Diagnostic>) {
 }
 
 pub fn calls_known_services(spec: &Spec, out: &mut Vec<Diagnostic>) {
-    let names: Vec<&str> = spec.services.iter().map(|s| s.name.value.as_str()).collect();
+    let names: Vec<&str> = spec
+        .services
+        .iter()
+        .map(|s| s.name.value.as_str())
+        .collect();
     for s in &spec.services {
         for c in &s.calls {
             if c.value == s.name.value {
                 out.push(
-                    Diagnostic::error(c.span.clone(), format!("service `{}` calls itself", c.value))
-                        .label("a service cannot declare a call to itself")
-                        .help("remove it from `calls`"),
+                    Diagnostic::error(
+                        c.span.clone(),
+                        format!("service `{}` calls itself", c.value),
+                    )
+                    .label("a service cannot declare a call to itself")
+                    .help("remove it from `calls`"),
                 );
             } else if !names.contains(&c.value.as_str()) {
                 out.push(
-                    Diagnostic::error(c.span.clone(), format!("`{}` calls unknown service `{}`", s.name.value, c.value))
-                        .label("no such service")
-                        .help(did_you_mean(&c.value, names.iter().copied()).unwrap_or_else(|| format!("known services: {}", names.join(", ")))),
+                    Diagnostic::error(
+                        c.span.clone(),
+                        format!("`{}` calls unknown service `{}`", s.name.value, c.value),
+                    )
+                    .label("no such service")
+                    .help(
+                        did_you_mean(&c.value, names.iter().copied())
+                            .unwrap_or_else(|| format!("known services: {}", names.join(", "))),
+                    ),
                 );
             }
         }
@@ -59,7 +72,10 @@ pub fn topics_have_one_publisher(spec: &Spec, out: &mut Vec<Diagnostic>) {
                 Some(first) if *first != s.name.value => out.push(
                     Diagnostic::error(
                         t.span.clone(),
-                        format!("topic \"{}\" is published by both {first} and {}", t.value, s.name.value),
+                        format!(
+                            "topic \"{}\" is published by both {first} and {}",
+                            t.value, s.name.value
+                        ),
                     )
                     .label("second publisher")
                     .help("a topic belongs to the one service that owns its events"),
@@ -71,8 +87,17 @@ pub fn topics_have_one_publisher(spec: &Spec, out: &mut Vec<Diagnostic>) {
             }
         }
     }
-    let external: Vec<&str> = spec.platform.external_topics.iter().map(|t| t.value.as_str()).collect();
-    let known: Vec<&str> = publisher.keys().copied().chain(external.iter().copied()).collect();
+    let external: Vec<&str> = spec
+        .platform
+        .external_topics
+        .iter()
+        .map(|t| t.value.as_str())
+        .collect();
+    let known: Vec<&str> = publisher
+        .keys()
+        .copied()
+        .chain(external.iter().copied())
+        .collect();
     for s in &spec.services {
         for t in &s.consumes {
             if !publisher.contains_key(t.value.as_str()) && !external.contains(&t.value.as_str()) {
@@ -107,30 +132,55 @@ pub fn api_prefixes_unambiguous(spec: &Spec, out: &mut Vec<Diagnostic>) {
             let reason = if api.value.trim_end_matches('/') == other.value.trim_end_matches('/') {
                 format!("`{}` is also an API of {other_svc}", api.value)
             } else if path_prefix(&other.value, &api.value) {
-                format!("`{}` lies under `{}` of {other_svc}", api.value, other.value)
+                format!(
+                    "`{}` lies under `{}` of {other_svc}",
+                    api.value, other.value
+                )
             } else if path_prefix(&api.value, &other.value) {
-                format!("`{}` of {other_svc} lies under `{}`", other.value, api.value)
+                format!(
+                    "`{}` of {other_svc} lies under `{}`",
+                    other.value, api.value
+                )
             } else {
                 continue;
             };
             out.push(
-                Diagnostic::error(api.span.clone(), format!("API prefix `{}` of {svc} collides with {other_svc}", api.value))
-                    .label(reason)
-                    .help("the gateway routes by prefix: give each service its own prefixes"),
+                Diagnostic::error(
+                    api.span.clone(),
+                    format!(
+                        "API prefix `{}` of {svc} collides with {other_svc}",
+                        api.value
+                    ),
+                )
+                .label(reason)
+                .help("the gateway routes by prefix: give each service its own prefixes"),
             );
         }
     }
 }
 
 pub fn overrides_name_environments(spec: &Spec, out: &mut Vec<Diagnostic>) {
-    let names: Vec<&str> = spec.environments.iter().map(|e| e.name.value.as_str()).collect();
+    let names: Vec<&str> = spec
+        .environments
+        .iter()
+        .map(|e| e.name.value.as_str())
+        .collect();
     for s in &spec.services {
         for o in &s.environments {
             if !names.contains(&o.name.value.as_str()) {
                 out.push(
-                    Diagnostic::error(o.name.span.clone(), format!("`{}` overrides unknown environment `{}`", s.name.value, o.name.value))
-                        .label("no such environment")
-                        .help(did_you_mean(&o.name.value, names.iter().copied()).unwrap_or_else(|| format!("environments: {}", names.join(", ")))),
+                    Diagnostic::error(
+                        o.name.span.clone(),
+                        format!(
+                            "`{}` overrides unknown environment `{}`",
+                            s.name.value, o.name.value
+                        ),
+                    )
+                    .label("no such environment")
+                    .help(
+                        did_you_mean(&o.name.value, names.iter().copied())
+                            .unwrap_or_else(|| format!("environments: {}", names.join(", "))),
+                    ),
                 );
             }
         }
@@ -139,7 +189,12 @@ pub fn overrides_name_environments(spec: &Spec, out: &mut Vec<Diagnostic>) {
 
 /// Warning 1: synchronous call cycles, each reported once at the call that closes it.
 pub fn no_call_cycles(spec: &Spec, out: &mut Vec<Diagnostic>) {
-    let index: HashMap<&str, usize> = spec.services.iter().enumerate().map(|(i, s)| (s.name.value.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = spec
+        .services
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.value.as_str(), i))
+        .collect();
     let n = spec.services.len();
     // 0 = unvisited, 1 = on the stack, 2 = done
     let mut state = vec![0u8; n];
@@ -151,11 +206,20 @@ pub fn no_call_cycles(spec: &Spec, out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn visit(spec: &Spec, index: &HashMap<&str, usize>, at: usize, state: &mut [u8], stack: &mut Vec<usize>, out: &mut Vec<Diagnostic>) {
+fn visit(
+    spec: &Spec,
+    index: &HashMap<&str, usize>,
+    at: usize,
+    state: &mut [u8],
+    stack: &mut Vec<usize>,
+    out: &mut Vec<Diagnostic>,
+) {
     state[at] = 1;
     stack.push(at);
     for call in &spec.services[at].calls {
-        let Some(&next) = index.get(call.value.as_str()) else { continue };
+        let Some(&next) = index.get(call.value.as_str()) else {
+            continue;
+        };
         if next == at {
             continue; // calling itself is an error reported elsewhere
         }
@@ -163,7 +227,10 @@ fn visit(spec: &Spec, index: &HashMap<&str, usize>, at: usize, state: &mut [u8],
             0 => visit(spec, index, next, state, stack, out),
             1 => {
                 let from = stack.iter().position(|&i| i == next).unwrap_or(0);
-                let mut names: Vec<&str> = stack[from..].iter().map(|&i| spec.services[i].name.value.as_str()).collect();
+                let mut names: Vec<&str> = stack[from..]
+                    .iter()
+                    .map(|&i| spec.services[i].name.value.as_str())
+                    .collect();
                 names.push(&spec.services[next].name.value);
                 out.push(
                     Diagnostic::warning(call.span.clone(), format!("synchronous call cycle: {}", names.join(" → ")))

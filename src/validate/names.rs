@@ -19,7 +19,10 @@ pub fn dns_label_problem(name: &str, max: usize) -> Option<String> {
         return Some("a name cannot contain path separators or `..`".into());
     }
     if name.len() > max {
-        return Some(format!("is {} characters long; at most {max} are allowed", name.len()));
+        return Some(format!(
+            "is {} characters long; at most {max} are allowed",
+            name.len()
+        ));
     }
     if !name
         .chars()
@@ -87,13 +90,26 @@ pub fn names_are_dns_labels(spec: &Spec, out: &mut Vec<Diagnostic>) {
     for env in &spec.environments {
         let (ns, span) = match &env.namespace {
             Some(ns) => (ns.value.clone(), ns.span.clone()),
-            None => (format!("{}-{}", platform.map_or("", |p| p.value.as_str()), env.name.value), env.name.span.clone()),
+            None => (
+                format!(
+                    "{}-{}",
+                    platform.map_or("", |p| p.value.as_str()),
+                    env.name.value
+                ),
+                env.name.span.clone(),
+            ),
         };
         if let Some((_, first)) = namespaces.iter().find(|(n, _)| *n == ns) {
             out.push(
-                Diagnostic::error(span, format!("environments {first} and {} share the namespace `{ns}`", env.name.value))
-                    .label("namespace already used")
-                    .help("each environment needs its own namespace"),
+                Diagnostic::error(
+                    span,
+                    format!(
+                        "environments {first} and {} share the namespace `{ns}`",
+                        env.name.value
+                    ),
+                )
+                .label("namespace already used")
+                .help("each environment needs its own namespace"),
             );
         } else {
             namespaces.push((ns, &env.name.value));
@@ -106,16 +122,30 @@ pub fn names_are_dns_labels(spec: &Spec, out: &mut Vec<Diagnostic>) {
         .services
         .iter()
         .filter_map(|s| {
-            let ds = s.datastore.as_ref().filter(|d| d.value != Datastore::None)?;
-            Some((format!("{}-{}", s.name.value, ds.value), s.name.value.as_str()))
+            let ds = s
+                .datastore
+                .as_ref()
+                .filter(|d| d.value != Datastore::None)?;
+            Some((
+                format!("{}-{}", s.name.value, ds.value),
+                s.name.value.as_str(),
+            ))
         })
         .collect();
     for svc in &spec.services {
         if let Some((store, owner)) = stores.iter().find(|(store, _)| *store == svc.name.value) {
             out.push(
-                Diagnostic::error(svc.name.span.clone(), format!("service `{}` has the name of {owner}'s datastore", svc.name.value))
-                    .label(format!("`{store}` already names {owner}'s database objects"))
-                    .help("rename the service"),
+                Diagnostic::error(
+                    svc.name.span.clone(),
+                    format!(
+                        "service `{}` has the name of {owner}'s datastore",
+                        svc.name.value
+                    ),
+                )
+                .label(format!(
+                    "`{store}` already names {owner}'s database objects"
+                ))
+                .help("rename the service"),
             );
         }
         check_label(out, "service name", &svc.name, SERVICE_NAME_MAX);
@@ -129,7 +159,10 @@ pub fn names_are_dns_labels(spec: &Spec, out: &mut Vec<Diagnostic>) {
                         svc.name.span.clone(),
                         format!("the datastore name `{store}` is too long for a StatefulSet"),
                     )
-                    .label(format!("`{{service}}-{}` must fit in {STATEFULSET_NAME_MAX} characters", ds.value))
+                    .label(format!(
+                        "`{{service}}-{}` must fit in {STATEFULSET_NAME_MAX} characters",
+                        ds.value
+                    ))
                     .help("shorten the service name"),
                 );
             }
@@ -146,42 +179,74 @@ fn check_hostname(out: &mut Vec<Diagnostic>, host: &Spanned<String>) {
             .all(|l| dns_label_problem(l, LABEL_MAX).is_none() || is_digit_label(l));
     if !ok {
         out.push(
-            Diagnostic::error(host.span.clone(), format!("`{}` is not a valid host name", host.value))
-                .label("expected lowercase DNS labels separated by dots")
-                .help("e.g. `fleet.example.com`, without scheme, port or path"),
+            Diagnostic::error(
+                host.span.clone(),
+                format!("`{}` is not a valid host name", host.value),
+            )
+            .label("expected lowercase DNS labels separated by dots")
+            .help("e.g. `fleet.example.com`, without scheme, port or path"),
         );
     }
 }
 
 fn is_digit_label(l: &str) -> bool {
-    !l.is_empty() && l.len() <= LABEL_MAX && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && !l.starts_with('-') && !l.ends_with('-') && l == l.to_ascii_lowercase()
+    !l.is_empty()
+        && l.len() <= LABEL_MAX
+        && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !l.starts_with('-')
+        && !l.ends_with('-')
+        && l == l.to_ascii_lowercase()
 }
 
 fn check_url(out: &mut Vec<Diagnostic>, what: &str, url: &Spanned<String>, schemes: &[&str]) {
     let ok = schemes.iter().any(|s| url.value.starts_with(s))
         && url.value.len() > 8
-        && !url.value.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '`' | '\\' | '<' | '>' | '{' | '}'));
+        && !url.value.chars().any(|c| {
+            c.is_whitespace()
+                || c.is_control()
+                || matches!(c, '"' | '\'' | '`' | '\\' | '<' | '>' | '{' | '}')
+        });
     if !ok {
         out.push(
             Diagnostic::error(url.span.clone(), format!("`{what}` is not a valid URL"))
-                .label(format!("expected a URL starting with {}", schemes.join(" or ")))
-                .help(format!("e.g. `{}`", if what == "cluster" { crate::model::DEFAULT_CLUSTER } else { "https://github.com/acme/fleet.git" })),
+                .label(format!(
+                    "expected a URL starting with {}",
+                    schemes.join(" or ")
+                ))
+                .help(format!(
+                    "e.g. `{}`",
+                    if what == "cluster" {
+                        crate::model::DEFAULT_CLUSTER
+                    } else {
+                        "https://github.com/acme/fleet.git"
+                    }
+                )),
         );
     }
 }
 
-fn check_pattern(out: &mut Vec<Diagnostic>, what: &str, value: &Spanned<String>, ok: bool, expected: &str) {
+fn check_pattern(
+    out: &mut Vec<Diagnostic>,
+    what: &str,
+    value: &Spanned<String>,
+    ok: bool,
+    expected: &str,
+) {
     if !ok {
         out.push(
-            Diagnostic::error(value.span.clone(), format!("{what} `{}` is not valid", value.value))
-                .label(expected.to_string()),
+            Diagnostic::error(
+                value.span.clone(),
+                format!("{what} `{}` is not valid", value.value),
+            )
+            .label(expected.to_string()),
         );
     }
 }
 
 fn identifier(s: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_lowercase())
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 fn env_var_name(s: &str) -> bool {
@@ -192,7 +257,8 @@ fn env_var_name(s: &str) -> bool {
 fn topic(s: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
         && s.len() <= 249
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
 }
 
 /// An HTTP path prefix or probe path: `/`, then URL-safe characters, no `..`.
@@ -200,7 +266,8 @@ pub fn http_path(s: &str) -> bool {
     s.starts_with('/')
         && !s.contains("//")
         && !s.split('/').any(|seg| seg == "..")
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "/-._~%".contains(c))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/-._~%".contains(c))
 }
 
 /// `ghcr.io/acme` or `registry.example.com:5000/team`: an image name prefix.
@@ -210,7 +277,11 @@ fn registry(s: &str) -> bool {
         && !s.contains("://")
         && s.split('/').all(|part| {
             !part.is_empty()
-                && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | ':'))
+                && part.chars().all(|c| {
+                    c.is_ascii_lowercase()
+                        || c.is_ascii_digit()
+                        || matches!(c, '.' | '_' | '-' | ':')
+                })
         })
 }
 
@@ -218,49 +289,130 @@ fn git_url(s: &str) -> bool {
     let scheme = ["https://", "http://", "ssh://", "git@", "git://", "file://"]
         .iter()
         .any(|p| s.starts_with(p));
-    scheme && !s.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '`' | '\\' | '<' | '>' | '{' | '}' | '$'))
+    scheme
+        && !s.chars().any(|c| {
+            c.is_whitespace()
+                || c.is_control()
+                || matches!(c, '"' | '\'' | '`' | '\\' | '<' | '>' | '{' | '}' | '$')
+        })
 }
 
 fn revision(s: &str) -> bool {
-    !s.is_empty() && !s.starts_with('-') && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
+    !s.is_empty()
+        && !s.starts_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
 }
 
 pub fn paths_and_identifiers(spec: &Spec, out: &mut Vec<Diagnostic>) {
     let p = &spec.platform;
     if let Some(r) = &p.registry {
-        check_pattern(out, "registry", r, registry(&r.value), "expected an image prefix like `ghcr.io/acme`, lowercase, without scheme or tag");
+        check_pattern(
+            out,
+            "registry",
+            r,
+            registry(&r.value),
+            "expected an image prefix like `ghcr.io/acme`, lowercase, without scheme or tag",
+        );
     }
     if let Some(r) = &p.repository {
-        check_pattern(out, "repository", r, git_url(&r.value), "expected a Git URL like `https://github.com/acme/fleet.git`");
+        check_pattern(
+            out,
+            "repository",
+            r,
+            git_url(&r.value),
+            "expected a Git URL like `https://github.com/acme/fleet.git`",
+        );
     }
     if let Some(r) = &p.revision {
-        check_pattern(out, "revision", r, revision(&r.value), "expected a branch, tag or commit");
+        check_pattern(
+            out,
+            "revision",
+            r,
+            revision(&r.value),
+            "expected a branch, tag or commit",
+        );
     }
     if let Some(b) = &p.blueprints {
-        check_pattern(out, "blueprints folder", b, !b.value.is_empty() && !b.value.chars().any(char::is_control), "expected a folder path");
+        check_pattern(
+            out,
+            "blueprints folder",
+            b,
+            !b.value.is_empty() && !b.value.chars().any(char::is_control),
+            "expected a folder path",
+        );
     }
     for t in &p.external_topics {
-        check_pattern(out, "topic", t, topic(&t.value), "expected lowercase letters, digits, `.`, `_` or `-`");
+        check_pattern(
+            out,
+            "topic",
+            t,
+            topic(&t.value),
+            "expected lowercase letters, digits, `.`, `_` or `-`",
+        );
     }
     for s in &spec.services {
         for d in &s.owns {
-            check_pattern(out, "datum", d, identifier(&d.value), "expected an identifier: `[a-z][a-z0-9_]*`");
+            check_pattern(
+                out,
+                "datum",
+                d,
+                identifier(&d.value),
+                "expected an identifier: `[a-z][a-z0-9_]*`",
+            );
         }
         for t in s.publishes.iter().chain(&s.consumes) {
-            check_pattern(out, "topic", t, topic(&t.value), "expected lowercase letters, digits, `.`, `_` or `-`");
+            check_pattern(
+                out,
+                "topic",
+                t,
+                topic(&t.value),
+                "expected lowercase letters, digits, `.`, `_` or `-`",
+            );
         }
         for a in &s.apis {
-            check_pattern(out, "API prefix", a, http_path(&a.value), "expected a path starting with `/`, e.g. `/trips`");
+            check_pattern(
+                out,
+                "API prefix",
+                a,
+                http_path(&a.value),
+                "expected a path starting with `/`, e.g. `/trips`",
+            );
         }
-        for probe in [&s.health.liveness, &s.health.readiness].into_iter().flatten() {
-            check_pattern(out, "probe path", probe, http_path(&probe.value), "expected a path starting with `/`, e.g. `/livez`");
+        for probe in [&s.health.liveness, &s.health.readiness]
+            .into_iter()
+            .flatten()
+        {
+            check_pattern(
+                out,
+                "probe path",
+                probe,
+                http_path(&probe.value),
+                "expected a path starting with `/`, e.g. `/livez`",
+            );
         }
         for secret in &s.secrets {
-            check_pattern(out, "secret name", secret, env_var_name(&secret.value), "expected an environment variable name, e.g. `DATABASE_PASSWORD`");
+            check_pattern(
+                out,
+                "secret name",
+                secret,
+                env_var_name(&secret.value),
+                "expected an environment variable name, e.g. `DATABASE_PASSWORD`",
+            );
         }
-        let env_keys = s.env.iter().map(|(k, _)| k).chain(s.environments.iter().flat_map(|e| e.env.iter().map(|(k, _)| k)));
+        let env_keys = s.env.iter().map(|(k, _)| k).chain(
+            s.environments
+                .iter()
+                .flat_map(|e| e.env.iter().map(|(k, _)| k)),
+        );
         for key in env_keys {
-            check_pattern(out, "environment variable name", key, env_var_name(&key.value), "expected letters, digits and `_`, not starting with a digit");
+            check_pattern(
+                out,
+                "environment variable name",
+                key,
+                env_var_name(&key.value),
+                "expected letters, digits and `_`, not starting with a digit",
+            );
         }
         duplicates(out, "datum", &s.owns);
         duplicates(out, "API prefix", &s.apis);
@@ -268,25 +420,54 @@ pub fn paths_and_identifiers(spec: &Spec, out: &mut Vec<Diagnostic>) {
         duplicates(out, "topic", &s.publishes);
         duplicates(out, "topic", &s.consumes);
         duplicates(out, "secret", &s.secrets);
-        let callee_vars: Vec<String> = s.calls.iter().map(|c| crate::model::callee_url_var(&c.value)).collect();
-        let declared = s.env.iter().map(|(k, _)| k).chain(s.environments.iter().flat_map(|e| e.env.iter().map(|(k, _)| k))).chain(&s.secrets);
+        let callee_vars: Vec<String> = s
+            .calls
+            .iter()
+            .map(|c| crate::model::callee_url_var(&c.value))
+            .collect();
+        let declared = s
+            .env
+            .iter()
+            .map(|(k, _)| k)
+            .chain(
+                s.environments
+                    .iter()
+                    .flat_map(|e| e.env.iter().map(|(k, _)| k)),
+            )
+            .chain(&s.secrets);
         for key in declared {
-            let reserved = crate::model::RESERVED_ENV.contains(&key.value.as_str()) || callee_vars.contains(&key.value);
+            let reserved = crate::model::RESERVED_ENV.contains(&key.value.as_str())
+                || callee_vars.contains(&key.value);
             if reserved {
                 out.push(
-                    Diagnostic::error(key.span.clone(), format!("`{}` is set by bulkhead itself", key.value))
-                        .label("reserved environment variable")
-                        .help(format!("bulkhead sets {} and `<CALLEE>_URL` for each call; choose another name", crate::model::RESERVED_ENV.join(", "))),
+                    Diagnostic::error(
+                        key.span.clone(),
+                        format!("`{}` is set by bulkhead itself", key.value),
+                    )
+                    .label("reserved environment variable")
+                    .help(format!(
+                        "bulkhead sets {} and `<CALLEE>_URL` for each call; choose another name",
+                        crate::model::RESERVED_ENV.join(", ")
+                    )),
                 );
             }
         }
-        let all_env_keys = s.env.iter().map(|(k, _)| k).chain(s.environments.iter().flat_map(|e| e.env.iter().map(|(k, _)| k)));
+        let all_env_keys = s.env.iter().map(|(k, _)| k).chain(
+            s.environments
+                .iter()
+                .flat_map(|e| e.env.iter().map(|(k, _)| k)),
+        );
         for key in all_env_keys {
             if s.secrets.iter().any(|x| x.value == key.value) {
                 out.push(
-                    Diagnostic::error(key.span.clone(), format!("`{}` is both a plain setting and a secret", key.value))
-                        .label("declared in `env` and in `secrets`")
-                        .help("keep secret values out of service.toml: list the name in `secrets` only"),
+                    Diagnostic::error(
+                        key.span.clone(),
+                        format!("`{}` is both a plain setting and a secret", key.value),
+                    )
+                    .label("declared in `env` and in `secrets`")
+                    .help(
+                        "keep secret values out of service.toml: list the name in `secrets` only",
+                    ),
                 );
             }
         }
@@ -297,9 +478,12 @@ fn duplicates(out: &mut Vec<Diagnostic>, what: &str, list: &[Spanned<String>]) {
     for (i, item) in list.iter().enumerate() {
         if list[..i].iter().any(|x| x.value == item.value) {
             out.push(
-                Diagnostic::error(item.span.clone(), format!("{what} `{}` is listed twice", item.value))
-                    .label("duplicate entry")
-                    .help("remove one of them"),
+                Diagnostic::error(
+                    item.span.clone(),
+                    format!("{what} `{}` is listed twice", item.value),
+                )
+                .label("duplicate entry")
+                .help("remove one of them"),
             );
         }
     }

@@ -11,13 +11,21 @@ fn range(out: &mut Vec<Diagnostic>, what: &str, v: Option<&Spanned<i64>>, min: i
         && !(min..=max).contains(&v.value)
     {
         out.push(
-            Diagnostic::error(v.span.clone(), format!("{what} must be between {min} and {max}"))
-                .label(format!("{} is out of range", v.value)),
+            Diagnostic::error(
+                v.span.clone(),
+                format!("{what} must be between {min} and {max}"),
+            )
+            .label(format!("{} is out of range", v.value)),
         );
     }
 }
 
-fn quantity(out: &mut Vec<Diagnostic>, what: &str, v: Option<&Spanned<String>>, cpu: bool) -> Option<f64> {
+fn quantity(
+    out: &mut Vec<Diagnostic>,
+    what: &str,
+    v: Option<&Spanned<String>>,
+    cpu: bool,
+) -> Option<f64> {
     let v = v?;
     let parsed = units::parse_quantity(&v.value).filter(|_| {
         if cpu {
@@ -29,16 +37,22 @@ fn quantity(out: &mut Vec<Diagnostic>, what: &str, v: Option<&Spanned<String>>, 
     });
     if parsed.is_none() {
         let help = if !cpu && v.value.ends_with('m') && units::parse_quantity(&v.value).is_some() {
-            format!("did you mean `{}i`? (`m` means thousandths)", v.value.trim_end_matches('m').to_string() + "M")
+            format!(
+                "did you mean `{}i`? (`m` means thousandths)",
+                v.value.trim_end_matches('m').to_string() + "M"
+            )
         } else if cpu {
             "write it like `250m` or `1`".to_string()
         } else {
             "write it like `128Mi` or `1Gi`".to_string()
         };
         out.push(
-            Diagnostic::error(v.span.clone(), format!("`{}` is not a valid {what}", v.value))
-                .label("not a Kubernetes quantity")
-                .help(help),
+            Diagnostic::error(
+                v.span.clone(),
+                format!("`{}` is not a valid {what}", v.value),
+            )
+            .label("not a Kubernetes quantity")
+            .help(help),
         );
     }
     parsed
@@ -53,8 +67,22 @@ type Pick = fn(&ResourcesSpec) -> Option<&Spanned<String>>;
 
 /// A request and its limit: how to read each from a table, and their defaults.
 const PAIRS: [(&str, Pick, &str, Pick, Option<&str>, &str); 2] = [
-    ("CPU", |r| r.cpu.as_ref(), DEFAULT_CPU, |r| r.cpu_limit.as_ref(), None, "cpu_limit"),
-    ("memory", |r| r.memory.as_ref(), DEFAULT_MEMORY, |r| r.memory_limit.as_ref(), Some(DEFAULT_MEMORY_LIMIT), "memory_limit"),
+    (
+        "CPU",
+        |r| r.cpu.as_ref(),
+        DEFAULT_CPU,
+        |r| r.cpu_limit.as_ref(),
+        None,
+        "cpu_limit",
+    ),
+    (
+        "memory",
+        |r| r.memory.as_ref(),
+        DEFAULT_MEMORY,
+        |r| r.memory_limit.as_ref(),
+        Some(DEFAULT_MEMORY_LIMIT),
+        "memory_limit",
+    ),
 ];
 
 /// Checks the quantities written in `r`, then that every limit is at least its request
@@ -72,18 +100,40 @@ fn resources(out: &mut Vec<Diagnostic>, r: &ResourcesSpec, beneath: Option<&Reso
             continue;
         }
         let below = |pick: Pick| beneath.and_then(pick).map(|v| v.value.as_str());
-        let request = request_here.map(|v| v.value.as_str()).or_else(|| below(request_of)).unwrap_or(request_default);
-        let Some(limit) = limit_here.map(|v| v.value.as_str()).or_else(|| below(limit_of)).or(limit_default) else { continue };
-        let (Some(rq), Some(lm)) = (units::parse_quantity(request), units::parse_quantity(limit)) else { continue };
+        let request = request_here
+            .map(|v| v.value.as_str())
+            .or_else(|| below(request_of))
+            .unwrap_or(request_default);
+        let Some(limit) = limit_here
+            .map(|v| v.value.as_str())
+            .or_else(|| below(limit_of))
+            .or(limit_default)
+        else {
+            continue;
+        };
+        let (Some(rq), Some(lm)) = (units::parse_quantity(request), units::parse_quantity(limit))
+        else {
+            continue;
+        };
         if lm >= rq {
             continue;
         }
-        let at = limit_here.or(request_here).map(|v| v.span.clone()).unwrap_or_default();
-        let origin = if limit_here.is_none() && below(limit_of).is_none() { "default " } else { "" };
+        let at = limit_here
+            .or(request_here)
+            .map(|v| v.span.clone())
+            .unwrap_or_default();
+        let origin = if limit_here.is_none() && below(limit_of).is_none() {
+            "default "
+        } else {
+            ""
+        };
         out.push(
-            Diagnostic::error(at, format!("the {what} request {request} is above the {origin}{what} limit {limit}"))
-                .label("a limit must be at least the request")
-                .help(format!("raise `{limit_key}` or lower the request")),
+            Diagnostic::error(
+                at,
+                format!("the {what} request {request} is above the {origin}{what} limit {limit}"),
+            )
+            .label("a limit must be at least the request")
+            .help(format!("raise `{limit_key}` or lower the request")),
         );
     }
 }
@@ -92,13 +142,25 @@ fn autoscale(out: &mut Vec<Diagnostic>, a: &AutoscaleSpec, complete: bool) {
     range(out, "`autoscale.min`", a.min.as_ref(), 1, 1000);
     range(out, "`autoscale.max`", a.max.as_ref(), 1, 1000);
     range(out, "`autoscale.cpu` (percent)", a.cpu.as_ref(), 1, 100);
-    range(out, "`autoscale.memory` (percent)", a.memory.as_ref(), 1, 100);
+    range(
+        out,
+        "`autoscale.memory` (percent)",
+        a.memory.as_ref(),
+        1,
+        100,
+    );
     if let (Some(min), Some(max)) = (&a.min, &a.max)
         && min.value > max.value
     {
         out.push(
-            Diagnostic::error(min.span.clone(), format!("`autoscale.min` ({}) is greater than `autoscale.max` ({})", min.value, max.value))
-                .label("min > max"),
+            Diagnostic::error(
+                min.span.clone(),
+                format!(
+                    "`autoscale.min` ({}) is greater than `autoscale.max` ({})",
+                    min.value, max.value
+                ),
+            )
+            .label("min > max"),
         );
     }
     if complete {
@@ -111,10 +173,17 @@ fn autoscale(out: &mut Vec<Diagnostic>, a: &AutoscaleSpec, complete: bool) {
             }
         }
     }
-    if a.cpu.is_none() && a.memory.is_none() && complete && !a.written.iter().any(|k| k == "cpu" || k == "memory") {
+    if a.cpu.is_none()
+        && a.memory.is_none()
+        && complete
+        && !a.written.iter().any(|k| k == "cpu" || k == "memory")
+    {
         out.push(
-            Diagnostic::error(a.span.clone(), "`autoscale` needs a `cpu` or `memory` target")
-                .help("e.g. `autoscale = { min = 2, max = 10, cpu = 70 }`"),
+            Diagnostic::error(
+                a.span.clone(),
+                "`autoscale` needs a `cpu` or `memory` target",
+            )
+            .help("e.g. `autoscale = { min = 2, max = 10, cpu = 70 }`"),
         );
     }
 }
@@ -126,8 +195,11 @@ fn release(out: &mut Vec<Diagnostic>, r: &ReleaseSpec, inherited: Option<Strateg
         && strategy != Some(Strategy::Canary)
     {
         out.push(
-            Diagnostic::error(w.span.clone(), "`weight` only applies to `strategy = \"canary\"`")
-                .label("no canary here"),
+            Diagnostic::error(
+                w.span.clone(),
+                "`weight` only applies to `strategy = \"canary\"`",
+            )
+            .label("no canary here"),
         );
     }
 }
@@ -137,9 +209,12 @@ fn duration(out: &mut Vec<Diagnostic>, what: &str, v: Option<&Spanned<String>>) 
         && units::parse_duration_ms(&v.value).is_none()
     {
         out.push(
-            Diagnostic::error(v.span.clone(), format!("`{}` is not a valid {what}", v.value))
-                .label("not a duration")
-                .help("write it like `500ms`, `3s`, `1m30s`"),
+            Diagnostic::error(
+                v.span.clone(),
+                format!("`{}` is not a valid {what}", v.value),
+            )
+            .label("not a duration")
+            .help("write it like `500ms`, `3s`, `1m30s`"),
         );
     }
 }
@@ -157,23 +232,49 @@ pub fn numbers_and_quantities(spec: &Spec, out: &mut Vec<Diagnostic>) {
         if let Some(r) = &s.release {
             release(out, r, None);
         }
-        let base_strategy = s.release.as_ref().and_then(|r| r.strategy.as_ref()).map(|s| s.value).or(Some(Strategy::Rolling));
+        let base_strategy = s
+            .release
+            .as_ref()
+            .and_then(|r| r.strategy.as_ref())
+            .map(|s| s.value)
+            .or(Some(Strategy::Rolling));
         let r = &s.resilience;
         duration(out, "timeout", r.timeout.as_ref());
         duration(out, "ejection time", r.ejection.as_ref());
         range(out, "`retries`", r.retries.as_ref(), 0, 10);
-        range(out, "`consecutive_errors`", r.consecutive_errors.as_ref(), 1, 1000);
-        range(out, "`max_connections`", r.max_connections.as_ref(), 1, 1_000_000);
+        range(
+            out,
+            "`consecutive_errors`",
+            r.consecutive_errors.as_ref(),
+            1,
+            1000,
+        );
+        range(
+            out,
+            "`max_connections`",
+            r.max_connections.as_ref(),
+            1,
+            1_000_000,
+        );
         if let Some(a) = &s.slo.availability
             && !(a.value > 0.0 && a.value < 100.0)
         {
             out.push(
-                Diagnostic::error(a.span.clone(), "`slo.availability` is a percentage below 100")
-                    .label(format!("{} is out of range", a.value))
-                    .help("e.g. `99.9` for three nines"),
+                Diagnostic::error(
+                    a.span.clone(),
+                    "`slo.availability` is a percentage below 100",
+                )
+                .label(format!("{} is out of range", a.value))
+                .help("e.g. `99.9` for three nines"),
             );
         }
-        range(out, "`slo.latency_p95_ms`", s.slo.latency_p95_ms.as_ref(), 1, 600_000);
+        range(
+            out,
+            "`slo.latency_p95_ms`",
+            s.slo.latency_p95_ms.as_ref(),
+            1,
+            600_000,
+        );
         for o in &s.environments {
             range(out, "`replicas`", o.replicas.as_ref(), 1, 1000);
             if let Some(res) = &o.resources {
@@ -189,7 +290,11 @@ pub fn numbers_and_quantities(spec: &Spec, out: &mut Vec<Diagnostic>) {
                         && min.value > max.value
                         && (a.min.is_none() || a.max.is_none())
                     {
-                        let at = a.min.as_ref().or(a.max.as_ref()).map_or(a.span.clone(), |v| v.span.clone());
+                        let at = a
+                            .min
+                            .as_ref()
+                            .or(a.max.as_ref())
+                            .map_or(a.span.clone(), |v| v.span.clone());
                         out.push(
                             Diagnostic::error(at, format!("in `{}`, `autoscale.min` ({}) would exceed `autoscale.max` ({})", o.name.value, min.value, max.value))
                                 .label("min > max after merging with the service's autoscale"),
@@ -224,14 +329,23 @@ pub fn datastore_matches_owns(spec: &Spec, out: &mut Vec<Diagnostic>) {
         let store = s.datastore.as_ref().filter(|d| d.value != Datastore::None);
         match (store, s.owns.first()) {
             (Some(d), None) => out.push(
-                Diagnostic::warning(d.span.clone(), format!("`{}` has a {} datastore but owns no data", s.name.value, d.value))
-                    .label("nothing in `owns`")
-                    .help("list the data it keeps in `owns`, or drop the datastore"),
+                Diagnostic::warning(
+                    d.span.clone(),
+                    format!(
+                        "`{}` has a {} datastore but owns no data",
+                        s.name.value, d.value
+                    ),
+                )
+                .label("nothing in `owns`")
+                .help("list the data it keeps in `owns`, or drop the datastore"),
             ),
             (None, Some(first)) => out.push(
-                Diagnostic::warning(first.span.clone(), format!("`{}` owns data but has no datastore", s.name.value))
-                    .label("owned here")
-                    .help("set `datastore`, e.g. `datastore = \"postgres\"`"),
+                Diagnostic::warning(
+                    first.span.clone(),
+                    format!("`{}` owns data but has no datastore", s.name.value),
+                )
+                .label("owned here")
+                .help("set `datastore`, e.g. `datastore = \"postgres\"`"),
             ),
             _ => {}
         }
@@ -240,10 +354,23 @@ pub fn datastore_matches_owns(spec: &Spec, out: &mut Vec<Diagnostic>) {
 
 pub fn probes_differ(spec: &Spec, out: &mut Vec<Diagnostic>) {
     for s in &spec.services {
-        let live = s.health.liveness.as_ref().map_or("/livez", |l| l.value.as_str());
-        let ready = s.health.readiness.as_ref().map_or("/readyz", |r| r.value.as_str());
+        let live = s
+            .health
+            .liveness
+            .as_ref()
+            .map_or("/livez", |l| l.value.as_str());
+        let ready = s
+            .health
+            .readiness
+            .as_ref()
+            .map_or("/readyz", |r| r.value.as_str());
         if live == ready {
-            let span = s.health.readiness.as_ref().or(s.health.liveness.as_ref()).map_or(s.name.span.clone(), |v| v.span.clone());
+            let span = s
+                .health
+                .readiness
+                .as_ref()
+                .or(s.health.liveness.as_ref())
+                .map_or(s.name.span.clone(), |v| v.span.clone());
             out.push(
                 Diagnostic::warning(span, format!("`{}` uses `{live}` for both liveness and readiness", s.name.value))
                     .label("same path")
@@ -254,13 +381,19 @@ pub fn probes_differ(spec: &Spec, out: &mut Vec<Diagnostic>) {
 }
 
 pub fn production_is_redundant(spec: &Spec, out: &mut Vec<Diagnostic>) {
-    let Some(prod) = spec.environments.last() else { return };
+    let Some(prod) = spec.environments.last() else {
+        return;
+    };
     for s in &spec.services {
-        let over = s.environments.iter().find(|o| o.name.value == prod.name.value);
-        let (replicas, span): (i64, Span) = match (over.and_then(|o| o.replicas.as_ref()), &prod.replicas) {
-            (Some(r), _) | (None, Some(r)) => (r.value, r.span.clone()),
-            (None, None) => (DEFAULT_REPLICAS, s.name.span.clone()),
-        };
+        let over = s
+            .environments
+            .iter()
+            .find(|o| o.name.value == prod.name.value);
+        let (replicas, span): (i64, Span) =
+            match (over.and_then(|o| o.replicas.as_ref()), &prod.replicas) {
+                (Some(r), _) | (None, Some(r)) => (r.value, r.span.clone()),
+                (None, None) => (DEFAULT_REPLICAS, s.name.span.clone()),
+            };
         let min = over
             .and_then(|o| o.autoscale.as_ref())
             .and_then(|a| a.min.as_ref())
@@ -275,9 +408,17 @@ pub fn production_is_redundant(spec: &Spec, out: &mut Vec<Diagnostic>) {
             }
         } else if replicas < 2 {
             out.push(
-                Diagnostic::warning(span, format!("`{}` runs {replicas} replica in production (`{}`)", s.name.value, prod.name.value))
-                    .label("fewer than 2 replicas")
-                    .help("one replica cannot survive a node failure or a rolling update: use at least 2"),
+                Diagnostic::warning(
+                    span,
+                    format!(
+                        "`{}` runs {replicas} replica in production (`{}`)",
+                        s.name.value, prod.name.value
+                    ),
+                )
+                .label("fewer than 2 replicas")
+                .help(
+                    "one replica cannot survive a node failure or a rolling update: use at least 2",
+                ),
             );
         }
     }

