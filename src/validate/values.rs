@@ -66,23 +66,32 @@ const DEFAULT_MEMORY_LIMIT: &str = "256Mi";
 type Pick = fn(&ResourcesSpec) -> Option<&Spanned<String>>;
 
 /// A request and its limit: how to read each from a table, and their defaults.
-const PAIRS: [(&str, Pick, &str, Pick, Option<&str>, &str); 2] = [
-    (
-        "CPU",
-        |r| r.cpu.as_ref(),
-        DEFAULT_CPU,
-        |r| r.cpu_limit.as_ref(),
-        None,
-        "cpu_limit",
-    ),
-    (
-        "memory",
-        |r| r.memory.as_ref(),
-        DEFAULT_MEMORY,
-        |r| r.memory_limit.as_ref(),
-        Some(DEFAULT_MEMORY_LIMIT),
-        "memory_limit",
-    ),
+struct Pair {
+    what: &'static str,
+    request: Pick,
+    request_default: &'static str,
+    limit: Pick,
+    limit_default: Option<&'static str>,
+    limit_key: &'static str,
+}
+
+const PAIRS: [Pair; 2] = [
+    Pair {
+        what: "CPU",
+        request: |r| r.cpu.as_ref(),
+        request_default: DEFAULT_CPU,
+        limit: |r| r.cpu_limit.as_ref(),
+        limit_default: None,
+        limit_key: "cpu_limit",
+    },
+    Pair {
+        what: "memory",
+        request: |r| r.memory.as_ref(),
+        request_default: DEFAULT_MEMORY,
+        limit: |r| r.memory_limit.as_ref(),
+        limit_default: Some(DEFAULT_MEMORY_LIMIT),
+        limit_key: "memory_limit",
+    },
 ];
 
 /// Checks the quantities written in `r`, then that every limit is at least its request
@@ -93,7 +102,15 @@ fn resources(out: &mut Vec<Diagnostic>, r: &ResourcesSpec, beneath: Option<&Reso
     quantity(out, "memory request", r.memory.as_ref(), false);
     quantity(out, "CPU limit", r.cpu_limit.as_ref(), true);
     quantity(out, "memory limit", r.memory_limit.as_ref(), false);
-    for (what, request_of, request_default, limit_of, limit_default, limit_key) in PAIRS {
+    for Pair {
+        what,
+        request: request_of,
+        request_default,
+        limit: limit_of,
+        limit_default,
+        limit_key,
+    } in PAIRS
+    {
         let request_here = request_of(r);
         let limit_here = limit_of(r);
         if request_here.is_none() && limit_here.is_none() {
