@@ -6,5 +6,6 @@ mod cli;
 mod hostile;
 mod kustomize;
 mod plan_apply;
+mod regenerate;
 mod snapshots;
 mod validate_rules;

@@ -129,7 +129,7 @@ fn missing_service_toml_is_a_clear_error() {
 }
 
 #[test]
-fn a_user_edit_is_never_overwritten() {
+fn a_user_edit_is_merged_with_new_output() {
     let dir = platform(&minimal(""));
     bulkhead(dir.path())
         .args(["apply", "--yes", "-q"])
@@ -138,27 +138,33 @@ fn a_user_edit_is_never_overwritten() {
     let file = dir.path().join("deploy/base/api/deployment.yaml");
     let edited = format!("{}# my edit\n", std::fs::read_to_string(&file).unwrap());
     std::fs::write(&file, &edited).unwrap();
-    // Change the input so bulkhead wants to rewrite the file.
+    // Change the input so bulkhead wants to rewrite the file elsewhere.
     std::fs::write(dir.path().join("service.toml"), minimal("port = 9000\n")).unwrap();
 
     let result = bulkhead(dir.path())
         .args(["apply", "--yes"])
         .output()
         .unwrap();
-    assert_eq!(result.status.code(), Some(4), "{}", stderr(&result));
+    assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
     assert!(
-        stdout(&result).contains("conflict deploy/base/api/deployment.yaml"),
+        stdout(&result).contains("merge deploy/base/api/deployment.yaml"),
         "{}",
         stdout(&result)
     );
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), edited);
-    // Untouched files were still updated.
+    let merged = std::fs::read_to_string(&file).unwrap();
+    assert!(merged.ends_with("# my edit\n"), "{merged}");
+    assert!(merged.contains("containerPort: 9000"), "{merged}");
+    // A file the user did not touch is simply updated.
     let service = std::fs::read_to_string(dir.path().join("deploy/base/api/service.yaml")).unwrap();
     assert!(service.contains("9000"), "{service}");
+    bulkhead(dir.path())
+        .args(["plan", "--check"])
+        .assert()
+        .code(0);
 }
 
 #[test]
-fn a_file_bulkhead_did_not_write_is_not_overwritten() {
+fn a_file_bulkhead_did_not_write_is_never_overwritten_silently() {
     let dir = platform(&minimal(""));
     let file = dir.path().join("services/api/Dockerfile");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
@@ -169,11 +175,26 @@ fn a_file_bulkhead_did_not_write_is_not_overwritten() {
         .unwrap();
     assert_eq!(result.status.code(), Some(4));
     assert!(
+        stdout(&result).contains("conflict services/api/Dockerfile"),
+        "{}",
+        stdout(&result)
+    );
+    assert!(
         stdout(&result).contains("not written by bulkhead"),
         "{}",
         stdout(&result)
     );
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), "FROM scratch\n");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.starts_with("<<<<<<< yours\nFROM scratch\n=======\n"),
+        "{text}"
+    );
+    assert!(text.ends_with(">>>>>>> bulkhead\n"), "{text}");
+    // Until the markers are resolved, every run reports the conflict.
+    bulkhead(dir.path())
+        .args(["apply", "--yes"])
+        .assert()
+        .code(4);
 }
 
 #[test]

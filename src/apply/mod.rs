@@ -1,14 +1,24 @@
-//! Writes a plan to disk: each file atomically (a temporary file in the same folder, then
-//! a rename), never outside the output folder and never through a symbolic link; the lock
-//! last, so an interrupted run is seen and finished by the next one.
+//! Writes a plan to disk, safe against being killed at any moment:
+//!
+//! 1. new bases are stored (content-addressed, so the current state is untouched);
+//! 2. a journal lists every file about to change with the hash it will have;
+//! 3. each file is written atomically (a temporary file in the same folder, then a rename:
+//!    a reader sees the old file or the new one, never a partial one) or deleted;
+//! 4. the lock is replaced (the single switch to the new state), the journal removed, and
+//!    bases nothing refers to any more are dropped.
+//!
+//! Killed anywhere, the next run reads the journal, sees which writes happened, and
+//! finishes the job. Nothing is written outside the output folder or through a link.
 
 pub mod lock;
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::plan::{Action, Plan};
+use lock::{Intent, Journal};
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Written {
@@ -16,30 +26,125 @@ pub struct Written {
     pub deleted: usize,
 }
 
+const TEMP_PREFIX: &str = ".bulkhead-";
+const TEMP_SUFFIX: &str = ".tmp";
+
 pub fn apply(plan: &Plan) -> Result<Written, Error> {
     let out = &plan.out_dir;
-    let mut written = Written::default();
+    if plan.interrupted {
+        remove_stray_temp_files(out, plan);
+    }
+    for (h, text) in &plan.new_bases {
+        write_atomic(out, &lock::base_rel(h), text.as_bytes())?;
+    }
+
+    let mut journal = Journal::default();
     for change in &plan.changes {
-        match change.action {
-            Action::Create | Action::Update => {
-                let text = change.desired.as_deref().unwrap_or_default();
-                write_atomic(out, &change.path, text.as_bytes())?;
-                written.files += 1;
-            }
-            Action::Delete => {
-                let target = out.join(&change.path);
-                std::fs::remove_file(&target).map_err(|e| Error::io(&target, e))?;
-                remove_empty_parents(out, &target);
-                written.deleted += 1;
-            }
-            Action::Unchanged | Action::Keep | Action::Conflict => {}
+        let base = plan.next_lock.files.get(&change.path).cloned();
+        if let Some(text) = &change.write {
+            journal.files.insert(
+                change.path.clone(),
+                Intent {
+                    written: Some(lock::hash(text)),
+                    base,
+                },
+            );
+        } else if change.action == Action::Delete {
+            journal.files.insert(
+                change.path.clone(),
+                Intent {
+                    written: None,
+                    base: None,
+                },
+            );
         }
     }
-    if plan.lock_stale || written.files + written.deleted > 0 {
-        let rel = format!("{}/{}", lock::DIR, lock::FILE);
-        write_atomic(out, &rel, plan.next_lock.to_text().as_bytes())?;
+    let journal_rel = lock::journal_rel();
+    if !journal.files.is_empty() {
+        write_atomic(out, &journal_rel, lock::to_text(&journal).as_bytes())?;
     }
+
+    let mut written = Written::default();
+    for change in &plan.changes {
+        if let Some(text) = &change.write {
+            write_atomic(out, &change.path, text.as_bytes())?;
+            written.files += 1;
+        } else if change.action == Action::Delete {
+            let target = out.join(&change.path);
+            std::fs::remove_file(&target).map_err(|e| Error::io(&target, e))?;
+            remove_empty_parents(out, &target);
+            written.deleted += 1;
+        }
+    }
+
+    write_atomic(
+        out,
+        &lock::lock_rel(),
+        lock::to_text(&plan.next_lock).as_bytes(),
+    )?;
+    let journal_path = out.join(&journal_rel);
+    match std::fs::remove_file(&journal_path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&journal_path, e)),
+    }
+    collect_garbage(out, plan);
     Ok(written)
+}
+
+/// Drops stored bases the new lock no longer refers to. Best effort: a leftover object
+/// is harmless.
+fn collect_garbage(out: &Path, plan: &Plan) {
+    let keep: BTreeSet<String> = plan
+        .next_lock
+        .files
+        .values()
+        .map(|h| lock::base_rel(h))
+        .collect();
+    let root = out.join(lock::DIR).join(lock::BASES);
+    let Ok(dirs) = std::fs::read_dir(&root) else {
+        return;
+    };
+    for dir in dirs.flatten() {
+        let Ok(objects) = std::fs::read_dir(dir.path()) else {
+            continue;
+        };
+        for object in objects.flatten() {
+            let rel = format!(
+                "{}/{}/{}/{}",
+                lock::DIR,
+                lock::BASES,
+                dir.file_name().to_string_lossy(),
+                object.file_name().to_string_lossy()
+            );
+            if !keep.contains(&rel) {
+                let _ = std::fs::remove_file(object.path());
+            }
+        }
+        let _ = std::fs::remove_dir(dir.path());
+    }
+}
+
+/// A killed apply can leave its temporary files behind; they are only ever in folders
+/// bulkhead writes to.
+fn remove_stray_temp_files(out: &Path, plan: &Plan) {
+    let mut dirs: BTreeSet<PathBuf> = plan
+        .changes
+        .iter()
+        .filter_map(|c| out.join(&c.path).parent().map(Path::to_path_buf))
+        .collect();
+    dirs.insert(out.join(lock::DIR));
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
 }
 
 /// Creates the folders of `rel` under `out`, refusing any that is a symbolic link.
@@ -77,8 +182,10 @@ fn ensure_dirs(out: &Path, rel: &str) -> Result<PathBuf, Error> {
 pub fn write_atomic(out: &Path, rel: &str, bytes: &[u8]) -> Result<(), Error> {
     let dir = ensure_dirs(out, rel)?;
     let target = out.join(rel);
-    if let Ok(m) = std::fs::symlink_metadata(&target)
-        && m.file_type().is_symlink()
+    let existing = std::fs::symlink_metadata(&target).ok();
+    if existing
+        .as_ref()
+        .is_some_and(|m| m.file_type().is_symlink())
     {
         return Err(Error::Message(format!(
             "refusing to replace the symbolic link {}",
@@ -86,16 +193,17 @@ pub fn write_atomic(out: &Path, rel: &str, bytes: &[u8]) -> Result<(), Error> {
         )));
     }
     let mut tmp = tempfile::Builder::new()
-        .prefix(".bulkhead-")
-        .suffix(".tmp")
+        .prefix(TEMP_PREFIX)
+        .suffix(TEMP_SUFFIX)
         .tempfile_in(&dir)
         .map_err(|e| Error::io(&dir, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        // tempfile creates 0600; generated files are ordinary repository files.
-        let mode = std::fs::metadata(&target).map_or(0o644, |m| m.permissions().mode() & 0o777);
+        // tempfile creates 0600; generated files are ordinary repository files, and an
+        // existing file keeps its mode (e.g. a script made executable).
+        let mode = existing.map_or(0o644, |m| m.permissions().mode() & 0o777);
         std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))
             .map_err(|e| Error::io(tmp.path(), e))?;
     }

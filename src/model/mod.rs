@@ -55,6 +55,8 @@ pub struct Platform {
     pub mesh: Mesh,
     pub deploy: Deploy,
     pub ci: Ci,
+    /// The platform's own blueprints folder as written in service.toml (relative to it), if any.
+    pub blueprints: Option<String>,
     pub external_topics: Vec<String>,
     /// Datum → the one service that owns it.
     pub owners: IndexMap<String, String>,
@@ -355,6 +357,7 @@ impl Model {
                 mesh,
                 deploy: value(p.deploy.as_ref()).unwrap_or(Deploy::Kustomize),
                 ci: value(p.ci.as_ref()).unwrap_or(Ci::GithubActions),
+                blueprints: value(p.blueprints.as_ref()),
                 external_topics: p.external_topics.iter().map(|t| t.value.clone()).collect(),
                 owners,
                 publishers,

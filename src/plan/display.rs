@@ -6,7 +6,7 @@ use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 use similar::{ChangeTag, TextDiff};
 
-use super::{Action, Plan};
+use super::{Action, FileChange, Plan};
 
 const BOLD: Style = Style::new().bold();
 const GREEN: Style = AnsiColor::Green.on_default();
@@ -19,14 +19,24 @@ fn action_style(action: Action) -> Style {
     match action {
         Action::Create => GREEN.bold(),
         Action::Update => YELLOW.bold(),
-        Action::Delete => RED.bold(),
-        Action::Conflict => RED.bold(),
-        Action::Keep => CYAN.bold(),
+        Action::Merge | Action::Keep => CYAN.bold(),
+        Action::Delete | Action::Conflict => RED.bold(),
         Action::Unchanged => DIM,
     }
 }
 
-/// Prints every change with its diff (unless `diffs` is false) and the summary line.
+/// The two texts whose diff shows what apply does to a file; none when it does nothing.
+fn diff_sides(change: &FileChange) -> Option<(&str, &str)> {
+    let old = change.current.as_deref().unwrap_or("");
+    match (&change.write, change.action) {
+        (Some(new), _) => Some((old, new.as_str())),
+        (None, Action::Delete) => Some((old, "")),
+        _ => None,
+    }
+}
+
+/// Prints every change (unchanged ones only when `verbose`) with its diff (unless
+/// `diffs` is false), then the summary line.
 pub fn print_text(
     plan: &Plan,
     out: &mut dyn Write,
@@ -48,38 +58,28 @@ pub fn print_text(
             write!(out, " {DIM}({reason}){DIM:#}")?;
         }
         writeln!(out)?;
-        if diffs && change.action != Action::Unchanged {
-            let old = change.current.as_deref().unwrap_or("");
-            let new = change
-                .desired
-                .as_deref()
-                .unwrap_or(if change.action == Action::Keep {
-                    old
-                } else {
-                    ""
-                });
+        if diffs && let Some((old, new)) = diff_sides(change) {
             write_diff(out, &change.path, old, new)?;
         }
     }
     let s = plan.summary();
-    writeln!(
-        out,
-        "{BOLD}Plan:{BOLD:#} {} to create, {} to update, {} to delete, {} unchanged{}{}",
-        s.create,
-        s.update,
-        s.delete,
-        s.unchanged,
-        if s.keep > 0 {
-            format!(", {} kept", s.keep)
-        } else {
-            String::new()
-        },
-        if s.conflict > 0 {
-            format!(", {RED}{} in conflict{RED:#}", s.conflict)
-        } else {
-            String::new()
-        },
-    )
+    let mut line = format!(
+        "{} to create, {} to update, {} to delete, {} unchanged",
+        s.create, s.update, s.delete, s.unchanged
+    );
+    if s.merge > 0 {
+        line.push_str(&format!(", {} to merge", s.merge));
+    }
+    if s.keep > 0 {
+        line.push_str(&format!(", {} kept as you left them", s.keep));
+    }
+    if s.conflict > 0 {
+        line.push_str(&format!(", {RED}{} in conflict{RED:#}", s.conflict));
+    }
+    if plan.interrupted {
+        line.push_str(" (finishing an interrupted apply)");
+    }
+    writeln!(out, "{BOLD}Plan:{BOLD:#} {line}")
 }
 
 fn write_diff(out: &mut dyn Write, path: &str, old: &str, new: &str) -> std::io::Result<()> {
@@ -96,9 +96,11 @@ fn write_diff(out: &mut dyn Write, path: &str, old: &str, new: &str) -> std::io:
                 ChangeTag::Insert => ('+', GREEN),
                 ChangeTag::Equal => (' ', Style::new()),
             };
-            let line = change.value();
-            write!(out, "{style}{sign}{}{style:#}", line.trim_end_matches('\n'))?;
-            writeln!(out)?;
+            writeln!(
+                out,
+                "{style}{sign}{}{style:#}",
+                change.value().trim_end_matches('\n')
+            )?;
             if change.missing_newline() {
                 writeln!(out, "\\ No newline at end of file")?;
             }
@@ -111,6 +113,7 @@ fn write_diff(out: &mut dyn Write, path: &str, old: &str, new: &str) -> std::io:
 struct JsonPlan<'a> {
     out_dir: String,
     summary: super::Summary,
+    interrupted: bool,
     changes: Vec<JsonChange<'a>>,
 }
 
@@ -132,20 +135,18 @@ pub fn print_json(plan: &Plan, out: &mut dyn Write) -> std::io::Result<()> {
             path: &c.path,
             action: c.action,
             reason: c.reason.as_deref(),
-            diff: (c.action != Action::Unchanged).then(|| {
-                TextDiff::from_lines(
-                    c.current.as_deref().unwrap_or(""),
-                    c.desired.as_deref().unwrap_or(""),
-                )
-                .unified_diff()
-                .header(&format!("a/{}", c.path), &format!("b/{}", c.path))
-                .to_string()
+            diff: diff_sides(c).map(|(old, new)| {
+                TextDiff::from_lines(old, new)
+                    .unified_diff()
+                    .header(&format!("a/{}", c.path), &format!("b/{}", c.path))
+                    .to_string()
             }),
         })
         .collect();
     let doc = JsonPlan {
         out_dir: plan.out_dir.display().to_string(),
         summary: plan.summary(),
+        interrupted: plan.interrupted,
         changes,
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
