@@ -65,6 +65,14 @@ pub enum Command {
         after_help = "Examples:\n  bulkhead apply\n  bulkhead apply --yes   # no question (CI, scripts)"
     )]
     Apply(ApplyArgs),
+    /// Print the domain graph: services, owned data, calls, events and public routes
+    #[command(
+        long_about = "Print the domain graph of service.toml: services, the data each owns, \
+synchronous calls (solid arrows), events through topics (dashed arrows) and public routes \
+from the gateway (thick arrows). It is the same graph docs/architecture.md shows.",
+        after_help = "Examples:\n  bulkhead graph                                # Mermaid, e.g. for a README\n  bulkhead graph --format dot | dot -Tpng -o graph.png"
+    )]
+    Graph(GraphArgs),
 }
 
 #[derive(Debug, Args)]
@@ -88,4 +96,19 @@ pub struct ApplyArgs {
     /// Write without asking (required when there is no terminal)
     #[arg(short, long)]
     pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+    pub format: GraphFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// A Mermaid flowchart (GitHub renders it in Markdown)
+    Mermaid,
+    /// Graphviz DOT (render with `dot -Tpng`)
+    Dot,
 }

@@ -47,6 +47,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Validate => commands::validate::run(&cli.global),
         Command::Plan(args) => commands::plan::run(&cli.global, args),
         Command::Apply(args) => commands::apply::run(&cli.global, args),
+        Command::Graph(args) => commands::graph::run(&cli.global, args),
     };
     match result {
         Ok(status) => status as i32,

@@ -2036,3 +2036,15 @@ fn the_examples_are_valid_without_warnings() {
         assert_eq!(stderr, "", "{name} printed diagnostics");
     }
 }
+
+#[test]
+fn warning_a_plain_setting_that_looks_like_a_secret() {
+    let text = minimal("env = { LOG_LEVEL = \"info\", API_TOKEN = \"abc\" }\n\n[services.api.environments.prod]\nenv = { DB_PASSWORD_FILE = \"/x\" }\n");
+    let run = validate(&text);
+    run.warning("`API_TOKEN` looks like a secret but is a plain setting", pos(&text, "API_TOKEN"))
+        .label("contains `TOKEN`")
+        .help("list its name in `secrets` (the value then comes from the Secret `<service>-secrets`), or rename it");
+    run.warning("`DB_PASSWORD_FILE` looks like a secret but is a plain setting", pos(&text, "DB_PASSWORD_FILE"))
+        .label("contains `PASSWORD`");
+    run.assert_valid_with_warnings(2);
+}

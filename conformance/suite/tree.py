@@ -31,8 +31,10 @@ class KObject:
 
     @property
     def where(self) -> str:
+        """The most specific origin (deploy/overlays/dev/orders before deploy/overlays/dev)."""
+        first = max(self.sources, key=lambda s: (s.count("/"), -self.sources.index(s)))
         more = f" (+{len(self.sources) - 1} more)" if len(self.sources) > 1 else ""
-        return f"{self.sources[0]}{more} {self.ident}"
+        return f"{first}{more} {self.ident}"
 
     @property
     def digest(self) -> str:
@@ -122,9 +124,19 @@ class Tree:
         return [p for p in self.files if p.suffix == ".json" and obs in p.parents]
 
     def overlays(self) -> list[Path]:
+        """Every kustomization under deploy/overlays (components are not buildable alone)."""
         base = self.root / "deploy" / "overlays"
-        return [p.parent for p in self.files
-                if p.name in KUSTOMIZATION_NAMES and base in p.parents]
+        out = []
+        for p in self.files:
+            if p.name in KUSTOMIZATION_NAMES and base in p.parents:
+                try:
+                    doc = yaml.safe_load(p.read_text())
+                except (yaml.YAMLError, UnicodeDecodeError):
+                    doc = None  # kustomize will say what is wrong with it
+                if isinstance(doc, dict) and doc.get("kind") == "Component":
+                    continue
+                out.append(p.parent)
+        return out
 
     def plain_manifest_files(self) -> list[Path]:
         """YAML outside what the builds cover: not deploy/ (kustomize), helm/, workflows."""

@@ -2,6 +2,7 @@
 //! pipeline up to the rendered files.
 
 pub mod apply;
+pub mod graph;
 pub mod plan;
 pub mod validate;
 

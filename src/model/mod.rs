@@ -3,6 +3,7 @@
 //! Blueprints see only this model, never raw TOML. Built only from a spec that passed
 //! validation, so construction cannot fail.
 
+pub mod graph;
 pub mod units;
 
 use indexmap::IndexMap;
@@ -23,6 +24,12 @@ pub const RESERVED_ENV: &[&str] = &[
     "OTEL_EXPORTER_OTLP_ENDPOINT",
     "OTEL_EXPORTER_OTLP_PROTOCOL",
     "OTEL_RESOURCE_ATTRIBUTES",
+    // A service's own datastore (see `datastore.yaml`): host, port and credentials.
+    "DATABASE_HOST",
+    "DATABASE_PORT",
+    "DATABASE_NAME",
+    "DATABASE_USER",
+    "DATABASE_PASSWORD",
 ];
 
 /// The variable holding a callee's URL: `trip-management` → `TRIP_MANAGEMENT_URL`.
@@ -70,6 +77,10 @@ pub struct Platform {
     pub initial_tag: &'static str,
     /// Where the cluster's shared add-ons run, for network policies and telemetry.
     pub addons: Addons,
+    /// The domain graph drawn as Mermaid and DOT (one builder: `graph::Graph`).
+    pub graph: graph::Drawings,
+    /// Grafana uid of the overview dashboard (see `dashboard_uid`).
+    pub overview_dashboard_uid: String,
 }
 
 /// A set of pods elsewhere in the cluster: its namespace and pod labels.
@@ -178,6 +189,8 @@ pub struct Service {
     pub slo: Slo,
     pub env: IndexMap<String, String>,
     pub secrets: Vec<String>,
+    /// Grafana uid of the service's dashboard (see `dashboard_uid`).
+    pub dashboard_uid: String,
     /// Settings resolved for every environment (keyed by environment name, promotion order).
     pub environments: IndexMap<String, ServiceEnvironment>,
 }
@@ -233,6 +246,9 @@ pub struct Resilience {
     pub ejection: String,
     pub ejection_ms: u64,
     pub max_connections: i64,
+    /// Each attempt's share of `timeout` (`timeout / (retries + 1)`), so every retry fits
+    /// inside the overall budget; protobuf-style like `timeout`.
+    pub per_try_timeout: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -348,6 +364,12 @@ impl Model {
         }
 
         let mesh = value(p.mesh.as_ref()).unwrap_or(Mesh::Istio);
+        let external_topics: Vec<String> =
+            p.external_topics.iter().map(|t| t.value.clone()).collect();
+        for s in &mut services {
+            s.dashboard_uid = dashboard_uid(&name, &s.name);
+        }
+        let graph = graph::Graph::build(&name, &services, &external_topics).drawings();
         Model {
             platform: Platform {
                 addons: Addons::new(mesh),
@@ -358,7 +380,9 @@ impl Model {
                 deploy: value(p.deploy.as_ref()).unwrap_or(Deploy::Kustomize),
                 ci: value(p.ci.as_ref()).unwrap_or(Ci::GithubActions),
                 blueprints: value(p.blueprints.as_ref()),
-                external_topics: p.external_topics.iter().map(|t| t.value.clone()).collect(),
+                external_topics,
+                graph,
+                overview_dashboard_uid: dashboard_uid(&name, "overview"),
                 owners,
                 publishers,
                 subscribers,
@@ -456,6 +480,7 @@ impl Service {
             .and_then(|t| units::parse_duration_ms(&t.value))
             .unwrap_or(30_000);
         let availability = value(s.slo.availability.as_ref()).unwrap_or(99.9);
+        let retries = value(r.retries.as_ref()).unwrap_or(2);
 
         let per_env = environments
             .iter()
@@ -519,11 +544,14 @@ impl Service {
             resilience: Resilience {
                 timeout: units::proto_duration(timeout_ms),
                 timeout_ms,
-                retries: value(r.retries.as_ref()).unwrap_or(2),
+                retries,
                 consecutive_errors: value(r.consecutive_errors.as_ref()).unwrap_or(5),
                 ejection: units::proto_duration(ejection_ms),
                 ejection_ms,
                 max_connections: value(r.max_connections.as_ref()).unwrap_or(1024),
+                per_try_timeout: units::proto_duration(
+                    (timeout_ms / (retries.max(0).unsigned_abs() + 1)).max(1),
+                ),
             },
             slo: Slo {
                 availability,
@@ -532,10 +560,25 @@ impl Service {
             },
             env,
             secrets: strings(&s.secrets),
+            dashboard_uid: String::new(),
             environments: per_env,
             name,
         }
     }
+}
+
+/// A Grafana dashboard uid: `{platform}-{name}`, stable across runs. Grafana allows 40
+/// characters; a longer one keeps its first 31 and ends in 8 hex digits of a SHA-256 of
+/// the whole, so two long names with a common prefix still differ.
+pub fn dashboard_uid(platform: &str, name: &str) -> String {
+    use sha2::Digest;
+    let full = format!("{platform}-{name}");
+    if full.len() <= 40 {
+        return full;
+    }
+    let hash = sha2::Sha256::digest(full.as_bytes());
+    let hex: String = hash[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hex}", full[..31].trim_end_matches('-'))
 }
 
 fn store(service: &str, kind: Datastore) -> Option<Store> {

@@ -26,6 +26,7 @@ const RULES: &[Rule] = &[
     values::datastore_matches_owns,
     values::probes_differ,
     values::production_is_redundant,
+    values::plain_settings_are_not_secrets,
 ];
 
 pub fn validate(spec: &Spec) -> Vec<Diagnostic> {

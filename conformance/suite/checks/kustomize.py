@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 from ..common import StepResult, ToolError, kubectl, run, tail
 from ..tree import Tree, add_documents
+
+KLOG = re.compile(r"^[EWI]\d{4} [\d:.]+\s+\d+ [\w.]+:\d+\] ", re.M)
 
 
 def check(tree: Tree, jobs: int) -> StepResult:
@@ -34,7 +37,8 @@ def check(tree: Tree, jobs: int) -> StepResult:
     for d, proc in results:
         rel = tree.rel(d)
         if proc.returncode != 0:
-            res.add(rel, "kubectl kustomize failed: " + (tail(proc.stderr) or f"exit {proc.returncode}"))
+            err = KLOG.sub("", tail(proc.stderr)).replace(f"{tree.root}/", "")
+            res.add(rel, "kubectl kustomize failed: " + (err or f"exit {proc.returncode}"))
             continue
         target = out_dir / (rel.replace(os.sep, "__") + ".yaml")
         target.parent.mkdir(parents=True, exist_ok=True)

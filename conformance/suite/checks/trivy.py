@@ -8,6 +8,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,9 +63,8 @@ def load_allowlist(path: Path = ALLOWLIST) -> list[Allowed]:
     return out
 
 
-def write_rendered(tree: Tree) -> dict[str, KObject]:
+def write_rendered(tree: Tree, out_dir: Path) -> dict[str, KObject]:
     """One file per distinct rendered object, so a finding names the object and its builds."""
-    out_dir = tree.scratch / "trivy-rendered"
     out_dir.mkdir(parents=True, exist_ok=True)
     by_file = {}
     for o in tree.objects:
@@ -115,17 +115,25 @@ def check(tree: Tree) -> StepResult:
         res.error = f"allowlist {ALLOWLIST.relative_to(CONF.parent)}: {e}"
         return res
 
-    rendered = write_rendered(tree)
+    # One scan (trivy's start-up dominates): a copy of the tree beside the rendered objects.
+    work = tree.scratch / "trivy"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(tree.root, work / "tree", symlinks=True,
+                    ignore=shutil.ignore_patterns(".bulkhead", ".git"))
+    rendered = write_rendered(tree, work / "rendered")
     try:
-        tree_report = scan(tree.root, tree.scratch / "trivy-tree.json", [".bulkhead", ".git"])
-        rend_report = scan(tree.scratch / "trivy-rendered", tree.scratch / "trivy-rendered.json", []) \
-            if rendered else {"Results": []}
+        report = scan(work, tree.scratch / "trivy.json", [])
     except ToolError as e:
         res.error = str(e)
         return res
 
-    tree_results = tree_report.get("Results") or []
-    rend_results = rend_report.get("Results") or []
+    tree_results, rend_results = [], []
+    for r in report.get("Results") or []:
+        target = r.get("Target", "")
+        if target.startswith("tree/"):
+            tree_results.append({**r, "Target": target[len("tree/"):]})
+        else:
+            rend_results.append(r)
     res.checked = len(tree_results)
     res.extra = f"+ {len(rendered)} rendered objects"
 

@@ -1,0 +1,373 @@
+//! The domain graph: services, the data they own, synchronous calls, events through
+//! topics and public routes through the gateway — built here once and drawn as Mermaid
+//! (docs/architecture.md) or Graphviz DOT (`bulkhead graph`), so the two cannot drift.
+//! Every label is escaped for the format it is written in.
+
+use serde::Serialize;
+
+use super::Service;
+use crate::spec::Datastore;
+
+/// The graph as text in both formats, as blueprints see it (`platform.graph`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Drawings {
+    /// A Mermaid `flowchart` (without the Markdown fence).
+    pub mermaid: String,
+    /// A Graphviz `digraph`.
+    pub dot: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    /// The ingress gateway public routes arrive through.
+    Gateway,
+    Service,
+    /// A service's own database and the data it owns.
+    Datastore,
+    Topic,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// Unique and stable: `gateway`, `svc:<name>`, `db:<service>`, `topic:<name>`.
+    pub key: String,
+    pub kind: NodeKind,
+    /// Lines of the label, unescaped.
+    pub label: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgeKind {
+    /// Gateway → service: the service's public route prefixes.
+    Route,
+    /// Service → callee: a synchronous call.
+    Call,
+    /// Service — its datastore.
+    Owns,
+    /// Service → topic it publishes.
+    Publishes,
+    /// Topic → service consuming it.
+    Consumes,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edge {
+    pub from: String,
+    pub to: String,
+    pub kind: EdgeKind,
+    /// Lines of the label (route prefixes), unescaped; usually empty.
+    pub label: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Graph {
+    pub name: String,
+    pub nodes: Vec<Node>,
+    pub edges: Vec<Edge>,
+}
+
+fn service_key(name: &str) -> String {
+    format!("svc:{name}")
+}
+
+fn topic_key(name: &str) -> String {
+    format!("topic:{name}")
+}
+
+impl Graph {
+    /// Nodes and edges in file order: the gateway, then each service followed by its
+    /// datastore, then topics in order of first mention (external ones included).
+    pub fn build(name: &str, services: &[Service], external_topics: &[String]) -> Self {
+        let mut nodes = Vec::new();
+        let mut edges = Vec::new();
+        if services.iter().any(|s| !s.apis.is_empty()) {
+            nodes.push(Node {
+                key: "gateway".into(),
+                kind: NodeKind::Gateway,
+                label: vec!["gateway".into()],
+            });
+        }
+        let mut topics: Vec<String> = Vec::new();
+        let mut note_topic = |t: &String| {
+            if !topics.contains(t) {
+                topics.push(t.clone());
+            }
+        };
+        for s in services {
+            let key = service_key(&s.name);
+            nodes.push(Node {
+                key: key.clone(),
+                kind: NodeKind::Service,
+                label: vec![s.name.clone()],
+            });
+            if !s.apis.is_empty() {
+                edges.push(Edge {
+                    from: "gateway".into(),
+                    to: key.clone(),
+                    kind: EdgeKind::Route,
+                    label: s.apis.clone(),
+                });
+            }
+            if s.datastore != Datastore::None || !s.owns.is_empty() {
+                let db = format!("db:{}", s.name);
+                let mut label = vec![match s.datastore {
+                    Datastore::None => "data (no datastore)".to_string(),
+                    kind => kind.to_string(),
+                }];
+                if !s.owns.is_empty() {
+                    label.push(s.owns.join(", "));
+                }
+                nodes.push(Node {
+                    key: db.clone(),
+                    kind: NodeKind::Datastore,
+                    label,
+                });
+                edges.push(Edge {
+                    from: key.clone(),
+                    to: db,
+                    kind: EdgeKind::Owns,
+                    label: Vec::new(),
+                });
+            }
+            s.publishes.iter().for_each(&mut note_topic);
+            s.consumes.iter().for_each(&mut note_topic);
+        }
+        external_topics.iter().for_each(&mut note_topic);
+        for s in services {
+            for callee in &s.calls {
+                edges.push(Edge {
+                    from: service_key(&s.name),
+                    to: service_key(callee),
+                    kind: EdgeKind::Call,
+                    label: Vec::new(),
+                });
+            }
+        }
+        for t in &topics {
+            let external = external_topics.contains(t)
+                && !services.iter().any(|s| s.publishes.contains(t));
+            nodes.push(Node {
+                key: topic_key(t),
+                kind: NodeKind::Topic,
+                label: if external {
+                    vec![t.clone(), "(external)".into()]
+                } else {
+                    vec![t.clone()]
+                },
+            });
+            for s in services.iter().filter(|s| s.publishes.contains(t)) {
+                edges.push(Edge {
+                    from: service_key(&s.name),
+                    to: topic_key(t),
+                    kind: EdgeKind::Publishes,
+                    label: Vec::new(),
+                });
+            }
+            for s in services.iter().filter(|s| s.consumes.contains(t)) {
+                edges.push(Edge {
+                    from: topic_key(t),
+                    to: service_key(&s.name),
+                    kind: EdgeKind::Consumes,
+                    label: Vec::new(),
+                });
+            }
+        }
+        Self {
+            name: name.to_string(),
+            nodes,
+            edges,
+        }
+    }
+
+    pub fn drawings(&self) -> Drawings {
+        Drawings {
+            mermaid: self.mermaid(),
+            dot: self.dot(),
+        }
+    }
+
+    /// Mermaid ids: `gateway`, `svc_<name>`, `db_<service>` (service names are DNS
+    /// labels, so `-` → `_` is one-to-one) and `topic_<n>` (topic names may hold `.`,
+    /// `_` and `-`, so they are numbered instead).
+    fn mermaid_ids(&self) -> Vec<String> {
+        let mut topic = 0;
+        self.nodes
+            .iter()
+            .map(|n| match n.kind {
+                NodeKind::Gateway => "gateway".to_string(),
+                NodeKind::Service | NodeKind::Datastore => {
+                    n.key.replacen(':', "_", 1).replace('-', "_")
+                }
+                NodeKind::Topic => {
+                    topic += 1;
+                    format!("topic_{topic}")
+                }
+            })
+            .collect()
+    }
+
+    /// A Mermaid flowchart: calls are solid arrows, events dashed arrows through topic
+    /// nodes, public routes thick arrows from the gateway, owned data a plain line to a
+    /// cylinder.
+    pub fn mermaid(&self) -> String {
+        let ids = self.mermaid_ids();
+        let id_of = |key: &str| -> &str {
+            let i = self
+                .nodes
+                .iter()
+                .position(|n| n.key == key)
+                .expect("edges join known nodes");
+            &ids[i]
+        };
+        let mut out = String::from("flowchart LR\n");
+        for (node, id) in self.nodes.iter().zip(&ids) {
+            let label = mermaid_label(&node.label);
+            let shape = match node.kind {
+                NodeKind::Gateway => format!("{id}([{label}])"),
+                NodeKind::Service => format!("{id}[{label}]"),
+                NodeKind::Datastore => format!("{id}[({label})]"),
+                NodeKind::Topic => format!("{id}{{{{{label}}}}}"),
+            };
+            let class = match node.kind {
+                NodeKind::Gateway => "gateway",
+                NodeKind::Service => "service",
+                NodeKind::Datastore => "datastore",
+                NodeKind::Topic => "topic",
+            };
+            out.push_str(&format!("  {shape}:::{class}\n"));
+        }
+        for e in &self.edges {
+            let (from, to) = (id_of(&e.from), id_of(&e.to));
+            let arrow = match e.kind {
+                EdgeKind::Route => "==>",
+                EdgeKind::Call => "-->",
+                EdgeKind::Owns => "---",
+                EdgeKind::Publishes | EdgeKind::Consumes => "-.->",
+            };
+            if e.label.is_empty() {
+                out.push_str(&format!("  {from} {arrow} {to}\n"));
+            } else {
+                out.push_str(&format!(
+                    "  {from} {arrow}|{}| {to}\n",
+                    mermaid_label(&e.label)
+                ));
+            }
+        }
+        out.push_str(concat!(
+            "  classDef gateway fill:#eef,stroke:#446\n",
+            "  classDef service fill:#fff,stroke:#333,stroke-width:2px\n",
+            "  classDef datastore fill:#efe,stroke:#464\n",
+            "  classDef topic fill:#ffe,stroke:#864,stroke-dasharray:4 3\n",
+        ));
+        out
+    }
+
+    /// A Graphviz digraph with the same nodes and edges: calls solid, events dashed,
+    /// routes bold, owned data dotted and undirected.
+    pub fn dot(&self) -> String {
+        let mut out = format!(
+            "digraph {} {{\n  graph [rankdir=LR, fontname=\"Helvetica\", label={}, labelloc=t];\n  node [fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",
+            dot_string(&self.name),
+            dot_label(&[format!("{} — domain graph", self.name)]),
+        );
+        for n in &self.nodes {
+            let attrs = match n.kind {
+                NodeKind::Gateway => "shape=oval, style=filled, fillcolor=\"#eeeeff\"",
+                NodeKind::Service => "shape=box, style=\"rounded,bold\"",
+                NodeKind::Datastore => "shape=cylinder, style=filled, fillcolor=\"#eeffee\"",
+                NodeKind::Topic => "shape=hexagon, style=\"filled,dashed\", fillcolor=\"#ffffee\"",
+            };
+            out.push_str(&format!(
+                "  {} [{attrs}, label={}];\n",
+                dot_string(&n.key),
+                dot_label(&n.label)
+            ));
+        }
+        for e in &self.edges {
+            let attrs = match e.kind {
+                EdgeKind::Route => "style=bold",
+                EdgeKind::Call => "style=solid",
+                EdgeKind::Owns => "style=dotted, dir=none",
+                EdgeKind::Publishes | EdgeKind::Consumes => "style=dashed",
+            };
+            let label = if e.label.is_empty() {
+                String::new()
+            } else {
+                format!(", label={}", dot_label(&e.label))
+            };
+            out.push_str(&format!(
+                "  {} -> {} [{attrs}{label}];\n",
+                dot_string(&e.from),
+                dot_string(&e.to)
+            ));
+        }
+        out.push_str("}\n");
+        out
+    }
+}
+
+/// A quoted Mermaid label: lines joined by `<br/>`, and every character that is not
+/// plainly inert written as a Mermaid entity code (`#35;`), so no label can close its
+/// quotes, its shape or the Markdown fence around the diagram.
+pub fn mermaid_label(lines: &[String]) -> String {
+    let mut out = String::from("\"");
+    for (i, line) in lines.iter().enumerate() {
+        if i > 0 {
+            out.push_str("<br/>");
+        }
+        for c in line.chars() {
+            if c.is_ascii_alphanumeric() || " .,:/_-".contains(c) {
+                out.push(c);
+            } else {
+                out.push_str(&format!("#{};", c as u32));
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A DOT quoted string (ids and plain attribute values).
+pub fn dot_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A DOT label: lines joined with `\n`. In labels a backslash starts an escape
+/// (`\N`, `\G`, `\l`), so a literal one is doubled.
+pub fn dot_label(lines: &[String]) -> String {
+    let joined: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            let q = dot_string(l);
+            q[1..q.len() - 1].to_string()
+        })
+        .collect();
+    format!("\"{}\"", joined.join("\\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mermaid_labels_cannot_break_out() {
+        let l = mermaid_label(&["a\"]) --> x".into(), "```".into()]);
+        assert_eq!(l, "\"a#34;#93;#41; --#62; x<br/>#96;#96;#96;\"");
+    }
+
+    #[test]
+    fn dot_strings_are_escaped() {
+        assert_eq!(dot_string("a\"b\\c\nd"), "\"a\\\"b\\\\c d\"");
+        assert_eq!(dot_label(&["x".into(), "y\"".into()]), "\"x\\ny\\\"\"");
+    }
+}
