@@ -34,7 +34,7 @@ pub fn apply(plan: &Plan) -> Result<Written, Error> {
     if plan.interrupted {
         remove_stray_temp_files(out, plan);
     }
-    for (h, text) in &plan.new_bases {
+    for (h, text) in plan.bases_to_store() {
         write_atomic(out, &lock::base_rel(h), text.as_bytes())?;
     }
 

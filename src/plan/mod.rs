@@ -95,8 +95,9 @@ pub struct Plan {
     pub changes: Vec<FileChange>,
     /// The lock after applying this plan.
     pub next_lock: Lock,
-    /// Base contents the next lock refers to that may not be stored yet, by hash.
-    pub new_bases: BTreeMap<String, String>,
+    /// Bases the next lock refers to that are not stored yet: hash → (path, where the
+    /// text is).
+    pub new_bases: BTreeMap<String, (String, BaseText)>,
     /// Whether `.bulkhead/` must be rewritten even if no file changes (an interrupted
     /// apply, or bases that moved).
     pub state_stale: bool,
@@ -192,95 +193,146 @@ fn read_disk(out: &Path, rel: &str) -> Result<OnDisk, Error> {
     }
 }
 
-/// Compares the desired files with the output folder and what bulkhead last wrote there.
-pub fn plan(out_dir: &Path, desired: Files) -> Result<Plan, Error> {
-    let state = State::load(out_dir)?;
-    let bases = &state.effective;
-    let mut next: BTreeMap<String, String> = BTreeMap::new();
-    let mut new_bases = BTreeMap::new();
-    let mut changes = Vec::with_capacity(desired.len());
+/// Where the content of a base that must be stored comes from (bases are the new render
+/// of a file; they are usually also what apply writes, so they are not copied).
+#[derive(Debug, Clone)]
+pub enum BaseText {
+    /// The change's `write` (create, update).
+    Written,
+    /// The change's `current` (the file on disk already equals the new render).
+    Current,
+    /// The new render itself, when what is written differs (merge, conflict).
+    Render(String),
+}
 
-    for (path, text) in &desired {
-        let new_hash = hash(text);
-        let base_hash = bases.get(path);
-        // The new render becomes the base of every file bulkhead writes or finds equal.
-        let mut adopt = || {
-            next.insert(path.clone(), new_hash.clone());
-            if base_hash != Some(&new_hash) {
-                new_bases.insert(new_hash.clone(), text.clone());
-            }
-        };
-        let change = match read_disk(out_dir, path)? {
-            // A deletion is an edit like any other: kept while bulkhead has nothing new for
-            // the file, a conflict when it has.
-            OnDisk::Missing => match base_hash {
-                Some(b) if *b == new_hash => {
-                    next.insert(path.clone(), b.clone());
-                    FileChange::new(path, Action::Keep, None, None).because("you deleted it")
+/// One file's decision, made independently of all others.
+struct Decision {
+    change: FileChange,
+    /// The base hash the next lock records, if the file stays in bulkhead's care.
+    next: Option<String>,
+    /// A base to store: its hash and where its text is.
+    store: Option<(String, BaseText)>,
+}
+
+fn decide(
+    out_dir: &Path,
+    path: String,
+    text: String,
+    base_hash: Option<&String>,
+) -> Result<Decision, Error> {
+    let new_hash = hash(&text);
+    let adopt = |store: BaseText| -> (Option<String>, Option<(String, BaseText)>) {
+        // Stored again when missing too (a damaged or hand-pruned .bulkhead/).
+        let missing = base_hash != Some(&new_hash)
+            || !out_dir
+                .join(crate::apply::lock::base_rel(&new_hash))
+                .is_file();
+        let stored = missing.then(|| (new_hash.clone(), store));
+        (Some(new_hash.clone()), stored)
+    };
+    let keep_base = || (base_hash.cloned(), None);
+    let ((next, store), change) = match read_disk(out_dir, &path)? {
+        // A deletion is an edit like any other: kept while bulkhead has nothing new for
+        // the file, a conflict when it has.
+        OnDisk::Missing => match base_hash {
+            Some(b) if *b == new_hash => (keep_base(), FileChange::new(&path, Action::Keep, None, None).because("you deleted it")),
+            Some(_) => (
+                adopt(BaseText::Written),
+                FileChange::new(&path, Action::Conflict, None, Some(text))
+                    .because("you deleted it, but bulkhead has changes for it: the new version is written; delete it again if unwanted"),
+            ),
+            None => (adopt(BaseText::Written), FileChange::new(&path, Action::Create, None, Some(text))),
+        },
+        // Unchanged files keep no copy of their content: nothing is shown or written.
+        OnDisk::File(current) if current == text => {
+            let decided = adopt(BaseText::Current);
+            let current = decided.1.is_some().then_some(current);
+            (decided, FileChange::new(&path, Action::Unchanged, current, None))
+        }
+        OnDisk::File(current) => {
+            let current_hash = hash(&current);
+            match base_hash {
+                Some(b) if *b == current_hash => {
+                    (adopt(BaseText::Written), FileChange::new(&path, Action::Update, Some(current), Some(text)))
                 }
-                Some(_) => {
-                    adopt();
-                    FileChange::new(path, Action::Conflict, None, Some(text.clone()))
-                        .because("you deleted it, but bulkhead has changes for it: the new version is written; delete it again if unwanted")
+                Some(b) if *b == new_hash => {
+                    if merge::has_markers(&current) {
+                        (keep_base(), FileChange::new(&path, Action::Conflict, Some(current), None)
+                            .because("still has conflict markers: resolve them, then run apply again"))
+                    } else {
+                        (keep_base(), FileChange::new(&path, Action::Keep, Some(current), None).because("your edits"))
+                    }
+                }
+                Some(b) => {
+                    let change = match State::base(out_dir, b) {
+                        Some(base) => match merge::merge(&base, &current, &text) {
+                            merge::Merged::Clean(merged) => FileChange::new(&path, Action::Merge, Some(current), Some(merged))
+                                .because("your edits and the new output"),
+                            merge::Merged::Conflicts(marked) => FileChange::new(&path, Action::Conflict, Some(current), Some(marked))
+                                .because("your edits overlap the new output: resolve the marked blocks"),
+                        },
+                        None => {
+                            let both = merge::whole_file_conflict(&current, &text);
+                            FileChange::new(&path, Action::Conflict, Some(current), Some(both))
+                                .because("its last generated version is missing from .bulkhead/: compare both sides")
+                        }
+                    };
+                    (adopt(BaseText::Render(text)), change)
                 }
                 None => {
-                    adopt();
-                    FileChange::new(path, Action::Create, None, Some(text.clone()))
-                }
-            },
-            OnDisk::File(current) if current == *text => {
-                adopt();
-                FileChange::new(path, Action::Unchanged, Some(current), None)
-            }
-            OnDisk::File(current) => {
-                let current_hash = hash(&current);
-                match base_hash {
-                    Some(b) if *b == current_hash => {
-                        adopt();
-                        FileChange::new(path, Action::Update, Some(current), Some(text.clone()))
-                    }
-                    Some(b) if *b == new_hash => {
-                        next.insert(path.clone(), b.clone());
-                        if merge::has_markers(&current) {
-                            FileChange::new(path, Action::Conflict, Some(current), None).because(
-                                "still has conflict markers: resolve them, then run apply again",
-                            )
-                        } else {
-                            FileChange::new(path, Action::Keep, Some(current), None)
-                                .because("your edits")
-                        }
-                    }
-                    Some(b) => {
-                        adopt();
-                        match State::base(out_dir, b) {
-                            Some(base) => match merge::merge(&base, &current, text) {
-                                merge::Merged::Clean(merged) => FileChange::new(path, Action::Merge, Some(current), Some(merged))
-                                    .because("your edits and the new output"),
-                                merge::Merged::Conflicts(marked) => FileChange::new(path, Action::Conflict, Some(current), Some(marked))
-                                    .because("your edits overlap the new output: resolve the marked blocks"),
-                            },
-                            None => FileChange::new(path, Action::Conflict, Some(current.clone()), Some(merge::whole_file_conflict(&current, text)))
-                                .because("its last generated version is missing from .bulkhead/: compare both sides"),
-                        }
-                    }
-                    None => {
-                        adopt();
-                        FileChange::new(path, Action::Conflict, Some(current.clone()), Some(merge::whole_file_conflict(&current, text)))
-                            .because("exists but was not written by bulkhead: both versions are kept, marked")
-                    }
+                    let both = merge::whole_file_conflict(&current, &text);
+                    (
+                        adopt(BaseText::Render(text)),
+                        FileChange::new(&path, Action::Conflict, Some(current), Some(both))
+                            .because("exists but was not written by bulkhead: both versions are kept, marked"),
+                    )
                 }
             }
-            OnDisk::Unsafe(reason) => {
-                if let Some(b) = base_hash {
-                    next.insert(path.clone(), b.clone());
-                }
-                FileChange::new(path, Action::Conflict, None, None).because(&reason)
-            }
-        };
+        }
+        OnDisk::Unsafe(reason) => (keep_base(), FileChange::new(&path, Action::Conflict, None, None).because(&reason)),
+    };
+    Ok(Decision {
+        change,
+        next,
+        store,
+    })
+}
+
+/// Compares the desired files with the output folder and what bulkhead last wrote there.
+pub fn plan(out_dir: &Path, desired: Files) -> Result<Plan, Error> {
+    use rayon::prelude::*;
+
+    let state = State::load(out_dir)?;
+    let bases = &state.effective;
+    let wanted: BTreeSet<String> = desired.keys().cloned().collect();
+    // Files are independent: read, hash and merge them in parallel.
+    let items: Vec<(String, String)> = desired.into_iter().collect();
+    let decisions: Vec<Result<Decision, Error>> = items
+        .into_par_iter()
+        .map(|(path, text)| {
+            let base = bases.get(&path);
+            decide(out_dir, path, text, base)
+        })
+        .collect();
+
+    let mut next: BTreeMap<String, String> = BTreeMap::new();
+    let mut new_bases: BTreeMap<String, (String, BaseText)> = BTreeMap::new();
+    let mut changes = Vec::with_capacity(decisions.len());
+    for decision in decisions {
+        let Decision {
+            change,
+            next: n,
+            store,
+        } = decision?;
+        if let Some(h) = n {
+            next.insert(change.path.clone(), h);
+        }
+        if let Some((h, text)) = store {
+            new_bases.entry(h).or_insert((change.path.clone(), text));
+        }
         changes.push(change);
     }
 
-    let wanted: BTreeSet<&String> = desired.keys().collect();
     for (path, recorded) in bases {
         if wanted.contains(path) || crate::render::check_path(path).is_err() {
             continue; // a tampered lock cannot make bulkhead touch anything outside the folder
@@ -302,16 +354,6 @@ pub fn plan(out_dir: &Path, desired: Files) -> Result<Plan, Error> {
     }
     changes.sort_by(|a, b| a.path.cmp(&b.path));
 
-    // Bases referenced by the next lock but missing from the store must be written too.
-    for (path, h) in &next {
-        if !new_bases.contains_key(h)
-            && State::base(out_dir, h).is_none()
-            && let Some(text) = desired.get(path)
-            && hash(text) == *h
-        {
-            new_bases.insert(h.clone(), text.clone());
-        }
-    }
     let next_lock = Lock::new(next);
     let state_stale =
         state.interrupted || state.lock.as_ref() != Some(&next_lock) || !new_bases.is_empty();
@@ -323,4 +365,27 @@ pub fn plan(out_dir: &Path, desired: Files) -> Result<Plan, Error> {
         state_stale,
         interrupted: state.interrupted,
     })
+}
+
+impl Plan {
+    /// The bases apply must store: hash and text.
+    pub fn bases_to_store(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.new_bases.iter().filter_map(|(h, (path, source))| {
+            let text = match source {
+                BaseText::Render(text) => Some(text.as_str()),
+                BaseText::Written | BaseText::Current => {
+                    let i = self
+                        .changes
+                        .binary_search_by(|c| c.path.as_str().cmp(path))
+                        .ok()?;
+                    let change = &self.changes[i];
+                    match source {
+                        BaseText::Written => change.write.as_deref(),
+                        _ => change.current.as_deref(),
+                    }
+                }
+            };
+            text.map(|t| (h.as_str(), t))
+        })
+    }
 }

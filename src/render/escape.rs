@@ -235,6 +235,42 @@ pub fn shell_word(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
+/// Text for Markdown (CommonMark and GitHub's dialect), in prose or a table cell: characters
+/// that could open markup (emphasis, links, images, code, HTML, tables, math) are
+/// backslash-escaped, and so are the line-start markers (`#`, `-`, `+`, `=`, `>`, `1.`, `1)`) when
+/// the text starts with one; line breaks and other control characters become spaces and
+/// the ends are trimmed, so the text can never start a new block.
+pub fn markdown_text(s: &str) -> String {
+    let flat: String = s
+        .chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    let text = flat.trim();
+    let digits = text.chars().take_while(char::is_ascii_digit).count();
+    let mut out = String::with_capacity(text.len() + 8);
+    for (i, c) in text.chars().enumerate() {
+        let at_start = i == 0 && matches!(c, '-' | '+' | '=');
+        let list_number = i == digits && digits > 0 && matches!(c, '.' | ')');
+        if at_start
+            || list_number
+            || matches!(
+                c,
+                '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '|' | '!' | '~' | '$' | '&'
+            )
+        {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,6 +290,29 @@ mod tests {
     fn quote_escapes_yaml_line_breaks() {
         assert_eq!(quote("a\u{2028}b\u{85}"), "\"a\\u2028b\\u0085\"");
         assert_eq!(quote("\"\\"), r#""\"\\""#);
+    }
+
+    #[test]
+    fn markdown_text_cannot_open_markup() {
+        assert_eq!(markdown_text("Orders and payments"), "Orders and payments");
+        assert_eq!(
+            markdown_text("Sign-in, JWT issuance"),
+            "Sign-in, JWT issuance"
+        );
+        assert_eq!(markdown_text("refresh_tokens"), "refresh\\_tokens");
+        assert_eq!(
+            markdown_text("a | b <script> [x](javascript:y) `c` *d* $e$"),
+            r"a \| b \<script\> \[x\](javascript:y) \`c\` \*d\* \$e\$"
+        );
+        assert_eq!(
+            markdown_text("# title\n- item\r\n> quote"),
+            r"\# title - item  \> quote"
+        );
+        assert_eq!(markdown_text("  - x  "), r"\- x");
+        assert_eq!(markdown_text("1. first"), r"1\. first");
+        assert_eq!(markdown_text("12) x (y)"), r"12\) x (y)");
+        assert_eq!(markdown_text("a\u{2028}b &amp; c\\"), r"a b \&amp; c\\");
+        assert_eq!(markdown_text("=== ~~x~~ !"), r"\=== \~\~x\~\~ \!");
     }
 
     #[test]

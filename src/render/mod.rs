@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use include_dir::{Dir, include_dir};
 use minijinja::{Environment, UndefinedBehavior, Value, context};
+use rayon::prelude::*;
 
 use crate::error::Error;
 use crate::model::Model;
@@ -174,56 +175,74 @@ impl Renderer {
         let env_values: Vec<Value> = model.environments.iter().map(to_value).collect();
         let base = context! { platform, environments, services, vars };
 
-        let mut files = Files::new();
+        // One job per output file: (blueprint, service index, environment index).
+        let mut jobs: Vec<(&Blueprint, Option<usize>, Option<usize>)> = Vec::new();
         for bp in self.blueprints.items.values().filter(|b| !b.is_partial()) {
-            let per_service = bp.path.contains(SERVICE_TOKEN);
-            let per_env = bp.path.contains(ENV_TOKEN);
-            let service_range: Vec<Option<usize>> = if per_service {
+            let services: Vec<Option<usize>> = if bp.path.contains(SERVICE_TOKEN) {
                 (0..model.services.len()).map(Some).collect()
             } else {
                 vec![None]
             };
-            let env_range: Vec<Option<usize>> = if per_env {
+            let envs: Vec<Option<usize>> = if bp.path.contains(ENV_TOKEN) {
                 (0..model.environments.len()).map(Some).collect()
             } else {
                 vec![None]
             };
-            let template = self
-                .env
-                .get_template(&bp.path)
-                .map_err(|e| blueprint_error(bp, &e, ""))?;
-            for s in &service_range {
-                for e in &env_range {
-                    let mut path = bp.path.clone();
-                    let mut ctx = base.clone();
-                    let mut which = String::new();
-                    if let Some(i) = s {
-                        path = path.replace(SERVICE_TOKEN, &model.services[*i].name);
-                        ctx = context! { service => service_values[*i].clone(), ..ctx };
-                        which.push_str(&format!(" for service {}", model.services[*i].name));
-                    }
-                    if let Some(i) = e {
-                        path = path.replace(ENV_TOKEN, &model.environments[*i].name);
-                        ctx = context! { env => env_values[*i].clone(), ..ctx };
-                        which.push_str(&format!(" in environment {}", model.environments[*i].name));
-                    }
-                    let text = template
-                        .render(ctx)
-                        .map_err(|err| blueprint_error(bp, &err, &which))?;
-                    if text.trim().is_empty() {
-                        continue;
-                    }
-                    let text = format!("{}\n", text.trim_end());
-                    check_syntax(&path, &text).map_err(|message| Error::Blueprint {
-                        blueprint: bp.display(),
-                        message: format!("rendered invalid {message}{which} (output {path})"),
-                    })?;
-                    check_path(&path).map_err(|message| Error::Blueprint {
-                        blueprint: bp.display(),
-                        message,
-                    })?;
-                    files.insert(path, text);
+            for s in &services {
+                for e in &envs {
+                    jobs.push((bp, *s, *e));
                 }
+            }
+        }
+
+        let render_one = |(bp, s, e): &(&Blueprint, Option<usize>, Option<usize>)| -> Result<Option<(String, String)>, Error> {
+            let mut path = bp.path.clone();
+            let mut ctx = base.clone();
+            let mut which = String::new();
+            if let Some(i) = *s {
+                path = path.replace(SERVICE_TOKEN, &model.services[i].name);
+                ctx = context! { service => service_values[i].clone(), ..ctx };
+                which.push_str(&format!(" for service {}", model.services[i].name));
+            }
+            if let Some(i) = *e {
+                path = path.replace(ENV_TOKEN, &model.environments[i].name);
+                ctx = context! { env => env_values[i].clone(), ..ctx };
+                which.push_str(&format!(" in environment {}", model.environments[i].name));
+            }
+            let template = self.env.get_template(&bp.path).map_err(|err| blueprint_error(bp, &err, ""))?;
+            let text = template.render(ctx).map_err(|err| blueprint_error(bp, &err, &which))?;
+            if text.trim().is_empty() {
+                return Ok(None);
+            }
+            // Exact capacity: `format!` would over-allocate up to twice the size, and every
+            // file is held until the plan is applied.
+            let trimmed = text.trim_end();
+            let mut exact = String::with_capacity(trimmed.len() + 1);
+            exact.push_str(trimmed);
+            exact.push('\n');
+            let text = exact;
+            check_syntax(&path, &text).map_err(|message| Error::Blueprint {
+                blueprint: bp.display(),
+                message: format!("rendered invalid {message}{which} (output {path})"),
+            })?;
+            check_path(&path).map_err(|message| Error::Blueprint { blueprint: bp.display(), message })?;
+            Ok(Some((path, text)))
+        };
+        // Rendering is independent per file; results are gathered in job order so the
+        // first error reported is always the same one.
+        let results: Vec<Result<Option<(String, String)>, Error>> =
+            jobs.par_iter().map(render_one).collect();
+
+        let mut files = Files::new();
+        for (result, (bp, _, _)) in results.into_iter().zip(&jobs) {
+            if let Some((path, text)) = result? {
+                if files.contains_key(&path) {
+                    return Err(Error::Blueprint {
+                        blueprint: bp.display(),
+                        message: format!("writes {path}, which another blueprint already writes"),
+                    });
+                }
+                files.insert(path, text);
             }
         }
         Ok(files)
@@ -248,6 +267,8 @@ fn register_filters(env: &mut Environment<'static>) {
     // A shell word is text inside another format (a YAML `run:` string), so it stays
     // unsafe: the file's own escaping still applies, e.g. `{{ "echo " ~ (x | shell) }}`.
     env.add_filter("shell", |v: String| escape::shell_word(&v));
+    // Markdown has no auto-escaping: data in a .md blueprint goes through `| markdown`.
+    env.add_filter("markdown", |v: String| escape::markdown_text(&v));
     env.add_filter("shouty", |v: String| heck::AsShoutySnakeCase(v).to_string());
     env.add_filter("snake", |v: String| heck::AsSnakeCase(v).to_string());
 }
