@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::spec::{Choice, Datastore, Mesh, Runtime};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -41,6 +44,10 @@ pub struct GlobalArgs {
     /// Treat warnings about service.toml as errors
     #[arg(long, global = true)]
     pub deny_warnings: bool,
+    /// The platform's own blueprints folder, overriding and adding to the built-in ones
+    /// [default: `platform.blueprints` of service.toml]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub blueprints: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -73,6 +80,56 @@ from the gateway (thick arrows). It is the same graph docs/architecture.md shows
         after_help = "Examples:\n  bulkhead graph                                # Mermaid, e.g. for a README\n  bulkhead graph --format dot | dot -Tpng -o graph.png"
     )]
     Graph(GraphArgs),
+    /// Evaluate the operations checklist on the generated files as they are on disk
+    #[command(
+        long_about = "Evaluate the operations checklist (22 items: domain boundaries, images, \
+non-root, probes, autoscaling, TLS, mTLS, observability, releases, resilience) on service.toml \
+and the files on disk in the output folder, hand edits included. Each item is pass, fail, n/a \
+(with why) or manual (what only the running cluster can show, with the command to check it). \
+Exits 1 when an item fails.",
+        after_help = "Examples:\n  bulkhead audit\n  bulkhead audit -f examples/fleet/service.toml -o /tmp/fleet\n  bulkhead audit -q              # only the failures\n  bulkhead audit --format json   # for tools"
+    )]
+    Audit(AuditArgs),
+    /// Create service.toml: a few questions on a terminal, or flags with --no-input
+    #[command(
+        long_about = "Create service.toml, the one file bulkhead generates a platform from. On a \
+terminal it asks for the platform (name, registry, repository, domain, mesh), its environments \
+and its services (name, runtime, owned data, datastore, public APIs, calls), checks every answer \
+as you go, shows a summary and writes only after you confirm. With --no-input it asks nothing \
+and takes the flags, with defaults for the rest. The file it writes is commented and always \
+passes `bulkhead validate`.",
+        after_help = "Examples:\n  bulkhead init                # ask, then write ./service.toml\n  bulkhead init fleet          # write fleet/service.toml (the folder is created)\n  bulkhead init --no-input --name fleet --registry ghcr.io/acme \\\n      --env dev,prod --service trips:go --service users:node"
+    )]
+    Init(InitArgs),
+    /// Add to an existing service.toml, keeping its comments and layout
+    #[command(
+        after_help = "Example:\n  bulkhead add service trip-analytics --runtime python --owns reports --datastore postgres"
+    )]
+    Add(AddArgs),
+    /// List the blueprints (built-in, overridden, added) or copy the built-in ones to customise
+    #[command(
+        long_about = "Blueprints are the templates bulkhead renders, laid out like the output tree. \
+A platform's own folder (`platform.blueprints` in service.toml, or --blueprints DIR) overrides a \
+built-in blueprint by relative path and adds new ones, with the same fan-out: a path segment \
+`__service__` renders once per service, `__env__` once per environment. The template context is \
+documented in docs/template-context.md.",
+        after_help = "Examples:\n  bulkhead blueprints list\n  bulkhead blueprints eject --only _runtimes/go   # copy one runtime's Dockerfile to customise\n  bulkhead blueprints list --blueprints ../platform/blueprints"
+    )]
+    Blueprints(BlueprintsArgs),
+    /// Print the JSON Schema of service.toml (for editors)
+    #[command(
+        long_about = "Print the JSON Schema (draft 2020-12) of service.toml: every table and key, \
+with descriptions, defaults, choices and name patterns, for editor completion and checking (e.g. \
+Taplo / Even Better TOML, or a `#:schema` comment). Rules between values (one owner per datum, \
+calls to known services, …) are checked by `bulkhead validate`.",
+        after_help = "Examples:\n  bulkhead schema > service.schema.json\n  # then, first line of service.toml:  #:schema ./service.schema.json"
+    )]
+    Schema,
+    /// Print shell completions for bash, zsh, fish, elvish or powershell
+    #[command(
+        after_help = "Examples:\n  bulkhead completions bash > ~/.local/share/bash-completion/completions/bulkhead\n  bulkhead completions zsh > \"${fpath[1]}/_bulkhead\"\n  bulkhead completions fish > ~/.config/fish/completions/bulkhead.fish"
+    )]
+    Completions(CompletionsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -111,4 +168,232 @@ pub enum GraphFormat {
     Mermaid,
     /// Graphviz DOT (render with `dot -Tpng`)
     Dot,
+}
+
+/// A value parser for a fixed set of choices of service.toml (`--mesh`, `--runtime`, …):
+/// the help lists the possible values, and they come from the same table as the file's.
+fn choice<T: Choice + Send + Sync>() -> impl TypedValueParser<Value = T> {
+    PossibleValuesParser::new(T::ALL.iter().map(|(name, _)| *name)).map(|s| {
+        T::ALL
+            .iter()
+            .find(|(name, _)| *name == s)
+            .map(|(_, v)| *v)
+            .expect("clap only passes possible values")
+    })
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Folder to write service.toml in; created when missing [default: this folder]
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Ask nothing: take the flags below and defaults for the rest (scripts, CI)
+    #[arg(long)]
+    pub no_input: bool,
+    /// Overwrite an existing service.toml
+    #[arg(long)]
+    pub force: bool,
+    /// Platform name, a DNS label of at most 40 characters [default: the folder's name]
+    #[arg(long, value_name = "NAME", help_heading = "Platform")]
+    pub name: Option<String>,
+    /// Image registry prefix: images become REGISTRY/SERVICE [default: ghcr.io/ORG, ORG from the
+    /// Git remote or the platform name]
+    #[arg(long, value_name = "REGISTRY", help_heading = "Platform")]
+    pub registry: Option<String>,
+    /// Git URL Argo CD syncs from [default: the folder's `origin` remote, else
+    /// https://github.com/ORG/NAME.git]
+    #[arg(long, value_name = "URL", help_heading = "Platform")]
+    pub repository: Option<String>,
+    /// Public domain; environments get hosts under it [default: none]
+    #[arg(long, value_name = "DOMAIN", help_heading = "Platform")]
+    pub domain: Option<String>,
+    /// Service mesh [default: istio]
+    #[arg(long, value_parser = choice::<Mesh>(), help_heading = "Platform")]
+    pub mesh: Option<Mesh>,
+    /// An environment, in promotion order; repeat it or separate with commas
+    /// [default: dev,staging,prod]
+    #[arg(
+        long = "env",
+        value_name = "ENV",
+        value_delimiter = ',',
+        help_heading = "Platform"
+    )]
+    pub envs: Vec<String>,
+    /// A service as NAME:RUNTIME, e.g. `trips:go`; repeat for more (add details later with
+    /// `bulkhead add service`) [default with --no-input: api:rust]
+    #[arg(long = "service", value_name = "NAME:RUNTIME", value_parser = service_seed, help_heading = "Platform")]
+    pub services: Vec<ServiceSeed>,
+}
+
+/// `--service NAME:RUNTIME` of `init`.
+#[derive(Debug, Clone)]
+pub struct ServiceSeed {
+    pub name: String,
+    pub runtime: Runtime,
+}
+
+fn service_seed(s: &str) -> Result<ServiceSeed, String> {
+    let runtimes = || {
+        Runtime::ALL
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Some((name, runtime)) = s.split_once(':') else {
+        return Err(format!(
+            "expected NAME:RUNTIME, e.g. `trips:go` (runtimes: {})",
+            runtimes()
+        ));
+    };
+    let runtime = Runtime::ALL
+        .iter()
+        .find(|(n, _)| *n == runtime)
+        .map(|(_, r)| *r)
+        .ok_or_else(|| format!("unknown runtime `{runtime}` (runtimes: {})", runtimes()))?;
+    Ok(ServiceSeed {
+        name: name.to_string(),
+        runtime,
+    })
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    #[command(subcommand)]
+    pub what: AddCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AddCommand {
+    /// Add a service: a new [services.NAME] table after the last service
+    #[command(
+        long_about = "Add a service to service.toml: a new [services.NAME] table after the last \
+service. Everything else in the file (comments, blank lines, order) stays as it is. The result \
+is checked against every rule before it is written; nothing is written when it would be invalid \
+(a duplicate name, a call to an unknown service, data another service owns, …). On a terminal, \
+a missing --runtime starts questions for every value not given as a flag.",
+        after_help = "Examples:\n  bulkhead add service billing                 # on a terminal: asks\n  bulkhead add service billing --runtime go --owns invoices,payments --datastore postgres \\\n      --apis /invoices --calls user-profiles\n  bulkhead plan                                # then see what it generates"
+    )]
+    Service(AddServiceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AddServiceArgs {
+    /// The service's name: a DNS label of at most 50 characters, new in the platform
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Language toolchain: picks the Dockerfile and CI steps (asked on a terminal when missing)
+    #[arg(long, value_parser = choice::<Runtime>(), help_heading = "Service")]
+    pub runtime: Option<Runtime>,
+    /// Data it owns, comma-separated identifiers (`trips,routes`); no other service may own them
+    #[arg(
+        long,
+        value_name = "DATA",
+        value_delimiter = ',',
+        help_heading = "Service"
+    )]
+    pub owns: Option<Vec<String>>,
+    /// Its own database [default: postgres when it owns data, else none]
+    #[arg(long, value_parser = choice::<Datastore>(), help_heading = "Service")]
+    pub datastore: Option<Datastore>,
+    /// Public route prefixes through the gateway, comma-separated (`/trips,/routes`)
+    #[arg(
+        long,
+        value_name = "PATHS",
+        value_delimiter = ',',
+        help_heading = "Service"
+    )]
+    pub apis: Option<Vec<String>>,
+    /// Services it calls synchronously, comma-separated
+    #[arg(
+        long,
+        value_name = "SERVICES",
+        value_delimiter = ',',
+        help_heading = "Service"
+    )]
+    pub calls: Option<Vec<String>>,
+    /// Event topics it publishes, comma-separated
+    #[arg(
+        long,
+        value_name = "TOPICS",
+        value_delimiter = ',',
+        help_heading = "Service"
+    )]
+    pub publishes: Option<Vec<String>>,
+    /// Event topics it consumes, comma-separated
+    #[arg(
+        long,
+        value_name = "TOPICS",
+        value_delimiter = ',',
+        help_heading = "Service"
+    )]
+    pub consumes: Option<Vec<String>>,
+    /// Container port [default: 8080]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..), help_heading = "Service")]
+    pub port: Option<u16>,
+    /// Free text, shown in annotations and docs
+    #[arg(long, value_name = "TEXT", help_heading = "Service")]
+    pub description: Option<String>,
+    /// Ask nothing, even on a terminal (then --runtime is required)
+    #[arg(long)]
+    pub no_input: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct BlueprintsArgs {
+    #[command(subcommand)]
+    pub what: BlueprintsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BlueprintsCommand {
+    /// Every blueprint path with its origin (built-in, overridden, added) and fan-out
+    #[command(
+        long_about = "List every blueprint by relative path: built-in, overridden (by which file of \
+the platform's folder) or added by it, and how often it renders: once, per service, per \
+environment, or both; partials (a first segment starting with `_`) are only included by others.",
+        after_help = "Examples:\n  bulkhead blueprints list\n  bulkhead blueprints list --format json\n  bulkhead blueprints list --blueprints my-blueprints"
+    )]
+    List(BlueprintsListArgs),
+    /// Copy the built-in blueprints into a folder to customise them; never overwrites
+    #[command(
+        long_about = "Copy the built-in blueprints into DIR (default: `blueprints` next to \
+service.toml), keeping their relative paths. Existing files are never overwritten: they are \
+reported as skipped. Then point service.toml at the folder (the line to add is printed). Eject \
+only what you change (--only): a file in the folder replaces the built-in one for good, so later \
+bulkhead upgrades no longer reach it.",
+        after_help = "Examples:\n  bulkhead blueprints eject --only _runtimes/go       # the Go Dockerfile only\n  bulkhead blueprints eject --only .github/workflows  # the CI workflows\n  bulkhead blueprints eject platform/blueprints       # everything, into that folder"
+    )]
+    Eject(BlueprintsEjectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BlueprintsListArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct BlueprintsEjectArgs {
+    /// Folder to copy into [default: `blueprints` next to service.toml]
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Copy only blueprints under this path (a file or a folder, e.g. `_runtimes/go`); repeatable
+    #[arg(long, value_name = "PATH-PREFIX")]
+    pub only: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to write completions for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }

@@ -7,6 +7,7 @@
 //! `render` (blueprints → files) → `plan` (diff against disk) → `apply` (safe writes).
 
 pub mod apply;
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod diagnostic;
@@ -48,6 +49,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Plan(args) => commands::plan::run(&cli.global, args),
         Command::Apply(args) => commands::apply::run(&cli.global, args),
         Command::Graph(args) => commands::graph::run(&cli.global, args),
+        Command::Audit(args) => commands::audit::run(&cli.global, args),
+        Command::Init(args) => commands::init::run(&cli.global, args),
+        Command::Add(args) => commands::add::run(&cli.global, args),
+        Command::Blueprints(args) => commands::blueprints::run(&cli.global, args),
+        Command::Schema => commands::schema::run(&cli.global),
+        Command::Completions(args) => commands::completions::run(&cli.global, args),
     };
     match result {
         Ok(status) => status as i32,

@@ -127,6 +127,10 @@ proptest! {
         // Every YAML and JSON file parses (the renderer checks too; this checks it again
         // independently, with every document).
         for (path, text) in &files {
+            // Helm's own templates are Go templates, YAML only after Helm renders them.
+            if path.starts_with("helm/chart/templates/") {
+                continue;
+            }
             if path.ends_with(".yaml") {
                 let docs = crate::common::yaml_docs(text);
                 prop_assert!(!docs.is_empty(), "{}", path);

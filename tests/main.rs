@@ -2,10 +2,18 @@
 
 mod common;
 
+mod audit;
+mod blueprints;
 mod cli;
+mod delivery;
+mod helm;
 mod hostile;
+mod init_add;
 mod kustomize;
+mod observability;
 mod plan_apply;
 mod regenerate;
+mod security;
 mod snapshots;
+mod synth;
 mod validate_rules;

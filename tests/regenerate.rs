@@ -282,8 +282,8 @@ fn big_platform(name: &str, services: std::ops::Range<usize>) -> String {
 
 #[test]
 fn apply_killed_at_any_moment_leaves_old_or_new_files_and_is_finished_next_time() {
-    let old_spec = big_platform("big", 0..60);
-    let new_spec = big_platform("bigger", 5..65); // every file changes; some go, some come
+    let old_spec = big_platform("big", 0..40);
+    let new_spec = big_platform("bigger", 4..44); // every file changes; some go, some come
 
     let old = platform(&old_spec);
     assert_eq!(run(old.path(), &["apply", "--yes", "-q"]).0, 0);

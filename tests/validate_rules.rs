@@ -887,7 +887,7 @@ env = { "bad-name" = "z" }
     err(
         "secret name `db-password` is not valid",
         "\"db-password\"",
-        "expected an environment variable name, e.g. `DATABASE_PASSWORD`",
+        "expected an environment variable name, e.g. `PAYMENT_API_KEY`",
     );
     run.error(
         "secret `DB_PASSWORD` is listed twice",
@@ -2039,12 +2039,29 @@ fn the_examples_are_valid_without_warnings() {
 
 #[test]
 fn warning_a_plain_setting_that_looks_like_a_secret() {
-    let text = minimal("env = { LOG_LEVEL = \"info\", API_TOKEN = \"abc\" }\n\n[services.api.environments.prod]\nenv = { DB_PASSWORD_FILE = \"/x\" }\n");
+    let text = minimal(
+        "env = { LOG_LEVEL = \"info\", API_TOKEN = \"abc\" }\n\n[services.api.environments.prod]\nenv = { DB_PASSWORD_FILE = \"/x\" }\n",
+    );
     let run = validate(&text);
     run.warning("`API_TOKEN` looks like a secret but is a plain setting", pos(&text, "API_TOKEN"))
         .label("contains `TOKEN`")
         .help("list its name in `secrets` (the value then comes from the Secret `<service>-secrets`), or rename it");
-    run.warning("`DB_PASSWORD_FILE` looks like a secret but is a plain setting", pos(&text, "DB_PASSWORD_FILE"))
-        .label("contains `PASSWORD`");
+    run.warning(
+        "`DB_PASSWORD_FILE` looks like a secret but is a plain setting",
+        pos(&text, "DB_PASSWORD_FILE"),
+    )
+    .label("contains `PASSWORD`");
     run.assert_valid_with_warnings(2);
+}
+
+#[test]
+fn rule3_a_service_cannot_take_the_platform_name() {
+    let text = minimal("\n[services.demo]\nruntime = \"go\"\n");
+    let run = validate(&text);
+    run.error(
+        "service `demo` has the platform's name",
+        pos(&text, "demo]"),
+    )
+    .label("the platform's Argo CD applications already use this name");
+    run.assert_invalid(1);
 }

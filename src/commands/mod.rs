@@ -1,9 +1,15 @@
 //! One file per command. Shared here: finding and loading service.toml through the
 //! pipeline up to the rendered files.
 
+pub mod add;
 pub mod apply;
+pub mod audit;
+pub mod blueprints;
+pub mod completions;
 pub mod graph;
+pub mod init;
 pub mod plan;
+pub mod schema;
 pub mod validate;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +22,19 @@ use crate::render::{Blueprints, Files, Renderer};
 use crate::spec::Spec;
 
 pub const SPEC_FILE: &str = "service.toml";
+
+/// Writes a command's output to stdout; a closed pipe (`bulkhead schema | head`) is not an
+/// error.
+pub fn write_stdout(bytes: &[u8]) -> Result<(), Error> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::io(Path::new("<stdout>"), e))
+        }
+        _ => Ok(()),
+    }
+}
 
 /// `-f`, or service.toml in the current folder or the nearest parent.
 pub fn locate(global: &GlobalArgs) -> Result<PathBuf, Error> {
@@ -45,7 +64,9 @@ fn display_path(path: &Path) -> String {
     };
     for (depth, dir) in cwd.ancestors().enumerate() {
         if let Ok(rel) = path.strip_prefix(dir) {
-            return format!("{}{}", "../".repeat(depth), rel.display());
+            let shown = format!("{}{}", "../".repeat(depth), rel.display());
+            // The current folder itself (a blueprints folder, say).
+            return if shown.is_empty() { ".".into() } else { shown };
         }
     }
     path.display().to_string()
@@ -57,6 +78,8 @@ pub struct Loaded {
     pub spec: Spec,
     pub model: Model,
     pub warnings: Vec<Diagnostic>,
+    /// `--blueprints DIR`, which takes precedence over `platform.blueprints`.
+    pub blueprints_flag: Option<PathBuf>,
 }
 
 pub fn load(global: &GlobalArgs) -> Result<Loaded, Error> {
@@ -85,6 +108,7 @@ pub fn load(global: &GlobalArgs) -> Result<Loaded, Error> {
         spec,
         model,
         warnings: diagnostics,
+        blueprints_flag: global.blueprints.clone(),
     })
 }
 
@@ -125,11 +149,16 @@ impl Loaded {
         })
     }
 
-    /// `platform.blueprints`, relative to service.toml.
+    /// The platform's own blueprints: `--blueprints DIR`, else `platform.blueprints`
+    /// (relative to service.toml).
     pub fn blueprint_dir(&self) -> Option<PathBuf> {
+        if let Some(dir) = &self.blueprints_flag {
+            return Some(dir.clone());
+        }
         let rel = self.spec.platform.blueprints.as_ref()?;
         let base = self.path.parent().unwrap_or(Path::new("."));
-        Some(base.join(&rel.value))
+        // Relative to the current folder where possible: template errors name these files.
+        Some(PathBuf::from(display_path(&base.join(&rel.value))))
     }
 
     pub fn render(&self) -> Result<Files, Error> {

@@ -3,13 +3,14 @@
 //! (docs/architecture.md) or Graphviz DOT (`bulkhead graph`), so the two cannot drift.
 //! Every label is escaped for the format it is written in.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::Service;
 use crate::spec::Datastore;
 
 /// The graph as text in both formats, as blueprints see it (`platform.graph`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Drawings {
     /// A Mermaid `flowchart` (without the Markdown fence).
     pub mermaid: String,
@@ -144,8 +145,8 @@ impl Graph {
             }
         }
         for t in &topics {
-            let external = external_topics.contains(t)
-                && !services.iter().any(|s| s.publishes.contains(t));
+            let external =
+                external_topics.contains(t) && !services.iter().any(|s| s.publishes.contains(t));
             nodes.push(Node {
                 key: topic_key(t),
                 kind: NodeKind::Topic,
@@ -304,6 +305,37 @@ impl Graph {
         out.push_str("}\n");
         out
     }
+}
+
+/// The services that reach `name` through calls, directly or transitively, in file order
+/// (`name` itself excluded, even in a cycle). Uses the derived `callers`.
+pub fn dependents(services: &[Service], name: &str) -> Vec<String> {
+    let index: std::collections::HashMap<&str, usize> = services
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
+    let mut seen = vec![false; services.len()];
+    let mut queue = vec![name];
+    while let Some(current) = queue.pop() {
+        let Some(&i) = index.get(current) else {
+            continue;
+        };
+        for caller in &services[i].callers {
+            if let Some(&j) = index.get(caller.as_str())
+                && !seen[j]
+            {
+                seen[j] = true;
+                queue.push(caller);
+            }
+        }
+    }
+    services
+        .iter()
+        .zip(seen)
+        .filter(|(s, seen)| *seen && s.name != name)
+        .map(|(s, _)| s.name.clone())
+        .collect()
 }
 
 /// A quoted Mermaid label: lines joined by `<br/>`, and every character that is not

@@ -7,6 +7,7 @@ pub mod graph;
 pub mod units;
 
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::spec::{
@@ -44,26 +45,42 @@ pub const INITIAL_TAG: &str = "0.1.0";
 
 /// Everything a blueprint can see, as the context `platform`, `environments`, `services`
 /// and `vars`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Model {
+    /// The platform: `[platform]` with defaults applied and relations derived.
     pub platform: Platform,
+    /// The environments in promotion order; the last one is production.
     pub environments: Vec<Environment>,
+    /// The services in file order.
     pub services: Vec<Service>,
+    /// `[platform.vars]` as written: free-form values for custom blueprints (TOML dates
+    /// become strings).
     pub vars: serde_json::Map<String, serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// `platform`: the platform as a whole, with relations derived from all services.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Platform {
+    /// The platform's name: a DNS label, prefix of namespaces, the Argo CD project and
+    /// dashboard uids.
     pub name: String,
+    /// Image registry prefix; a service's image is `{registry}/{service}`.
     pub registry: String,
+    /// Git URL Argo CD syncs from.
     pub repository: String,
+    /// Git revision Argo CD tracks (default `main`).
     pub revision: String,
+    /// Public host base, if any; the environments' hosts derive from it.
     pub domain: Option<String>,
+    /// The service mesh.
     pub mesh: Mesh,
+    /// Which tree the Argo CD Applications point at.
     pub deploy: Deploy,
+    /// Which CI system gets workflows.
     pub ci: Ci,
     /// The platform's own blueprints folder as written in service.toml (relative to it), if any.
     pub blueprints: Option<String>,
+    /// Topics consumed here but published outside the platform.
     pub external_topics: Vec<String>,
     /// Datum → the one service that owns it.
     pub owners: IndexMap<String, String>,
@@ -84,10 +101,14 @@ pub struct Platform {
 }
 
 /// A set of pods elsewhere in the cluster: its namespace and pod labels.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct PodGroup {
+    /// The namespace the pods run in.
     pub namespace: &'static str,
+    /// Labels that select the pods.
     pub labels: IndexMap<&'static str, &'static str>,
+    /// The ports services reach them on (empty for groups that only send traffic, like the
+    /// gateway and Prometheus).
     pub ports: Vec<u16>,
 }
 
@@ -102,7 +123,7 @@ impl PodGroup {
 }
 
 /// The conventional locations of the cluster add-ons a platform relies on.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Addons {
     /// Cluster DNS (egress on port 53).
     pub dns: PodGroup,
@@ -145,15 +166,22 @@ impl Addons {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One environment: `env` in `__env__` blueprints, an item of `environments`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Environment {
+    /// The environment's name (its table key in service.toml).
     pub name: String,
+    /// Kubernetes namespace (default `{platform}-{env}`).
     pub namespace: String,
+    /// Argo CD destination server.
     pub cluster: String,
     /// Public host of the gateway; none when neither `host` nor `platform.domain` is set.
     pub host: Option<String>,
+    /// Default replica count of every service here.
     pub replicas: i64,
+    /// Argo CD automated sync with prune and self-heal; false: manual sync.
     pub auto_sync: bool,
+    /// Secret holding the gateway's TLS certificate (default `{platform}-tls`).
     pub tls_secret: String,
     /// Position in the promotion order, from 0.
     pub index: usize,
@@ -163,31 +191,56 @@ pub struct Environment {
     pub production: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One service: `service` in `__service__` blueprints, an item of `services`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Service {
+    /// The service's name (its table key): a DNS label that names every object of the
+    /// service.
     pub name: String,
+    /// Free text from service.toml, if any (arbitrary characters: let the escaping handle
+    /// it).
     pub description: Option<String>,
+    /// Language toolchain: picks `_runtimes/<runtime>/Dockerfile` and the CI steps.
     pub runtime: Runtime,
+    /// Container port (default 8080).
     pub port: i64,
     /// `{registry}/{name}`, without a tag.
     pub image: String,
+    /// Data this service owns, in file order; no other service owns them.
     pub owns: Vec<String>,
+    /// The kind of its own database (`none` without one); details in `store`.
     pub datastore: Datastore,
     /// The service's own database, when it has one.
     pub store: Option<Store>,
+    /// Public route prefixes through the gateway; empty: internal only.
     pub apis: Vec<String>,
+    /// Services it calls synchronously, in file order.
     pub calls: Vec<String>,
     /// Services that declare a call to this one (derived), in file order.
     pub callers: Vec<String>,
+    /// Services that depend on this one through calls, directly or through other services
+    /// (derived: callers, their callers, …), in file order: who suffers when it is down.
+    pub dependents: Vec<String>,
+    /// Event topics it publishes.
     pub publishes: Vec<String>,
+    /// Event topics it consumes.
     pub consumes: Vec<String>,
+    /// Probe paths.
     pub health: Health,
+    /// Requests and limits (the service's base; per environment in `environments`).
     pub resources: Resources,
+    /// Autoscaling (the base), or none when the service does not autoscale.
     pub autoscale: Option<Autoscale>,
+    /// Release strategy (the base; per environment in `environments`).
     pub release: Release,
+    /// Timeouts, retries, outlier detection and connection pool of calls to it.
     pub resilience: Resilience,
+    /// Service level objectives.
     pub slo: Slo,
+    /// Plain configuration, variable → value (the base; merged per environment in
+    /// `environments`).
     pub env: IndexMap<String, String>,
+    /// Names of secret variables, read from the Secret `{service}-secrets`.
     pub secrets: Vec<String>,
     /// Grafana uid of the service's dashboard (see `dashboard_uid`).
     pub dashboard_uid: String,
@@ -195,33 +248,47 @@ pub struct Service {
     pub environments: IndexMap<String, ServiceEnvironment>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A service's own database.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Store {
+    /// The database.
     pub kind: Datastore,
     /// Object name: `{service}-{kind}`.
     pub name: String,
+    /// The port the database listens on.
     pub port: u16,
     /// The Secret holding its credentials.
     pub secret: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Probe paths of a service.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Health {
+    /// Liveness (and startup) probe path.
     pub liveness: String,
+    /// Readiness probe path.
     pub readiness: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Kubernetes resource requests and limits.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Resources {
+    /// CPU request, a Kubernetes quantity (`100m`).
     pub cpu: String,
+    /// Memory request (`128Mi`).
     pub memory: String,
+    /// CPU limit, if any.
     pub cpu_limit: Option<String>,
+    /// Memory limit, if any.
     pub memory_limit: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// HorizontalPodAutoscaler bounds and targets.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Autoscale {
+    /// Fewest replicas.
     pub min: i64,
+    /// Most replicas.
     pub max: i64,
     /// Target average CPU utilisation in percent.
     pub cpu: Option<i64>,
@@ -229,57 +296,77 @@ pub struct Autoscale {
     pub memory: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// How a new version of a service replaces the old one.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Release {
+    /// How the new version replaces the old one.
     pub strategy: Strategy,
     /// Percent of traffic to the canary (canary only).
     pub weight: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Timeouts, retries, outlier detection and connection pool of calls to a service.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Resilience {
     /// Protobuf-style duration, e.g. `"3s"`.
     pub timeout: String,
+    /// `timeout` in milliseconds.
     pub timeout_ms: u64,
+    /// Retries of a failed request.
     pub retries: i64,
+    /// Consecutive errors before an instance is ejected.
     pub consecutive_errors: i64,
+    /// How long an ejected instance stays out, protobuf-style like `timeout`.
     pub ejection: String,
+    /// `ejection` in milliseconds.
     pub ejection_ms: u64,
+    /// Connection pool size towards the service.
     pub max_connections: i64,
     /// Each attempt's share of `timeout` (`timeout / (retries + 1)`), so every retry fits
     /// inside the overall budget; protobuf-style like `timeout`.
     pub per_try_timeout: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Service level objectives of a service.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Slo {
     /// Percent, e.g. 99.9.
     pub availability: f64,
     /// Allowed error ratio, e.g. 0.001 for 99.9 %.
     pub error_budget: f64,
+    /// 95th percentile latency objective in milliseconds.
     pub latency_p95_ms: i64,
 }
 
 /// One service in one environment.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ServiceEnvironment {
+    /// Replica count here.
     pub replicas: i64,
+    /// Requests and limits here.
     pub resources: Resources,
+    /// Autoscaling here, or none.
     pub autoscale: Option<Autoscale>,
     /// Service `env` with this environment's values merged over it.
     pub env: IndexMap<String, String>,
     /// Only the keys this environment adds or changes.
     pub env_overrides: IndexMap<String, String>,
+    /// Release strategy here.
     pub release: Release,
     /// Which settings differ from the service's base (what an overlay must patch).
     pub changed: Changed,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Which settings of one service in one environment differ from the service's base.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Changed {
+    /// `resources` differ from the service's.
     pub resources: bool,
+    /// `autoscale` differs from the service's.
     pub autoscale: bool,
+    /// `env` differs from the service's.
     pub env: bool,
+    /// `release` differs from the service's.
     pub release: bool,
 }
 
@@ -344,6 +431,13 @@ impl Model {
             .collect();
         for (service, callers) in services.iter_mut().zip(callers) {
             service.callers = callers;
+        }
+        let dependents: Vec<Vec<String>> = services
+            .iter()
+            .map(|s| graph::dependents(&services, &s.name))
+            .collect();
+        for (service, dependents) in services.iter_mut().zip(dependents) {
+            service.dependents = dependents;
         }
         let mut owners = IndexMap::new();
         let mut publishers = IndexMap::new();
@@ -532,6 +626,7 @@ impl Service {
             apis: strings(&s.apis),
             calls: strings(&s.calls),
             callers: Vec::new(),
+            dependents: Vec::new(),
             publishes: strings(&s.publishes),
             consumes: strings(&s.consumes),
             health: Health {

@@ -5,7 +5,10 @@
 //! (included, never written). Every rendered YAML/JSON file is parsed here, so a blueprint
 //! bug is reported with the blueprint's path before anything is planned.
 
+pub mod docs;
 pub mod escape;
+
+pub use docs::context_docs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +24,41 @@ static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/blueprints");
 
 pub const SERVICE_TOKEN: &str = "__service__";
 pub const ENV_TOKEN: &str = "__env__";
+
+/// How many files one blueprint renders to, from the segments of its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FanOut {
+    /// A partial: included by other blueprints, never written itself.
+    Partial,
+    Once,
+    PerService,
+    PerEnvironment,
+    PerServiceAndEnvironment,
+}
+
+impl FanOut {
+    pub fn of(path: &str) -> Self {
+        if path.starts_with('_') {
+            return Self::Partial;
+        }
+        match (path.contains(SERVICE_TOKEN), path.contains(ENV_TOKEN)) {
+            (false, false) => Self::Once,
+            (true, false) => Self::PerService,
+            (false, true) => Self::PerEnvironment,
+            (true, true) => Self::PerServiceAndEnvironment,
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Partial => "partial",
+            Self::Once => "once",
+            Self::PerService => "per service",
+            Self::PerEnvironment => "per environment",
+            Self::PerServiceAndEnvironment => "per service and environment",
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
@@ -161,7 +199,7 @@ impl Renderer {
         register_filters(&mut env);
         for bp in blueprints.items.values() {
             env.add_template_owned(bp.path.clone(), bp.source.clone())
-                .map_err(|e| blueprint_error(bp, &e, ""))?;
+                .map_err(|e| blueprint_error(&blueprints, bp, &e, ""))?;
         }
         Ok(Self { env, blueprints })
     }
@@ -209,8 +247,8 @@ impl Renderer {
                 ctx = context! { env => env_values[i].clone(), ..ctx };
                 which.push_str(&format!(" in environment {}", model.environments[i].name));
             }
-            let template = self.env.get_template(&bp.path).map_err(|err| blueprint_error(bp, &err, ""))?;
-            let text = template.render(ctx).map_err(|err| blueprint_error(bp, &err, &which))?;
+            let template = self.env.get_template(&bp.path).map_err(|err| blueprint_error(&self.blueprints, bp, &err, ""))?;
+            let text = template.render(ctx).map_err(|err| blueprint_error(&self.blueprints, bp, &err, &which))?;
             if text.trim().is_empty() {
                 return Ok(None);
             }
@@ -253,50 +291,138 @@ fn to_value<T: serde::Serialize>(v: &T) -> Value {
     Value::from(minijinja::value::Serde(v))
 }
 
-fn register_filters(env: &mut Environment<'static>) {
-    // Complete scalars of a format, safe to write as they are.
-    env.add_filter("quote", |v: String| {
-        Value::from_safe_string(escape::quote(&v))
-    });
-    env.add_filter("yaml", |v: Value| {
-        escape::yaml_value(&v).map(Value::from_safe_string)
-    });
-    env.add_filter("json", |v: Value| {
-        escape::json_value(&v).map(Value::from_safe_string)
-    });
-    // A shell word is text inside another format (a YAML `run:` string), so it stays
-    // unsafe: the file's own escaping still applies, e.g. `{{ "echo " ~ (x | shell) }}`.
-    env.add_filter("shell", |v: String| escape::shell_word(&v));
-    // Markdown has no auto-escaping: data in a .md blueprint goes through `| markdown`.
-    env.add_filter("markdown", |v: String| escape::markdown_text(&v));
-    env.add_filter("shouty", |v: String| heck::AsShoutySnakeCase(v).to_string());
-    env.add_filter("snake", |v: String| heck::AsSnakeCase(v).to_string());
+/// A filter blueprints can use: its name, what it does (for docs/template-context.md) and
+/// how it is registered. The one list both the engine and the docs read.
+pub struct Filter {
+    pub name: &'static str,
+    pub doc: &'static str,
+    register: fn(&mut Environment<'static>, &'static str),
 }
 
-fn blueprint_error(bp: &Blueprint, err: &minijinja::Error, which: &str) -> Error {
-    let mut message = err.kind().to_string();
-    if let Some(detail) = err.detail() {
+pub const FILTERS: &[Filter] = &[
+    // Complete scalars of a format, safe to write as they are.
+    Filter {
+        name: "quote",
+        doc: "A double-quoted string, valid in YAML and JSON alike: `{{ x | quote }}`.",
+        register: |env, name| {
+            env.add_filter(name, |v: String| Value::from_safe_string(escape::quote(&v)));
+        },
+    },
+    Filter {
+        name: "yaml",
+        doc: "Any value as one complete YAML value (lists and maps in flow style). What `{{ x }}` already does in a .yaml file; useful in other files.",
+        register: |env, name| {
+            env.add_filter(name, |v: Value| {
+                escape::yaml_value(&v).map(Value::from_safe_string)
+            });
+        },
+    },
+    Filter {
+        name: "json",
+        doc: "Any value as one JSON value (strings quoted). What `{{ x }}` already does in a .json file; e.g. `ENTRYPOINT [{{ path | json }}]` in a Dockerfile.",
+        register: |env, name| {
+            env.add_filter(name, |v: Value| {
+                escape::json_value(&v).map(Value::from_safe_string)
+            });
+        },
+    },
+    // A shell word is text inside another format (a YAML `run:` string), so it stays
+    // unsafe: the file's own escaping still applies, e.g. `{{ "echo " ~ (x | shell) }}`.
+    Filter {
+        name: "shell",
+        doc: "One inert POSIX shell word (single-quoted when needed). The file's own escaping still applies afterwards: `run: {{ \"echo \" ~ (x | shell) }}`.",
+        register: |env, name| {
+            env.add_filter(name, |v: String| escape::shell_word(&v));
+        },
+    },
+    // Markdown has no auto-escaping: data in a .md blueprint goes through `| markdown`.
+    Filter {
+        name: "markdown",
+        doc: "Text that Markdown shows as written (no links, emphasis, HTML or table breaks). Markdown files have no auto-escaping: use it on every value there.",
+        register: |env, name| {
+            env.add_filter(name, |v: String| escape::markdown_text(&v));
+        },
+    },
+    Filter {
+        name: "shouty",
+        doc: "`trip-management` → `TRIP_MANAGEMENT` (environment variable names).",
+        register: |env, name| {
+            env.add_filter(name, |v: String| heck::AsShoutySnakeCase(v).to_string());
+        },
+    },
+    Filter {
+        name: "snake",
+        doc: "`trip-management` → `trip_management`.",
+        register: |env, name| {
+            env.add_filter(name, |v: String| heck::AsSnakeCase(v).to_string());
+        },
+    },
+];
+
+fn register_filters(env: &mut Environment<'static>) {
+    for filter in FILTERS {
+        (filter.register)(env, filter.name);
+    }
+}
+
+/// A template error as `file:line: what went wrong`, naming the file the error is in: the
+/// blueprint itself, or the partial it included. The offending line is quoted below.
+fn blueprint_error(all: &Blueprints, bp: &Blueprint, err: &minijinja::Error, which: &str) -> Error {
+    // A failure inside an included partial arrives wrapped in the includer's "could not
+    // render include" error: the innermost error with a place is the one to show.
+    let mut inner = err;
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if let Some(e) = cause.downcast_ref::<minijinja::Error>()
+            && (e.name().is_some() || e.line().is_some())
+        {
+            inner = e;
+        }
+        source = cause.source();
+    }
+    let mut message = inner.kind().to_string();
+    if let Some(detail) = inner.detail() {
         message.push_str(": ");
         message.push_str(detail);
     }
-    let name = err.name().unwrap_or(&bp.path);
-    let line = err
-        .line()
-        .map(|l| format!(" at line {l}"))
-        .unwrap_or_default();
-    let place = if name == bp.path {
-        line
-    } else {
-        format!(" in {name}{line}")
-    };
+    let at = inner
+        .name()
+        .and_then(|name| all.items.get(name))
+        .unwrap_or(bp);
+    let mut place = at.display();
+    if let Some(line) = inner.line() {
+        place.push_str(&format!(":{line}"));
+    }
+    let mut notes = Vec::new();
+    if at.path != bp.path {
+        let line = err.line().map(|l| format!(":{l}")).unwrap_or_default();
+        notes.push(format!("included from {}{line}", bp.display()));
+    }
+    if !which.trim().is_empty() {
+        notes.push(format!("rendering{which}"));
+    }
+    if !notes.is_empty() {
+        message.push_str(&format!(" ({})", notes.join(", ")));
+    }
+    if let Some(line) = inner.line()
+        && let Some(text) = at.source.lines().nth(line.saturating_sub(1))
+    {
+        message.push_str(&format!("\n{line:>5} | {}", text.trim_end()));
+    }
     Error::Blueprint {
-        blueprint: bp.display(),
-        message: format!("{message}{place}{which}"),
+        blueprint: place,
+        message,
     }
 }
 
-/// Parses YAML (every document) and JSON output; the error names the line.
+/// Parses YAML (every document) and JSON output; the error names the line. Helm chart
+/// templates are the one exception: `helm/chart/templates/*.yaml` (and `.tpl` helpers) are Go
+/// templates that become YAML only when Helm renders them, so they are not parsed here (the
+/// Helm/Kustomize equivalence test renders them with Helm and checks the result).
 fn check_syntax(path: &str, text: &str) -> Result<(), String> {
+    if is_helm_template(path) {
+        return Ok(());
+    }
     if path.ends_with(".yaml") || path.ends_with(".yml") {
         for doc in serde_yaml_ng::Deserializer::from_str(text) {
             use serde::Deserialize;
@@ -306,6 +432,12 @@ fn check_syntax(path: &str, text: &str) -> Result<(), String> {
         serde_json::from_str::<serde_json::Value>(text).map_err(|e| format!("JSON: {e}"))?;
     }
     Ok(())
+}
+
+/// A file Helm reads as a template, not as YAML: anything under `helm/chart/templates/`, and
+/// `.tpl` helpers wherever they are.
+fn is_helm_template(path: &str) -> bool {
+    path.starts_with("helm/chart/templates/") || path.ends_with(".tpl")
 }
 
 /// A rendered path must stay inside the output folder.
@@ -322,5 +454,24 @@ pub fn check_path(path: &str) -> Result<(), String> {
         Err(format!(
             "output path `{path}` would leave the output folder or touch .bulkhead/"
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helm_templates_are_not_parsed_as_yaml() {
+        let go_template =
+            "metadata:\n  name: {{ include \"bulkhead.name\" . }}\n{{- if .Values.x }}\n";
+        assert!(check_syntax("helm/chart/templates/deployment.yaml", go_template).is_ok());
+        assert!(check_syntax("helm/chart/templates/_helpers.tpl", go_template).is_ok());
+        // Everywhere else the same text is invalid YAML, and a rendered chart file (values,
+        // Chart.yaml) is still parsed.
+        assert!(check_syntax("deploy/base/api/deployment.yaml", go_template).is_err());
+        assert!(check_syntax("helm/chart/values.yaml", go_template).is_err());
+        assert!(check_syntax("helm/api/values-dev.yaml", go_template).is_err());
+        assert!(check_syntax("x/helm/chart/templates/a.yaml", go_template).is_err());
     }
 }

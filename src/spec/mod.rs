@@ -3,14 +3,16 @@
 //! unknown keys); the rules between values live in `validate`, defaults in `model`.
 
 mod read;
+pub mod schema;
 
 use std::fmt;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::diagnostic::{Diagnostic, Source, Span};
 
-pub use read::parse;
+pub use read::{TABLES, parse};
 
 /// A value and where it was written.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +39,7 @@ pub trait Choice: Sized + Copy + 'static {
 macro_rules! choice {
     ($(#[$doc:meta])* $name:ident, $what:literal, { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, JsonSchema)]
         pub enum $name {
             $(#[serde(rename = $text)] $variant),+
         }

@@ -9,8 +9,8 @@ use super::{
 };
 use crate::diagnostic::{Diagnostic, Source, Span, did_you_mean};
 
-const TOP_KEYS: &[&str] = &["platform", "environments", "services"];
-const PLATFORM_KEYS: &[&str] = &[
+pub(crate) const TOP_KEYS: &[&str] = &["platform", "environments", "services"];
+pub(crate) const PLATFORM_KEYS: &[&str] = &[
     "name",
     "registry",
     "repository",
@@ -23,7 +23,7 @@ const PLATFORM_KEYS: &[&str] = &[
     "external_topics",
     "vars",
 ];
-const ENVIRONMENT_KEYS: &[&str] = &[
+pub(crate) const ENVIRONMENT_KEYS: &[&str] = &[
     "namespace",
     "cluster",
     "host",
@@ -31,7 +31,7 @@ const ENVIRONMENT_KEYS: &[&str] = &[
     "auto_sync",
     "tls_secret",
 ];
-const SERVICE_KEYS: &[&str] = &[
+pub(crate) const SERVICE_KEYS: &[&str] = &[
     "description",
     "runtime",
     "port",
@@ -51,19 +51,39 @@ const SERVICE_KEYS: &[&str] = &[
     "secrets",
     "environments",
 ];
-const SERVICE_ENV_KEYS: &[&str] = &["replicas", "resources", "autoscale", "env", "release"];
-const HEALTH_KEYS: &[&str] = &["liveness", "readiness"];
-const RESOURCES_KEYS: &[&str] = &["cpu", "memory", "cpu_limit", "memory_limit"];
-const AUTOSCALE_KEYS: &[&str] = &["min", "max", "cpu", "memory"];
-const RELEASE_KEYS: &[&str] = &["strategy", "weight"];
-const RESILIENCE_KEYS: &[&str] = &[
+pub(crate) const SERVICE_ENV_KEYS: &[&str] =
+    &["replicas", "resources", "autoscale", "env", "release"];
+pub(crate) const HEALTH_KEYS: &[&str] = &["liveness", "readiness"];
+pub(crate) const RESOURCES_KEYS: &[&str] = &["cpu", "memory", "cpu_limit", "memory_limit"];
+pub(crate) const AUTOSCALE_KEYS: &[&str] = &["min", "max", "cpu", "memory"];
+pub(crate) const RELEASE_KEYS: &[&str] = &["strategy", "weight"];
+pub(crate) const RESILIENCE_KEYS: &[&str] = &[
     "timeout",
     "retries",
     "consecutive_errors",
     "ejection",
     "max_connections",
 ];
-const SLO_KEYS: &[&str] = &["availability", "latency_p95_ms"];
+pub(crate) const SLO_KEYS: &[&str] = &["availability", "latency_p95_ms"];
+
+/// Every table of service.toml with the keys read here, by dotted path (`*` stands for a
+/// name: an environment, a service). The JSON Schema (`schema.rs`) is tested against it.
+pub const TABLES: &[(&str, &[&str])] = &[
+    ("", TOP_KEYS),
+    ("platform", PLATFORM_KEYS),
+    ("environments.*", ENVIRONMENT_KEYS),
+    ("services.*", SERVICE_KEYS),
+    ("services.*.health", HEALTH_KEYS),
+    ("services.*.resources", RESOURCES_KEYS),
+    ("services.*.autoscale", AUTOSCALE_KEYS),
+    ("services.*.release", RELEASE_KEYS),
+    ("services.*.resilience", RESILIENCE_KEYS),
+    ("services.*.slo", SLO_KEYS),
+    ("services.*.environments.*", SERVICE_ENV_KEYS),
+    ("services.*.environments.*.resources", RESOURCES_KEYS),
+    ("services.*.environments.*.autoscale", AUTOSCALE_KEYS),
+    ("services.*.environments.*.release", RELEASE_KEYS),
+];
 
 /// Parses service.toml. `None` when the syntax is broken (nothing else can be read);
 /// otherwise the spec as far as it could be read, plus every type and key problem.

@@ -6,6 +6,8 @@ mod graph;
 mod names;
 mod values;
 
+pub(crate) use names::PLATFORM_NAME_MAX;
+
 use crate::diagnostic::Diagnostic;
 use crate::spec::Spec;
 

@@ -148,6 +148,16 @@ pub fn names_are_dns_labels(spec: &Spec, out: &mut Vec<Diagnostic>) {
                 .help("rename the service"),
             );
         }
+        if platform.is_some_and(|p| p.value == svc.name.value) {
+            out.push(
+                Diagnostic::error(
+                    svc.name.span.clone(),
+                    format!("service `{}` has the platform's name", svc.name.value),
+                )
+                .label("the platform's Argo CD applications already use this name")
+                .help("rename the service"),
+            );
+        }
         check_label(out, "service name", &svc.name, SERVICE_NAME_MAX);
         if let Some(ds) = &svc.datastore
             && ds.value != Datastore::None
@@ -397,7 +407,7 @@ pub fn paths_and_identifiers(spec: &Spec, out: &mut Vec<Diagnostic>) {
                 "secret name",
                 secret,
                 env_var_name(&secret.value),
-                "expected an environment variable name, e.g. `DATABASE_PASSWORD`",
+                "expected an environment variable name, e.g. `PAYMENT_API_KEY`",
             );
         }
         let env_keys = s.env.iter().map(|(k, _)| k).chain(

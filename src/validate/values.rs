@@ -443,11 +443,24 @@ pub fn production_is_redundant(spec: &Spec, out: &mut Vec<Diagnostic>) {
 
 /// Words that make a setting's name read as a credential: such a value belongs in
 /// `secrets` (a Secret reference), never in a ConfigMap, and scanners flag it there.
-const SECRET_WORDS: &[&str] = &["PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "CREDENTIAL"];
+const SECRET_WORDS: &[&str] = &[
+    "PASSWORD",
+    "PASSWD",
+    "SECRET",
+    "TOKEN",
+    "API_KEY",
+    "APIKEY",
+    "PRIVATE_KEY",
+    "CREDENTIAL",
+];
 
 pub fn plain_settings_are_not_secrets(spec: &Spec, out: &mut Vec<Diagnostic>) {
     for s in &spec.services {
-        let keys = s.env.iter().map(|(k, _)| k).chain(s.environments.iter().flat_map(|e| e.env.iter().map(|(k, _)| k)));
+        let keys = s.env.iter().map(|(k, _)| k).chain(
+            s.environments
+                .iter()
+                .flat_map(|e| e.env.iter().map(|(k, _)| k)),
+        );
         for key in keys {
             let upper = key.value.to_ascii_uppercase();
             if let Some(word) = SECRET_WORDS.iter().find(|w| upper.contains(*w)) {

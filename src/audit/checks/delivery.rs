@@ -1,0 +1,582 @@
+//! Operating it: 19 JSON logs with trace context, 20 dashboards, metrics and alerts,
+//! 21 release strategy and rollback, 22 timeouts, retries, circuit breakers and PDBs.
+
+use std::collections::BTreeMap;
+
+use serde_yaml_ng::Value;
+
+use super::{
+    Finding, env_entries, other_namespaces, plural, pod_labels, pod_spec, production,
+    service_deployments, services, verdict,
+};
+use crate::audit::Context;
+use crate::audit::tree::Doc;
+use crate::audit::yaml::{get, i64_at, selects, seq_at, str_at, string_map, text, text_at};
+use crate::model::Service;
+use crate::spec::{Choice, Mesh, Strategy};
+
+/// The service's main container: the one named after it, else the first.
+fn main_container<'a>(d: &'a Doc, service: &str) -> Option<&'a Value> {
+    let containers = seq_at(pod_spec(d)?, &["containers"]);
+    containers
+        .iter()
+        .find(|c| str_at(c, &["name"]) == Some(service))
+        .or_else(|| containers.first())
+}
+
+/// 19: every service container logs JSON (`LOG_FORMAT=json`, in its env or its
+/// ConfigMap) and exports traces (OTEL_SERVICE_NAME and an OTLP endpoint). Whether the
+/// lines arrive with trace ids: manual.
+pub fn item_19(cx: &Context) -> Vec<Finding> {
+    let mut fails = Vec::new();
+    let mut count = 0;
+    for s in services(cx) {
+        let config: BTreeMap<String, String> = cx
+            .tree
+            .objects("ConfigMap")
+            .filter(|c| c.service.as_deref() == Some(s.name.as_str()))
+            .flat_map(|c| string_map(c.value.get("data")))
+            .collect();
+        for d in service_deployments(cx, &s.name) {
+            let Some(c) = main_container(d, &s.name) else {
+                continue;
+            };
+            count += 1;
+            let env = env_entries(c);
+            let value = |name: &str| -> Option<String> {
+                env.get(name).and_then(|e| {
+                    get(e, &["value"])
+                        .and_then(text)
+                        .or_else(|| e.get("valueFrom").map(|_| "(from a reference)".into()))
+                })
+            };
+            let log = value("LOG_FORMAT").or_else(|| config.get("LOG_FORMAT").cloned());
+            if !log
+                .as_deref()
+                .is_some_and(|l| l.eq_ignore_ascii_case("json"))
+            {
+                fails.push(Finding::fail(
+                    d.place(),
+                    format!(
+                        "LOG_FORMAT is {}, not json: the central log store cannot parse it",
+                        log.as_deref().unwrap_or("unset")
+                    ),
+                ));
+            }
+            if value("OTEL_SERVICE_NAME").is_none_or(|v| v.is_empty()) {
+                fails.push(Finding::fail(
+                    d.place(),
+                    "no OTEL_SERVICE_NAME: its traces and logs carry no service name",
+                ));
+            }
+            let endpoint = value("OTEL_EXPORTER_OTLP_ENDPOINT")
+                .or_else(|| value("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"));
+            if endpoint.is_none_or(|v| v.is_empty()) {
+                fails.push(Finding::fail(
+                    d.place(),
+                    "no OTEL_EXPORTER_OTLP_ENDPOINT: traces go nowhere",
+                ));
+            }
+        }
+    }
+    let mut out = verdict(
+        fails,
+        Finding::pass(
+            "deploy/",
+            format!(
+                "{}: LOG_FORMAT=json, OTEL_SERVICE_NAME and an OTLP endpoint",
+                plural(count, "workload")
+            ),
+        ),
+    );
+    if let (Some(prod), Some(s)) = (production(cx), services(cx).first()) {
+        out.push(Finding::manual(
+            "cluster",
+            format!(
+                "`kubectl logs -n {} deploy/{} --tail=5`: JSON lines carrying trace_id and span_id",
+                prod.namespace, s.name
+            ),
+        ));
+    }
+    out
+}
+
+/// Queries in a Grafana dashboard (`expr` of every target, rows included).
+fn dashboard_queries(v: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) if k == "expr" && !s.trim().is_empty() => 1,
+                other => dashboard_queries(other),
+            })
+            .sum(),
+        serde_json::Value::Array(items) => items.iter().map(dashboard_queries).sum(),
+        _ => 0,
+    }
+}
+
+fn check_dashboard(place: &str, v: &serde_json::Value, fails: &mut Vec<Finding>) {
+    if v.get("uid")
+        .and_then(serde_json::Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        fails.push(Finding::fail(
+            place,
+            "the dashboard has no uid: links to it break",
+        ));
+    }
+    if dashboard_queries(v) == 0 {
+        fails.push(Finding::fail(place, "the dashboard has no queries"));
+    }
+}
+
+/// 20: per service a dashboard (JSON file and the ConfigMap Grafana loads), a
+/// ServiceMonitor or PodMonitor that scrapes its pods, and alert rules in every
+/// environment; an overview dashboard. Targets actually up: manual.
+pub fn item_20(cx: &Context) -> Vec<Finding> {
+    let mut fails = Vec::new();
+    for s in services(cx) {
+        let path = format!("observability/dashboards/{}.json", s.name);
+        match cx.tree.dashboards.get(&path) {
+            None => fails.push(Finding::fail(
+                path,
+                format!("missing: the output has no dashboard for {}", s.name),
+            )),
+            Some(v) => check_dashboard(&path, v, &mut fails),
+        }
+        let maps: Vec<&Doc> = cx
+            .tree
+            .objects("ConfigMap")
+            .filter(|c| {
+                c.service.as_deref() == Some(s.name.as_str())
+                    && get(&c.value, &["metadata", "labels", "grafana_dashboard"]).is_some()
+            })
+            .collect();
+        if maps.is_empty() {
+            fails.push(Finding::fail(
+                format!("deploy/base/{}", s.name),
+                "missing: no dashboard ConfigMap (label grafana_dashboard) for Grafana to load",
+            ));
+        }
+        for m in &maps {
+            for (key, json) in string_map(m.value.get("data")) {
+                match serde_json::from_str::<serde_json::Value>(&json) {
+                    Ok(v) => check_dashboard(&format!("{} data.{key}", m.place()), &v, &mut fails),
+                    Err(e) => fails.push(Finding::fail(
+                        m.place(),
+                        format!("data.{key} is not valid JSON: {e}"),
+                    )),
+                }
+            }
+        }
+        let pods: Vec<BTreeMap<String, String>> = service_deployments(cx, &s.name)
+            .into_iter()
+            .map(pod_labels)
+            .collect();
+        let service_labels: Vec<BTreeMap<String, String>> = cx
+            .tree
+            .objects("Service")
+            .filter(|d| d.service.as_deref() == Some(s.name.as_str()))
+            .map(|d| string_map(get(&d.value, &["metadata", "labels"])))
+            .collect();
+        let scraped = cx.tree.resources().any(|m| {
+            let selector = get(&m.value, &["spec", "selector"]);
+            match m.kind() {
+                "PodMonitor" => pods.iter().any(|l| selects(selector, l)),
+                "ServiceMonitor" => service_labels.iter().any(|l| selects(selector, l)),
+                _ => false,
+            }
+        });
+        if !scraped {
+            fails.push(Finding::fail(
+                format!("deploy/base/{}", s.name),
+                format!(
+                    "missing: no ServiceMonitor or PodMonitor scrapes {}",
+                    s.name
+                ),
+            ));
+        }
+        for env in &cx.model.environments {
+            let alerts = cx.tree.objects("PrometheusRule").any(|r| {
+                r.service.as_deref() == Some(s.name.as_str())
+                    && (r.env.is_none() || r.env.as_deref() == Some(env.name.as_str()))
+            });
+            if !alerts {
+                fails.push(Finding::fail(
+                    format!("deploy/overlays/{}/{}", env.name, s.name),
+                    format!(
+                        "missing: no PrometheusRule alerts on {} in {}",
+                        s.name, env.name
+                    ),
+                ));
+            }
+        }
+    }
+    let overview = "observability/dashboards/overview.json";
+    match cx.tree.dashboards.get(overview) {
+        None => fails.push(Finding::fail(overview, "missing: no overview dashboard")),
+        Some(v) => check_dashboard(overview, v, &mut fails),
+    }
+    let mut out = verdict(
+        fails,
+        Finding::pass(
+            "observability/, deploy/",
+            format!(
+                "{}: dashboard, metrics scraped, SLO alerts in every environment; an overview",
+                plural(services(cx).len(), "service")
+            ),
+        ),
+    );
+    out.push(Finding::manual(
+        "cluster",
+        format!(
+            "`kubectl -n {} port-forward svc/prometheus-operated 9090`, then /targets: every service up; its traces reach the tracing backend",
+            cx.model.platform.addons.prometheus.namespace
+        ),
+    ));
+    out
+}
+
+/// The Argo CD Application that deploys `s` to `env`.
+fn application<'a>(cx: &'a Context, s: &Service, env: &str) -> Option<&'a Doc> {
+    let overlay = format!("deploy/overlays/{env}/{}", s.name);
+    let values = format!("values-{env}.yaml");
+    cx.tree
+        .argocd
+        .iter()
+        .filter(|d| d.is("Application"))
+        .find(|a| {
+            let sources: Vec<&Value> = a
+                .value
+                .get("spec")
+                .map(|spec| {
+                    spec.get("source")
+                        .into_iter()
+                        .chain(seq_at(spec, &["sources"]))
+                        .collect()
+                })
+                .unwrap_or_default();
+            a.name() == format!("{}-{env}", s.name)
+                || sources.iter().any(|src| {
+                    str_at(src, &["path"]).is_some_and(|p| p.trim_end_matches('/') == overlay)
+                        || seq_at(src, &["helm", "valueFiles"])
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .any(|f| f.ends_with(&format!("{}/{values}", s.name)))
+                })
+        })
+}
+
+/// 21: each service's release strategy is on disk in every environment (a canary or green
+/// Deployment where service.toml asks for one, weighted routes for a canary with Istio),
+/// Deployments keep their history, and an Argo CD Application deploys each service to
+/// each environment. Rolling back, and schema changes staying compatible: manual.
+pub fn item_21(cx: &Context) -> Vec<Finding> {
+    let mut fails = Vec::new();
+    let mut strategies: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in services(cx) {
+        *strategies.entry(s.release.strategy.as_str()).or_default() += 1;
+        for (env, se) in &s.environments {
+            let suffix = match se.release.strategy {
+                Strategy::Rolling => continue,
+                Strategy::Canary => "canary",
+                Strategy::BlueGreen => "green",
+            };
+            let name = format!("{}-{suffix}", s.name);
+            let found = cx.tree.objects("Deployment").any(|d| {
+                d.service.as_deref() == Some(s.name.as_str())
+                    && d.env.as_deref() == Some(env.as_str())
+                    && d.name() == name
+            });
+            if !found {
+                fails.push(Finding::fail(
+                    format!("deploy/overlays/{env}/{}", s.name),
+                    format!(
+                        "release {} in service.toml, but no Deployment {name}",
+                        se.release.strategy
+                    ),
+                ));
+            }
+            if se.release.strategy == Strategy::Canary && cx.model.platform.mesh == Mesh::Istio {
+                let weighted = cx.tree.objects("VirtualService").any(|v| {
+                    v.service.as_deref() == Some(s.name.as_str())
+                        && v.env.as_deref() == Some(env.as_str())
+                        && seq_at(&v.value, &["spec", "http"]).iter().any(|r| {
+                            seq_at(r, &["route"])
+                                .iter()
+                                .filter(|d| get(d, &["weight"]).is_some())
+                                .count()
+                                >= 2
+                        })
+                });
+                if !weighted {
+                    fails.push(Finding::fail(
+                        format!("deploy/overlays/{env}/{}", s.name),
+                        "canary without a weighted route: no traffic share goes to it",
+                    ));
+                }
+            }
+        }
+    }
+    for d in cx.tree.objects("Deployment") {
+        if i64_at(&d.value, &["spec", "revisionHistoryLimit"]) == Some(0) {
+            fails.push(Finding::fail(
+                d.place(),
+                "revisionHistoryLimit 0: `kubectl rollout undo` has nothing to go back to",
+            ));
+        }
+    }
+    let argocd = !cx.tree.argocd.is_empty() || cx.tree.generated_any(|p| p.starts_with("argocd/"));
+    let mut extra = Vec::new();
+    if argocd {
+        for s in services(cx) {
+            for env in &cx.model.environments {
+                match application(cx, s, &env.name) {
+                    None => fails.push(Finding::fail(
+                        format!("argocd/{}", env.name),
+                        format!(
+                            "missing: no Argo CD Application deploys {} to {}",
+                            s.name, env.name
+                        ),
+                    )),
+                    Some(app) => {
+                        if i64_at(&app.value, &["spec", "revisionHistoryLimit"]) == Some(0) {
+                            fails.push(Finding::fail(
+                                app.place(),
+                                "revisionHistoryLimit 0: Argo CD keeps no history to roll back to",
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    } else {
+        extra.push(Finding::na(
+            "argocd/",
+            "this tree has no generated Argo CD Applications yet (run `bulkhead apply`)",
+        ));
+    }
+    let summary: Vec<String> = strategies.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let mut out = verdict(
+        fails,
+        Finding::pass(
+            cx.spec,
+            format!(
+                "release declared per service ({}); Deployments keep history{}",
+                summary.join(", "),
+                if argocd {
+                    "; an Argo CD Application per service and environment"
+                } else {
+                    ""
+                }
+            ),
+        ),
+    );
+    out.extend(extra);
+    if let (Some(prod), Some(s)) = (production(cx), services(cx).first()) {
+        let app = application(cx, s, &prod.name).map_or_else(
+            || format!("{}-{}", s.name, prod.name),
+            |a| a.name().to_string(),
+        );
+        out.push(Finding::manual(
+            "rollback",
+            if prod.auto_sync {
+                format!(
+                    "`git revert` the image-tag commit in deploy/overlays/{}/{}/kustomization.yaml; Argo CD syncs it (`argocd app history {app}` shows it)",
+                    prod.name, s.name
+                )
+            } else {
+                format!("`argocd app history {app}`, then `argocd app rollback {app} <id>`")
+            },
+        ));
+    }
+    if services(cx).iter().any(|s| s.store.is_some()) {
+        out.push(Finding::manual(
+            "migrations",
+            "schema changes must be backward compatible (expand, migrate, contract): review before each release",
+        ));
+    }
+    out
+}
+
+/// 22: a PodDisruptionBudget per service that allows drains; with Istio, per service and
+/// environment a VirtualService with timeouts and retries on every route and a
+/// DestinationRule with connection limits and outlier detection; without a mesh, gateway
+/// timeouts on every Ingress. Surviving a lost pod, and spread over nodes: manual.
+pub fn item_22(cx: &Context) -> Vec<Finding> {
+    let mut fails = Vec::new();
+    for s in services(cx) {
+        let pods: Vec<BTreeMap<String, String>> = service_deployments(cx, &s.name)
+            .into_iter()
+            .map(pod_labels)
+            .collect();
+        let pdbs: Vec<&Doc> = cx
+            .tree
+            .objects("PodDisruptionBudget")
+            .filter(|p| {
+                pods.iter()
+                    .any(|l| selects(get(&p.value, &["spec", "selector"]), l))
+            })
+            .collect();
+        if pdbs.is_empty() {
+            fails.push(Finding::fail(
+                format!("deploy/base/{}", s.name),
+                format!(
+                    "no PodDisruptionBudget selects {}: a drain may evict every pod at once",
+                    s.name
+                ),
+            ));
+        }
+        for p in pdbs {
+            let max = text_at(&p.value, &["spec", "maxUnavailable"]);
+            let min = text_at(&p.value, &["spec", "minAvailable"]);
+            if matches!(max.as_deref(), Some("0" | "0%")) || min.as_deref() == Some("100%") {
+                fails.push(Finding::fail(
+                    p.place(),
+                    "allows no disruption: node drains and upgrades block forever",
+                ));
+            }
+        }
+    }
+    let mut extra = Vec::new();
+    let istio = cx.model.platform.mesh == Mesh::Istio;
+    let generated = cx.tree.objects("VirtualService").next().is_some()
+        || cx
+            .tree
+            .generated_any(|p| p.ends_with("/virtualservice.yaml"));
+    if istio && !generated {
+        extra.push(Finding::na(
+            "deploy/overlays",
+            "this tree has no generated VirtualServices yet (run `bulkhead apply`)",
+        ));
+    } else if istio {
+        for s in services(cx) {
+            for env in &cx.model.environments {
+                let host = format!("{}.{}.svc.cluster.local", s.name, env.namespace);
+                let is_internal = |h: &str| h == host || h == s.name;
+                let here = |d: &&Doc| {
+                    d.service.as_deref() == Some(s.name.as_str())
+                        && d.env.as_deref() == Some(env.name.as_str())
+                };
+                let overlay = format!("deploy/overlays/{}/{}", env.name, s.name);
+                let vss: Vec<&Doc> = cx.tree.objects("VirtualService").filter(here).collect();
+                let internal = vss.iter().any(|v| {
+                    seq_at(&v.value, &["spec", "hosts"])
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .any(is_internal)
+                });
+                if !internal {
+                    fails.push(Finding::fail(
+                        overlay.clone(),
+                        format!(
+                            "no VirtualService for {host}: calls to {} get no timeout or retries",
+                            s.name
+                        ),
+                    ));
+                }
+                for v in &vss {
+                    for (i, route) in seq_at(&v.value, &["spec", "http"]).iter().enumerate() {
+                        let name = str_at(route, &["name"])
+                            .map_or_else(|| format!("{}", i + 1), str::to_string);
+                        if get(route, &["timeout"]).is_none() {
+                            fails.push(Finding::fail(
+                                v.place(),
+                                format!(
+                                    "route {name} has no timeout: a slow callee holds every caller"
+                                ),
+                            ));
+                        }
+                        if get(route, &["retries", "attempts"]).is_none() {
+                            fails.push(Finding::fail(
+                                v.place(),
+                                format!("route {name} has no retries policy (attempts)"),
+                            ));
+                        }
+                    }
+                }
+                let drs: Vec<&Doc> = cx
+                    .tree
+                    .objects("DestinationRule")
+                    .filter(here)
+                    .filter(|d| str_at(&d.value, &["spec", "host"]).is_some_and(is_internal))
+                    .collect();
+                if drs.is_empty() {
+                    fails.push(Finding::fail(
+                        overlay,
+                        format!("no DestinationRule for {host}: no circuit breaker"),
+                    ));
+                }
+                for d in drs {
+                    let outlier = get(&d.value, &["spec", "trafficPolicy", "outlierDetection"]);
+                    let errors = outlier.and_then(|o| {
+                        i64_at(o, &["consecutive5xxErrors"])
+                            .or_else(|| i64_at(o, &["consecutiveGatewayErrors"]))
+                    });
+                    let ejects = outlier.is_some_and(|o| o.get("baseEjectionTime").is_some());
+                    if errors.is_none_or(|e| e < 1) || !ejects {
+                        fails.push(Finding::fail(
+                            d.place(),
+                            "no outlier detection (consecutive errors and baseEjectionTime): failing pods keep traffic",
+                        ));
+                    }
+                    if get(&d.value, &["spec", "trafficPolicy", "connectionPool"]).is_none() {
+                        fails.push(Finding::fail(
+                            d.place(),
+                            "no connectionPool: nothing bounds the load a caller sends",
+                        ));
+                    }
+                }
+            }
+        }
+    } else {
+        extra.push(Finding::na(
+            cx.spec,
+            "mesh = none: no retries or outlier detection between services; the Ingress bounds public calls",
+        ));
+        for i in cx.tree.objects("Ingress") {
+            let annotations = string_map(get(&i.value, &["metadata", "annotations"]));
+            if !annotations.contains_key("nginx.ingress.kubernetes.io/proxy-read-timeout") {
+                fails.push(Finding::fail(
+                    i.place(),
+                    "no proxy-read-timeout: a hanging service holds the gateway's connections",
+                ));
+            }
+        }
+    }
+    let mut out = verdict(
+        fails,
+        Finding::pass(
+            "deploy/",
+            if istio {
+                "a PodDisruptionBudget per service; timeouts and retries on every route, outlier detection and connection pools"
+            } else {
+                "a PodDisruptionBudget per service; gateway timeouts on every Ingress"
+            },
+        ),
+    );
+    out.extend(extra);
+    if let (Some(first), Some(prod), Some(s)) = (
+        cx.model.environments.first(),
+        production(cx),
+        services(cx).first(),
+    ) {
+        out.push(Finding::manual(
+            "cluster",
+            format!(
+                "`kubectl delete pod -n {} -l app.kubernetes.io/name={} --wait=false`: callers degrade, pods return by themselves",
+                first.namespace, s.name
+            ),
+        ));
+        out.push(Finding::manual(
+            "cluster",
+            format!(
+                "`kubectl get pods -n {} -o wide`: each service's replicas on different nodes{}",
+                prod.namespace,
+                other_namespaces(cx)
+            ),
+        ));
+    }
+    out
+}

@@ -1,0 +1,647 @@
+//! Exposure and isolation: 12 external traffic only through a TLS gateway, 17 config in
+//! ConfigMaps and a namespace per environment, 18 identity, mTLS and least privilege.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_yaml_ng::Value;
+
+use super::{
+    Finding, env_entries, plural, pod_labels, pod_spec, production, service_deployments, services,
+    verdict, workloads,
+};
+use crate::audit::Context;
+use crate::audit::tree::Doc;
+use crate::audit::yaml::{
+    self, bool_at, get, i64_at, selects, selects_map, seq_at, str_at, string_map,
+};
+use crate::spec::Mesh;
+
+/// 12: every Service internal (no NodePort, LoadBalancer or external IPs), and public
+/// traffic only through the environment's gateway (Istio Gateway, or Ingress without a
+/// mesh) over TLS, plain HTTP only redirecting. The certificate itself: manual.
+pub fn item_12(cx: &Context) -> Vec<Finding> {
+    let mut fails = Vec::new();
+    let mut count = 0;
+    for d in &cx.tree.docs {
+        if d.is("Service") {
+            count += 1;
+            let kind = str_at(&d.value, &["spec", "type"]).unwrap_or("ClusterIP");
+            if matches!(kind, "NodePort" | "LoadBalancer") {
+                fails.push(Finding::fail(
+                    d.place(),
+                    format!("type {kind} exposes it outside the gateway: use ClusterIP"),
+                ));
+            }
+            if !seq_at(&d.value, &["spec", "externalIPs"]).is_empty() {
+                fails.push(Finding::fail(d.place(), "externalIPs bypass the gateway"));
+            }
+            if seq_at(&d.value, &["spec", "ports"])
+                .iter()
+                .any(|p| p.get("nodePort").is_some())
+            {
+                fails.push(Finding::fail(
+                    d.place(),
+                    "a nodePort opens a port on every node",
+                ));
+            }
+        } else if d.kind().is_empty() {
+            // A JSON 6902 patch: the values it sets.
+            yaml::walk(&d.value, &mut |path, v| {
+                if path.last().map(String::as_str) == Some("type")
+                    && matches!(v.as_str(), Some("NodePort" | "LoadBalancer"))
+                {
+                    fails.push(Finding::fail(
+                        d.place(),
+                        format!("sets type {}: use ClusterIP", v.as_str().unwrap_or("")),
+                    ));
+                }
+            });
+        }
+    }
+    let public: Vec<_> = cx
+        .model
+        .environments
+        .iter()
+        .filter_map(|e| e.host.as_ref().map(|h| (e, h)))
+        .collect();
+    let routes = services(cx).iter().any(|s| !s.apis.is_empty());
+    let mut entrance = None;
+    if public.is_empty() || !routes {
+        entrance = Some(Finding::na(
+            cx.spec,
+            "no public host or no `apis`: nothing is exposed, so no gateway",
+        ));
+    } else if cx.model.platform.mesh == Mesh::Istio {
+        let any_gateway = cx.tree.objects("Gateway").next().is_some()
+            || cx.tree.generated_any(|p| {
+                p.starts_with("deploy/overlays/") && p.ends_with("/_platform/gateway.yaml")
+            });
+        if !any_gateway {
+            entrance = Some(Finding::na(
+                "deploy/overlays/*/_platform",
+                "this tree has no generated Gateway yet (run `bulkhead apply`)",
+            ));
+        }
+        for (env, host) in public.iter().filter(|_| any_gateway) {
+            let gateways: Vec<&Doc> = cx
+                .tree
+                .objects("Gateway")
+                .filter(|g| g.env.as_deref() == Some(env.name.as_str()))
+                .collect();
+            if gateways.is_empty() {
+                fails.push(Finding::fail(
+                    format!("deploy/overlays/{}/_platform", env.name),
+                    format!("missing: no Gateway for {host}"),
+                ));
+            }
+            for g in &gateways {
+                let servers = seq_at(&g.value, &["spec", "servers"]);
+                let https = servers.iter().any(|s| {
+                    str_at(s, &["port", "protocol"]) == Some("HTTPS")
+                        && i64_at(s, &["port", "number"]) == Some(443)
+                        && matches!(
+                            str_at(s, &["tls", "mode"]),
+                            Some("SIMPLE" | "MUTUAL" | "OPTIONAL_MUTUAL")
+                        )
+                        && str_at(s, &["tls", "credentialName"]).is_some_and(|c| !c.is_empty())
+                        && seq_at(s, &["hosts"])
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .any(|h| {
+                                let h = h.rsplit('/').next().unwrap_or(h);
+                                h == *host || h == "*"
+                            })
+                });
+                if !https {
+                    fails.push(Finding::fail(
+                        g.place(),
+                        format!("no HTTPS server on 443 for {host} with a TLS credential"),
+                    ));
+                }
+                for s in servers {
+                    if str_at(s, &["port", "protocol"]) == Some("HTTP")
+                        && bool_at(s, &["tls", "httpsRedirect"]) != Some(true)
+                    {
+                        fails.push(Finding::fail(
+                            g.place(),
+                            "serves plain HTTP without redirecting to HTTPS",
+                        ));
+                    }
+                }
+            }
+        }
+    } else {
+        let any_ingress = cx.tree.objects("Ingress").next().is_some()
+            || cx.tree.generated_any(|p| {
+                p.starts_with("deploy/overlays/") && p.ends_with("/ingress.yaml")
+            });
+        if !any_ingress {
+            entrance = Some(Finding::na(
+                "deploy/overlays",
+                "this tree has no generated Ingress yet (run `bulkhead apply`)",
+            ));
+        }
+        for s in services(cx)
+            .iter()
+            .filter(|s| !s.apis.is_empty() && any_ingress)
+        {
+            for (env, _) in &public {
+                let found = cx.tree.objects("Ingress").any(|i| {
+                    i.service.as_deref() == Some(s.name.as_str())
+                        && i.env.as_deref() == Some(env.name.as_str())
+                });
+                if !found {
+                    fails.push(Finding::fail(
+                        format!("deploy/overlays/{}/{}", env.name, s.name),
+                        format!("missing: no Ingress for {}'s public routes", s.name),
+                    ));
+                }
+            }
+        }
+    }
+    for i in cx.tree.objects("Ingress") {
+        let tls_hosts: BTreeSet<&str> = seq_at(&i.value, &["spec", "tls"])
+            .iter()
+            .filter(|t| str_at(t, &["secretName"]).is_some_and(|s| !s.is_empty()))
+            .flat_map(|t| seq_at(t, &["hosts"]).iter().filter_map(Value::as_str))
+            .collect();
+        for rule in seq_at(&i.value, &["spec", "rules"]) {
+            let host = str_at(rule, &["host"]).unwrap_or("*");
+            if !tls_hosts.contains(host) {
+                fails.push(Finding::fail(
+                    i.place(),
+                    format!("{host} is served without TLS (no tls entry with a secretName)"),
+                ));
+            }
+        }
+    }
+    let entrance_why = match cx.model.platform.mesh {
+        Mesh::Istio => "public routes only through the Istio Gateway, HTTPS with HTTP redirecting",
+        Mesh::None => "public routes only through TLS Ingresses",
+    };
+    let mut out = verdict(
+        fails,
+        Finding::pass(
+            "deploy/",
+            if entrance.is_some() {
+                format!("{}: ClusterIP only", plural(count, "Service"))
+            } else {
+                format!(
+                    "{}: ClusterIP only; {entrance_why}",
+                    plural(count, "Service")
+                )
+            },
+        ),
+    );
+    if let Some(e) = entrance {
+        out.push(e);
+    }
+    if let Some((env, host)) = public.last().filter(|_| routes) {
+        let ns = match cx.model.platform.mesh {
+            Mesh::Istio => cx.model.platform.addons.gateway.namespace,
+            Mesh::None => env.namespace.as_str(),
+        };
+        out.push(Finding::manual(
+            "cluster",
+            format!(
+                "`kubectl get secret {} -n {ns}`: the certificate for {host} exists (tls.crt, tls.key) and is valid",
+                env.tls_secret
+            ),
+        ));
+    }
+    out
+}
+
+/// Whether a kustomization is an environment's leaf (a service's or `_platform`), not the
+/// environment's aggregate.
+fn leaf_overlay(file: &str) -> bool {
+    file.split('/').count() >= 5
+}
+
+/// 17: every service reads its own ConfigMap (envFrom) and its declared secrets from
+/// Secrets; every environment's overlays set one namespace, the one service.toml names,
+/// and no two environments share one.
+pub fn item_17(cx: &Context) -> Vec<Finding> {
+    let mut fails = Vec::new();
+    for s in services(cx) {
+        let maps: BTreeSet<&str> = cx
+            .tree
+            .objects("ConfigMap")
+            .filter(|c| c.service.as_deref() == Some(s.name.as_str()))
+            .map(Doc::name)
+            .collect();
+        for d in service_deployments(cx, &s.name) {
+            let Some(spec) = pod_spec(d) else { continue };
+            for c in seq_at(spec, &["containers"]) {
+                let refs: Vec<&str> = seq_at(c, &["envFrom"])
+                    .iter()
+                    .filter_map(|e| str_at(e, &["configMapRef", "name"]))
+                    .collect();
+                if refs.is_empty() {
+                    fails.push(Finding::fail(
+                        d.place(),
+                        "reads no ConfigMap (envFrom): configuration would live in the image or the manifest",
+                    ));
+                }
+                for r in refs.iter().filter(|r| !maps.contains(**r)) {
+                    fails.push(Finding::fail(
+                        d.place(),
+                        format!("envFrom ConfigMap {r} is not deployed with {}", s.name),
+                    ));
+                }
+                let env = env_entries(c);
+                for secret in &s.secrets {
+                    let by_ref = env
+                        .get(secret)
+                        .is_some_and(|e| get(e, &["valueFrom", "secretKeyRef"]).is_some());
+                    if !by_ref {
+                        fails.push(Finding::fail(
+                            d.place(),
+                            format!(
+                                "{secret} (in `secrets`) is not taken from a Secret (secretKeyRef)"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    let mut namespaces: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for k in &cx.tree.kustomizations {
+        let Some(env) = k.env.as_deref() else {
+            continue;
+        };
+        if !leaf_overlay(&k.file) {
+            continue;
+        }
+        match str_at(&k.value, &["namespace"]) {
+            None => fails.push(Finding::fail(
+                k.file.clone(),
+                "sets no namespace: the objects land wherever it is applied",
+            )),
+            Some(ns) => {
+                namespaces.entry(env).or_default().insert(ns.to_string());
+                if let Some(e) = cx.model.environments.iter().find(|e| e.name == env)
+                    && e.namespace != ns
+                {
+                    fails.push(Finding::fail(
+                        k.file.clone(),
+                        format!(
+                            "namespace {ns}, but service.toml (and Argo CD) deploy {env} to {}",
+                            e.namespace
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
+    for (env, set) in &namespaces {
+        for ns in set {
+            if let Some(other) = owner.insert(ns, env) {
+                fails.push(Finding::fail(
+                    format!("deploy/overlays/{env}"),
+                    format!("namespace {ns} is shared with {other}: one namespace per environment"),
+                ));
+            }
+        }
+    }
+    verdict(
+        fails,
+        Finding::pass(
+            "deploy/",
+            format!(
+                "{}: ConfigMap through envFrom, Secrets by reference; {}, a namespace each",
+                plural(services(cx).len(), "service"),
+                plural(namespaces.len(), "environment")
+            ),
+        ),
+    )
+}
+
+/// Why a NetworkPolicy ingress peer admits more than a service's declared callers, the
+/// gateway and Prometheus, if it does.
+fn ingress_peer_too_wide(
+    cx: &Context,
+    peer: &Value,
+    callers: &[BTreeMap<String, String>],
+    others: &[(String, BTreeMap<String, String>)],
+) -> Option<String> {
+    if peer.get("ipBlock").is_some() {
+        return Some("admits an IP block".into());
+    }
+    let addons = &cx.model.platform.addons;
+    if let Some(ns) = peer.get("namespaceSelector") {
+        let name = string_map(ns.get("matchLabels"))
+            .get("kubernetes.io/metadata.name")
+            .cloned();
+        return match name.as_deref() {
+            Some(n) if n == addons.gateway.namespace || n == addons.prometheus.namespace => None,
+            Some(n) => Some(format!("admits pods of namespace {n}")),
+            None => Some("admits pods of any namespace".into()),
+        };
+    }
+    let selector = peer.get("podSelector");
+    let empty = selector.is_none_or(|s| {
+        string_map(s.get("matchLabels")).is_empty() && seq_at(s, &["matchExpressions"]).is_empty()
+    });
+    if empty {
+        return Some("admits every pod of the namespace".into());
+    }
+    if let Some((place, _)) = others.iter().find(|(_, l)| selects(selector, l)) {
+        return Some(format!("admits {place}, which is no declared caller"));
+    }
+    if !callers.iter().any(|l| selects(selector, l)) {
+        return Some("admits pods that are no declared caller".into());
+    }
+    None
+}
+
+/// 18: workloads and ServiceAccounts mount no API token, each service runs as its own
+/// ServiceAccount, a default-deny NetworkPolicy with per-service policies admitting only
+/// declared callers; with Istio: namespace-wide STRICT mTLS, a default-deny
+/// AuthorizationPolicy and ALLOW rules only for declared callers, the gateway and
+/// Prometheus. Secret access by RBAC: manual.
+pub fn item_18(cx: &Context) -> Vec<Finding> {
+    let mut fails = Vec::new();
+    let mut count = 0;
+    for d in workloads(cx) {
+        let Some(spec) = pod_spec(d) else { continue };
+        count += 1;
+        if bool_at(spec, &["automountServiceAccountToken"]) != Some(false) {
+            fails.push(Finding::fail(
+                d.place(),
+                "automountServiceAccountToken is not false: every pod gets an API token",
+            ));
+        }
+    }
+    for sa in cx.tree.objects("ServiceAccount") {
+        if bool_at(&sa.value, &["automountServiceAccountToken"]) != Some(false) {
+            fails.push(Finding::fail(
+                sa.place(),
+                "automountServiceAccountToken is not false",
+            ));
+        }
+    }
+    for d in cx.tree.patches() {
+        yaml::walk(&d.value, &mut |path, v| {
+            if path.last().map(String::as_str) == Some("automountServiceAccountToken")
+                && v.as_bool() != Some(false)
+            {
+                fails.push(Finding::fail(
+                    d.place(),
+                    "sets automountServiceAccountToken to something other than false",
+                ));
+            }
+        });
+    }
+    let accounts: BTreeSet<(Option<&str>, &str)> = cx
+        .tree
+        .objects("ServiceAccount")
+        .map(|sa| (sa.service.as_deref(), sa.name()))
+        .collect();
+    for s in services(cx) {
+        for d in service_deployments(cx, &s.name) {
+            let Some(spec) = pod_spec(d) else { continue };
+            match str_at(spec, &["serviceAccountName"]) {
+                None | Some("default") => fails.push(Finding::fail(
+                    d.place(),
+                    "runs as the namespace's default ServiceAccount: give it its own identity",
+                )),
+                Some(sa) if !accounts.contains(&(Some(s.name.as_str()), sa)) => {
+                    fails.push(Finding::fail(
+                        d.place(),
+                        format!("ServiceAccount {sa} is not deployed with {}", s.name),
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    // Network: default deny, then only declared callers, the gateway and Prometheus.
+    let policies: Vec<&Doc> = cx.tree.objects("NetworkPolicy").collect();
+    let deny = policies.iter().any(|p| {
+        let spec = p.value.get("spec");
+        let all_pods = spec.is_some_and(|s| {
+            selects(s.get("podSelector"), &BTreeMap::new())
+                && string_map(get(s, &["podSelector", "matchLabels"])).is_empty()
+                && seq_at(s, &["podSelector", "matchExpressions"]).is_empty()
+        });
+        let types: Vec<&str> = spec
+            .map(|s| seq_at(s, &["policyTypes"]))
+            .unwrap_or_default()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        all_pods
+            && types.contains(&"Ingress")
+            && types.contains(&"Egress")
+            && spec.is_some_and(|s| {
+                seq_at(s, &["ingress"]).is_empty() && seq_at(s, &["egress"]).is_empty()
+            })
+    });
+    if !deny {
+        fails.push(Finding::fail(
+            "deploy/platform",
+            "no default-deny NetworkPolicy (empty podSelector, Ingress and Egress, no rules): undeclared traffic flows",
+        ));
+    }
+    let pods: Vec<(String, BTreeMap<String, String>)> =
+        workloads(cx).map(|d| (d.place(), pod_labels(d))).collect();
+    for s in services(cx) {
+        let own: Vec<BTreeMap<String, String>> = service_deployments(cx, &s.name)
+            .into_iter()
+            .map(pod_labels)
+            .collect();
+        let callers: Vec<BTreeMap<String, String>> = s
+            .callers
+            .iter()
+            .flat_map(|c| service_deployments(cx, c))
+            .map(pod_labels)
+            .collect();
+        let others: Vec<(String, BTreeMap<String, String>)> = pods
+            .iter()
+            .filter(|(_, l)| !callers.contains(l))
+            .cloned()
+            .collect();
+        for p in &policies {
+            let selector = get(&p.value, &["spec", "podSelector"]);
+            let specific = !string_map(selector.and_then(|s| s.get("matchLabels"))).is_empty()
+                || selector.is_some_and(|s| !seq_at(s, &["matchExpressions"]).is_empty());
+            if !specific || !own.iter().any(|l| selects(selector, l)) {
+                continue;
+            }
+            for (i, rule) in seq_at(&p.value, &["spec", "ingress"]).iter().enumerate() {
+                let from = seq_at(rule, &["from"]);
+                if from.is_empty() {
+                    fails.push(Finding::fail(
+                        p.place(),
+                        format!("ingress rule {} admits every source to {}", i + 1, s.name),
+                    ));
+                }
+                for peer in from {
+                    if let Some(why) = ingress_peer_too_wide(cx, peer, &callers, &others) {
+                        fails.push(Finding::fail(p.place(), why));
+                    }
+                }
+            }
+        }
+    }
+
+    let mut extra = Vec::new();
+    if cx.model.platform.mesh == Mesh::Istio {
+        let strict = cx.tree.objects("PeerAuthentication").any(|p| {
+            get(&p.value, &["spec", "selector"]).is_none()
+                && str_at(&p.value, &["spec", "mtls", "mode"]) == Some("STRICT")
+        });
+        if !strict {
+            fails.push(Finding::fail(
+                "deploy/platform",
+                "no namespace-wide PeerAuthentication with mTLS STRICT: plain-text traffic is accepted",
+            ));
+        }
+        for p in cx.tree.docs.iter() {
+            if !p.is("PeerAuthentication") && !p.is("DestinationRule") && !p.kind().is_empty() {
+                continue;
+            }
+            yaml::walk(&p.value, &mut |path, v| {
+                if path.last().map(String::as_str) == Some("mode")
+                    && matches!(v.as_str(), Some("PERMISSIVE" | "DISABLE"))
+                {
+                    fails.push(Finding::fail(
+                        p.place(),
+                        format!(
+                            "{} is {}: traffic without mTLS",
+                            path.join("."),
+                            v.as_str().unwrap_or("")
+                        ),
+                    ));
+                }
+            });
+        }
+        let authz: Vec<&Doc> = cx.tree.objects("AuthorizationPolicy").collect();
+        let default_deny = authz.iter().any(|p| {
+            get(&p.value, &["spec", "selector"]).is_none()
+                && str_at(&p.value, &["spec", "action"]).is_none_or(|a| a == "ALLOW")
+                && seq_at(&p.value, &["spec", "rules"]).is_empty()
+        });
+        if !default_deny {
+            fails.push(Finding::fail(
+                "deploy/platform",
+                "no default-deny AuthorizationPolicy (no selector, no rules): every identity is admitted",
+            ));
+        }
+        let addons = &cx.model.platform.addons;
+        let gateway_ns = format!("/ns/{}/", addons.gateway.namespace);
+        for p in &authz {
+            let action = str_at(&p.value, &["spec", "action"]).unwrap_or("ALLOW");
+            let rules = seq_at(&p.value, &["spec", "rules"]);
+            if action != "ALLOW" || rules.is_empty() {
+                continue;
+            }
+            let selector = get(&p.value, &["spec", "selector", "matchLabels"]);
+            if selector.is_none() {
+                fails.push(Finding::fail(
+                    p.place(),
+                    "a namespace-wide ALLOW with rules admits its sources to every workload",
+                ));
+                continue;
+            }
+            let Some(s) = services(cx).iter().find(|s| {
+                service_deployments(cx, &s.name)
+                    .into_iter()
+                    .any(|d| selects_map(selector, &pod_labels(d)))
+            }) else {
+                continue;
+            };
+            for rule in rules {
+                let from = seq_at(rule, &["from"]);
+                if from.is_empty() {
+                    fails.push(Finding::fail(
+                        p.place(),
+                        format!("a rule without `from` admits every identity to {}", s.name),
+                    ));
+                }
+                for source in from.iter().filter_map(|f| f.get("source")) {
+                    let m = source.as_mapping();
+                    for key in m
+                        .into_iter()
+                        .flat_map(|m| m.keys())
+                        .filter_map(Value::as_str)
+                    {
+                        match key {
+                            "principals" => {
+                                for pr in seq_at(source, &["principals"])
+                                    .iter()
+                                    .filter_map(Value::as_str)
+                                {
+                                    let caller =
+                                        s.callers.iter().any(|c| pr.ends_with(&format!("/sa/{c}")));
+                                    if !caller && !pr.contains(&gateway_ns) {
+                                        fails.push(Finding::fail(
+                                            p.place(),
+                                            format!("admits {pr}, which does not call {} (`calls` in service.toml)", s.name),
+                                        ));
+                                    }
+                                }
+                            }
+                            "namespaces" => {
+                                for ns in seq_at(source, &["namespaces"])
+                                    .iter()
+                                    .filter_map(Value::as_str)
+                                {
+                                    if ns != addons.prometheus.namespace {
+                                        fails.push(Finding::fail(
+                                            p.place(),
+                                            format!(
+                                                "admits every workload of namespace {ns} to {}",
+                                                s.name
+                                            ),
+                                        ));
+                                    }
+                                }
+                            }
+                            other => fails.push(Finding::fail(
+                                p.place(),
+                                format!("admits sources by {other}, not by identity"),
+                            )),
+                        }
+                    }
+                }
+            }
+        }
+    } else {
+        extra.push(Finding::na(
+            cx.spec,
+            "mesh = none: no mTLS or AuthorizationPolicy; NetworkPolicies alone limit traffic",
+        ));
+    }
+    let mut out = verdict(
+        fails,
+        Finding::pass(
+            "deploy/",
+            format!(
+                "{} without API tokens, own ServiceAccounts, default-deny{}, ingress only from declared callers",
+                plural(count, "workload"),
+                if cx.model.platform.mesh == Mesh::Istio {
+                    ", mTLS STRICT"
+                } else {
+                    ""
+                }
+            ),
+        ),
+    );
+    out.extend(extra);
+    if let (Some(prod), Some(s)) = (production(cx), services(cx).first()) {
+        out.push(Finding::manual(
+            "cluster",
+            format!(
+                "`kubectl auth can-i get secrets -n {ns} --as=system:serviceaccount:{ns}:{}` answers no (likewise every service)",
+                s.name,
+                ns = prod.namespace
+            ),
+        ));
+    }
+    out
+}

@@ -1,0 +1,616 @@
+//! Workloads: 5 state on volumes via StatefulSets, 11 Deployments with replicas and
+//! rolling updates, 13–15 probes, 16 autoscaling.
+
+use serde_yaml_ng::{Mapping, Value};
+
+use super::{
+    Finding, all_containers, container_name, other_namespaces, plural, pod_spec, production,
+    removes, services, verdict, workloads,
+};
+use crate::audit::Context;
+use crate::audit::dockerfile::ImageRef;
+use crate::audit::tree::Doc;
+use crate::audit::yaml::{self, get, i64_at, seq_at, str_at, text, text_at};
+
+/// Images of databases, by the last segment of their name.
+const DATABASE_IMAGES: &[&str] = &[
+    "postgres",
+    "postgresql",
+    "mysql",
+    "mariadb",
+    "mongo",
+    "mongodb",
+    "redis",
+    "valkey",
+    "cassandra",
+    "elasticsearch",
+];
+
+/// 5: each datastore a StatefulSet whose volumeClaimTemplates hold its data; no state in
+/// a Deployment (no PersistentVolumeClaim volumes, no database images).
+pub fn item_05(cx: &Context) -> Vec<Finding> {
+    let mut fails = Vec::new();
+    let owners: Vec<_> = services(cx).iter().filter(|s| s.store.is_some()).collect();
+    for s in &owners {
+        let store = s.store.as_ref().expect("filtered");
+        let found = cx
+            .tree
+            .objects("StatefulSet")
+            .find(|d| d.service.as_deref() == Some(s.name.as_str()) && d.name() == store.name);
+        let Some(d) = found else {
+            fails.push(Finding::fail(
+                format!("deploy/base/{}", s.name),
+                format!(
+                    "no StatefulSet {}: {}'s {} data has no stable volume",
+                    store.name, s.name, store.kind
+                ),
+            ));
+            continue;
+        };
+        let claims: Vec<&str> = seq_at(&d.value, &["spec", "volumeClaimTemplates"])
+            .iter()
+            .filter_map(|c| str_at(c, &["metadata", "name"]))
+            .collect();
+        if claims.is_empty() {
+            fails.push(Finding::fail(
+                d.place(),
+                "no volumeClaimTemplates: the data lives in the container and dies with it",
+            ));
+            continue;
+        }
+        let mounted = pod_spec(d).is_some_and(|spec| {
+            all_containers(spec).any(|c| {
+                seq_at(c, &["volumeMounts"])
+                    .iter()
+                    .filter_map(|m| str_at(m, &["name"]))
+                    .any(|n| claims.contains(&n))
+            })
+        });
+        if !mounted {
+            fails.push(Finding::fail(
+                d.place(),
+                format!(
+                    "no container mounts its volume claim ({})",
+                    claims.join(", ")
+                ),
+            ));
+        }
+    }
+    for d in workloads(cx).filter(|d| !d.is("StatefulSet")) {
+        let Some(spec) = pod_spec(d) else { continue };
+        for v in seq_at(spec, &["volumes"]) {
+            if let Some(claim) = str_at(v, &["persistentVolumeClaim", "claimName"]) {
+                fails.push(Finding::fail(
+                    d.place(),
+                    format!("mounts PersistentVolumeClaim {claim} from a {}: state belongs in a StatefulSet", d.kind()),
+                ));
+            }
+        }
+        for c in all_containers(spec) {
+            let Some(image) = str_at(c, &["image"]) else {
+                continue;
+            };
+            let name = ImageRef::parse(image).name;
+            let base = name.rsplit('/').next().unwrap_or("");
+            if DATABASE_IMAGES.contains(&base) {
+                fails.push(Finding::fail(
+                    d.place(),
+                    format!("runs the database image {image} as a {}: use a StatefulSet with a volume claim", d.kind()),
+                ));
+            }
+        }
+    }
+    if owners.is_empty() {
+        return verdict(
+            fails,
+            Finding::na(
+                cx.spec,
+                "no service has a datastore, and no workload keeps state",
+            ),
+        );
+    }
+    let mut out = verdict(
+        fails,
+        Finding::pass(
+            "deploy/base/*/datastore.yaml",
+            format!(
+                "{}: StatefulSets with volumeClaimTemplates; no state in Deployments",
+                plural(owners.len(), "datastore")
+            ),
+        ),
+    );
+    if let Some(prod) = production(cx) {
+        out.push(Finding::manual(
+            "cluster",
+            format!(
+                "`kubectl get pvc -n {}`: every claim Bound (a default StorageClass exists){}",
+                prod.namespace,
+                other_namespaces(cx)
+            ),
+        ));
+    }
+    out
+}
+
+/// 11: no bare Pods or ReplicaSets; every service runs a Deployment; every Deployment
+/// sets `replicas` and a RollingUpdate strategy; no StatefulSet waits for manual deletes.
+pub fn item_11(cx: &Context) -> Vec<Finding> {
+    let mut fails = Vec::new();
+    for d in cx.tree.resources() {
+        match d.kind() {
+            "Pod" => fails.push(Finding::fail(
+                d.place(),
+                "a bare Pod: nothing recreates it when it dies",
+            )),
+            "ReplicaSet" => fails.push(Finding::fail(
+                d.place(),
+                "a bare ReplicaSet: use a Deployment",
+            )),
+            _ => {}
+        }
+    }
+    for s in services(cx) {
+        let has = cx.tree.objects("Deployment").any(|d| {
+            d.service.as_deref() == Some(s.name.as_str()) && d.env.is_none() && d.name() == s.name
+        });
+        if !has {
+            fails.push(Finding::fail(
+                format!("deploy/base/{}", s.name),
+                format!("no Deployment {}", s.name),
+            ));
+        }
+    }
+    let mut count = 0;
+    for d in cx.tree.objects("Deployment") {
+        count += 1;
+        if get(&d.value, &["spec", "replicas"]).is_none() {
+            fails.push(Finding::fail(
+                d.place(),
+                "replicas not set: the count is implicit (1)",
+            ));
+        }
+        match str_at(&d.value, &["spec", "strategy", "type"]) {
+            None => fails.push(Finding::fail(
+                d.place(),
+                "no strategy: set type RollingUpdate explicitly",
+            )),
+            Some("RollingUpdate") => {
+                let max = text_at(
+                    &d.value,
+                    &["spec", "strategy", "rollingUpdate", "maxUnavailable"],
+                );
+                if max.as_deref() == Some("100%") {
+                    fails.push(Finding::fail(
+                        d.place(),
+                        "maxUnavailable 100%: a rollout takes every pod down at once",
+                    ));
+                }
+            }
+            Some(other) => fails.push(Finding::fail(
+                d.place(),
+                format!("strategy {other}: every rollout is an outage; use RollingUpdate"),
+            )),
+        }
+    }
+    for d in cx.tree.objects("StatefulSet") {
+        if str_at(&d.value, &["spec", "updateStrategy", "type"]) == Some("OnDelete") {
+            fails.push(Finding::fail(
+                d.place(),
+                "updateStrategy OnDelete: updates wait for someone to delete pods; use RollingUpdate",
+            ));
+        }
+    }
+    verdict(
+        fails,
+        Finding::pass(
+            "deploy/",
+            format!(
+                "{} with explicit replicas and RollingUpdate; no bare Pods",
+                plural(count, "Deployment")
+            ),
+        ),
+    )
+}
+
+/// Long-running workloads: what has probes.
+fn long_running(doc: &Doc) -> bool {
+    matches!(doc.kind(), "Deployment" | "StatefulSet" | "DaemonSet")
+}
+
+/// A probe's check without its timing: what it actually asks.
+fn probe_check(probe: &Value) -> Value {
+    let mut m = Mapping::new();
+    for key in ["httpGet", "tcpSocket", "grpc", "exec"] {
+        if let Some(v) = probe.get(key) {
+            m.insert(Value::String(key.into()), v.clone());
+        }
+    }
+    Value::Mapping(m)
+}
+
+fn probe_path(probe: &Value) -> Option<String> {
+    text_at(probe, &["httpGet", "path"])
+}
+
+/// 13: every container of a long-running workload has a readiness and a liveness probe,
+/// and in Deployments they are different checks (readiness may fail on dependencies,
+/// liveness must not).
+pub fn item_13(cx: &Context) -> Vec<Finding> {
+    let mut fails = Vec::new();
+    let mut count = 0;
+    for d in workloads(cx).filter(|d| long_running(d)) {
+        let Some(spec) = pod_spec(d) else { continue };
+        for c in seq_at(spec, &["containers"]) {
+            count += 1;
+            let name = container_name(c);
+            let readiness = c.get("readinessProbe");
+            let liveness = c.get("livenessProbe");
+            for (probe, what) in [(readiness, "readinessProbe"), (liveness, "livenessProbe")] {
+                if probe.is_none() {
+                    fails.push(Finding::fail(
+                        d.place(),
+                        format!("container {name} has no {what}"),
+                    ));
+                }
+            }
+            if let (Some(r), Some(l)) = (readiness, liveness)
+                && d.is("Deployment")
+                && probe_check(r) == probe_check(l)
+            {
+                let what = probe_path(l).map_or_else(String::new, |p| format!(" ({p})"));
+                fails.push(Finding::fail(
+                    d.place(),
+                    format!("container {name}: liveness and readiness are the same check{what}"),
+                ));
+            }
+        }
+    }
+    for d in cx.tree.patches() {
+        for key in ["readinessProbe", "livenessProbe"] {
+            if removes(d, key) {
+                fails.push(Finding::fail(d.place(), format!("removes {key}")));
+            }
+        }
+    }
+    verdict(
+        fails,
+        Finding::pass(
+            "deploy/",
+            format!(
+                "{}: separate readiness and liveness probes",
+                plural(count, "container")
+            ),
+        ),
+    )
+}
+
+fn local_host(host: &str) -> bool {
+    matches!(host, "localhost" | "127.0.0.1" | "::1" | "[::1]" | "")
+}
+
+/// Why a liveness probe reaches beyond its container, if it does.
+fn remote_liveness(probe: &Value) -> Option<String> {
+    for key in ["httpGet", "tcpSocket", "grpc"] {
+        if let Some(host) = text_at(probe, &[key, "host"])
+            && !local_host(&host)
+        {
+            return Some(format!("{key} probes the host {host}"));
+        }
+    }
+    let command: Vec<String> = seq_at(probe, &["exec", "command"])
+        .iter()
+        .filter_map(text)
+        .collect();
+    let command = command.join(" ");
+    for word in command.split(|c: char| c.is_whitespace() || c == '"' || c == '\'') {
+        let host = if let Some((_, rest)) = word.split_once("://") {
+            rest.split(['/', ':', '?']).next().unwrap_or("")
+        } else {
+            word.strip_prefix("--host=").unwrap_or_default()
+        };
+        if !local_host(host) && !host.starts_with('$') {
+            return Some(format!("its command reaches {host}"));
+        }
+        if word.contains(".svc") {
+            return Some(format!("its command reaches {word}"));
+        }
+    }
+    None
+}
+
+/// 14: liveness checks the container itself: no `host`, no command that reaches out, and
+/// for each service the declared local endpoint (`health.liveness`), never the readiness
+/// one. Whether that endpoint's code stays local is shown by a dependency outage: manual.
+pub fn item_14(cx: &Context) -> Vec<Finding> {
+    let mut fails = Vec::new();
+    let mut count = 0;
+    for d in workloads(cx).filter(|d| long_running(d)) {
+        let Some(spec) = pod_spec(d) else { continue };
+        let service = d
+            .service
+            .as_deref()
+            .and_then(|s| cx.model.service(s))
+            .filter(|_| d.is("Deployment"));
+        for c in seq_at(spec, &["containers"]) {
+            let Some(probe) = c.get("livenessProbe") else {
+                continue;
+            };
+            count += 1;
+            let name = container_name(c);
+            if let Some(why) = remote_liveness(probe) {
+                fails.push(Finding::fail(
+                    d.place(),
+                    format!("container {name}: liveness is not local: {why}"),
+                ));
+            }
+            if let (Some(s), Some(path)) = (service, probe_path(probe)) {
+                if path == s.health.readiness {
+                    fails.push(Finding::fail(
+                        d.place(),
+                        format!("container {name}: liveness on the readiness endpoint {path}, which may check dependencies"),
+                    ));
+                } else if path != s.health.liveness {
+                    fails.push(Finding::fail(
+                        d.place(),
+                        format!(
+                            "container {name}: liveness on {path}, not the declared local endpoint {} (health.liveness)",
+                            s.health.liveness
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    for d in cx.tree.patches() {
+        yaml::walk(&d.value, &mut |path, v| {
+            if path.last().map(String::as_str) == Some("livenessProbe")
+                && let Some(why) = remote_liveness(v)
+            {
+                fails.push(Finding::fail(
+                    d.place(),
+                    format!("liveness is not local: {why}"),
+                ));
+            }
+        });
+    }
+    let mut out = verdict(
+        fails,
+        Finding::pass(
+            "deploy/",
+            format!(
+                "{}: local checks of the container itself",
+                plural(count, "liveness probe")
+            ),
+        ),
+    );
+    let dependent = services(cx)
+        .iter()
+        .find(|s| s.store.is_some())
+        .map(|s| {
+            (
+                s,
+                format!("statefulset/{}", s.store.as_ref().expect("found").name),
+            )
+        })
+        .or_else(|| {
+            services(cx).iter().find_map(|s| {
+                s.calls
+                    .first()
+                    .map(|callee| (s, format!("deployment/{callee}")))
+            })
+        });
+    if let (Some((s, dependency)), Some(first)) = (dependent, cx.model.environments.first()) {
+        out.push(Finding::manual(
+            "cluster",
+            format!(
+                "`kubectl scale {dependency} --replicas=0 -n {}`: {}'s pods must turn unready, never restart (then scale back)",
+                first.namespace, s.name
+            ),
+        ));
+    }
+    out
+}
+
+/// 15: every container of a long-running workload has a startup probe with an explicit
+/// failureThreshold and at least 30 s to come up, and liveness tolerates a failed check.
+pub fn item_15(cx: &Context) -> Vec<Finding> {
+    let mut fails = Vec::new();
+    let mut count = 0;
+    for d in workloads(cx).filter(|d| long_running(d)) {
+        let Some(spec) = pod_spec(d) else { continue };
+        for c in seq_at(spec, &["containers"]) {
+            count += 1;
+            let name = container_name(c);
+            match c.get("startupProbe") {
+                None => fails.push(Finding::fail(
+                    d.place(),
+                    format!("container {name} has no startupProbe: a slow start is killed by liveness, again and again"),
+                )),
+                Some(p) => match i64_at(p, &["failureThreshold"]) {
+                    None => fails.push(Finding::fail(
+                        d.place(),
+                        format!("container {name}: startupProbe without an explicit failureThreshold"),
+                    )),
+                    Some(threshold) => {
+                        let period = i64_at(p, &["periodSeconds"]).unwrap_or(10);
+                        let delay = i64_at(p, &["initialDelaySeconds"]).unwrap_or(0);
+                        let budget = threshold * period + delay;
+                        if budget < 30 {
+                            fails.push(Finding::fail(
+                                d.place(),
+                                format!("container {name}: {budget} s to start (failureThreshold × periodSeconds) is too short"),
+                            ));
+                        }
+                    }
+                },
+            }
+            if let Some(l) = c.get("livenessProbe")
+                && i64_at(l, &["failureThreshold"]) == Some(1)
+            {
+                fails.push(Finding::fail(
+                    d.place(),
+                    format!("container {name}: liveness restarts on a single failed check (failureThreshold 1)"),
+                ));
+            }
+        }
+    }
+    for d in cx.tree.patches() {
+        if removes(d, "startupProbe") {
+            fails.push(Finding::fail(d.place(), "removes startupProbe"));
+        }
+    }
+    verdict(
+        fails,
+        Finding::pass(
+            "deploy/",
+            format!(
+                "{}: startup probe with failureThreshold and at least 30 s",
+                plural(count, "container")
+            ),
+        ),
+    )
+}
+
+/// Resource metric names of an HPA (`cpu` when it has none: the default).
+fn hpa_resources(hpa: &Doc) -> Vec<String> {
+    let metrics = seq_at(&hpa.value, &["spec", "metrics"]);
+    if metrics.is_empty() {
+        return vec!["cpu".into()];
+    }
+    metrics
+        .iter()
+        .filter(|m| str_at(m, &["type"]) == Some("Resource"))
+        .filter_map(|m| str_at(m, &["resource", "name"]).map(str::to_string))
+        .collect()
+}
+
+/// 16: HPAs scale Deployments only (never a datastore), with sane bounds, on metrics the
+/// pods request, covering every metric service.toml declares; every autoscaled service
+/// and environment has one. Whether metrics flow is a cluster matter: manual.
+pub fn item_16(cx: &Context) -> Vec<Finding> {
+    let mut fails = Vec::new();
+    let hpas: Vec<&Doc> = cx.tree.objects("HorizontalPodAutoscaler").collect();
+    for hpa in &hpas {
+        let kind = str_at(&hpa.value, &["spec", "scaleTargetRef", "kind"]).unwrap_or("");
+        let target = str_at(&hpa.value, &["spec", "scaleTargetRef", "name"]).unwrap_or("");
+        if kind != "Deployment" {
+            fails.push(Finding::fail(
+                hpa.place(),
+                format!("scales {kind} {target}: autoscale stateless Deployments only, never a datastore"),
+            ));
+            continue;
+        }
+        let min = i64_at(&hpa.value, &["spec", "minReplicas"]);
+        let max = i64_at(&hpa.value, &["spec", "maxReplicas"]).unwrap_or(0);
+        match min {
+            None => fails.push(Finding::fail(
+                hpa.place(),
+                "minReplicas not set (implicit 1)",
+            )),
+            Some(min) if min < 1 || max < min => fails.push(Finding::fail(
+                hpa.place(),
+                format!("replicas {min}..{max}: not a valid range"),
+            )),
+            _ => {}
+        }
+        let deployment = cx.tree.objects("Deployment").find(|d| {
+            d.name() == target && d.service == hpa.service && (d.env.is_none() || d.env == hpa.env)
+        });
+        let Some(deployment) = deployment else {
+            fails.push(Finding::fail(
+                hpa.place(),
+                format!("scales Deployment {target}, which is not deployed next to it"),
+            ));
+            continue;
+        };
+        let Some(spec) = pod_spec(deployment) else {
+            continue;
+        };
+        for resource in hpa_resources(hpa) {
+            for c in seq_at(spec, &["containers"]) {
+                if get(c, &["resources", "requests", &resource]).is_none() {
+                    fails.push(Finding::fail(
+                        hpa.place(),
+                        format!(
+                            "scales on {resource} utilisation, but container {} of {target} requests no {resource}",
+                            container_name(c)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    for s in services(cx) {
+        let declared: Vec<(Option<&str>, &crate::model::Autoscale)> = match &s.autoscale {
+            Some(a) => vec![(None, a)],
+            None => s
+                .environments
+                .iter()
+                .filter_map(|(env, se)| se.autoscale.as_ref().map(|a| (Some(env.as_str()), a)))
+                .collect(),
+        };
+        for (env, a) in declared {
+            let hpa = hpas.iter().find(|h| {
+                h.service.as_deref() == Some(s.name.as_str())
+                    && h.env.as_deref() == env
+                    && str_at(&h.value, &["spec", "scaleTargetRef", "name"])
+                        == Some(s.name.as_str())
+            });
+            let place = match env {
+                None => format!("deploy/base/{}", s.name),
+                Some(e) => format!("deploy/overlays/{e}/{}", s.name),
+            };
+            let Some(hpa) = hpa else {
+                fails.push(Finding::fail(
+                    place,
+                    format!(
+                        "service.toml autoscales {}, but no HPA scales its Deployment",
+                        s.name
+                    ),
+                ));
+                continue;
+            };
+            let have = hpa_resources(hpa);
+            for (metric, wanted) in [("cpu", a.cpu), ("memory", a.memory)] {
+                if wanted.is_some() && !have.iter().any(|h| h == metric) {
+                    fails.push(Finding::fail(
+                        hpa.place(),
+                        format!("service.toml sets autoscale.{metric}, but the HPA does not scale on {metric}"),
+                    ));
+                }
+            }
+        }
+    }
+    if hpas.is_empty() && fails.is_empty() {
+        return vec![Finding::na(
+            cx.spec,
+            "no service sets `autoscale`: replicas are fixed",
+        )];
+    }
+    let memory = hpas
+        .iter()
+        .filter(|h| hpa_resources(h).len() > 1 || hpa_resources(h).iter().any(|r| r != "cpu"))
+        .count();
+    let mut out = verdict(
+        fails,
+        Finding::pass(
+            "deploy/",
+            format!(
+                "{} on Deployments ({} beyond CPU), none on a StatefulSet",
+                plural(hpas.len(), "HPA"),
+                memory
+            ),
+        ),
+    );
+    if let Some(prod) = production(cx) {
+        out.push(Finding::manual(
+            "cluster",
+            format!(
+                "`kubectl get hpa -n {}`: TARGETS show numbers, not <unknown> (metrics-server runs){}",
+                prod.namespace,
+                other_namespaces(cx)
+            ),
+        ));
+    }
+    out
+}

@@ -1,0 +1,351 @@
+//! The JSON Schema of service.toml, for editors (`bulkhead schema`). The reader (`read.rs`)
+//! is hand-written so that it can report every problem at once; these types exist only to
+//! describe the same format as a schema. A test holds their keys equal to the reader's
+//! (`TABLES`), and the examples must validate against the result. The schema checks the
+//! shape of single values; the rules between values (one owner per datum, calls to known
+//! services, …) stay with `bulkhead validate`.
+
+#![allow(dead_code)] // The fields are read by the schema derive only.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use schemars::generate::SchemaSettings;
+
+use super::{Ci, Datastore, Deploy, Mesh, Runtime, Strategy};
+
+/// A DNS-1123 label starting with a letter (the length is checked separately).
+const DNS_LABEL: &str = "^[a-z]([-a-z0-9]*[a-z0-9])?$";
+/// `[a-z][a-z0-9_]*`: a datum a service owns.
+const IDENTIFIER: &str = "^[a-z][a-z0-9_]*$";
+/// An environment variable name.
+const ENV_VAR: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
+/// An event topic.
+const TOPIC: &str = "^[a-z0-9][a-z0-9._-]*$";
+/// An HTTP path or path prefix.
+const HTTP_PATH: &str = "^/[A-Za-z0-9/._~%-]*$";
+/// `500ms`, `3s`, `1m30s`, `2h`.
+const DURATION: &str = "^([0-9]+(ms|s|m|h))+$";
+/// A CPU quantity: cores (`1`, `0.5`) or millicores (`250m`).
+const CPU: &str = "^[0-9]+(\\.[0-9]+)?m?$";
+/// A memory quantity: `128Mi`, `1Gi`, `500M`, or bytes.
+const MEMORY: &str = "^[0-9]+(\\.[0-9]+)?(k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$";
+
+/// service.toml: one platform, its environments in promotion order, and its services (one
+/// per domain boundary). Reference: docs/service-toml.md.
+#[derive(JsonSchema)]
+#[schemars(title = "service.toml", deny_unknown_fields)]
+pub struct ServiceToml {
+    /// The platform as a whole.
+    pub platform: PlatformTable,
+    /// The environments, in promotion order (dev → staging → prod); the last one is
+    /// production. The table key is the environment's name, a DNS-1123 label.
+    #[schemars(extend(
+        "minProperties" = 1,
+        "propertyNames" = { "pattern": DNS_LABEL, "maxLength": 63 }
+    ))]
+    pub environments: IndexMap<String, EnvironmentTable>,
+    /// The services, one per domain boundary. The table key is the service's name: a
+    /// DNS-1123 label of at most 50 characters.
+    #[schemars(extend(
+        "minProperties" = 1,
+        "propertyNames" = { "pattern": DNS_LABEL, "maxLength": 50 }
+    ))]
+    pub services: IndexMap<String, ServiceTable>,
+}
+
+/// `[platform]`: names, where images go and where Argo CD syncs from.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct PlatformTable {
+    /// DNS-1123 label, at most 40 characters; prefix of namespaces and the Argo CD project.
+    #[schemars(regex(pattern = DNS_LABEL), length(max = 40))]
+    pub name: String,
+    /// Image repository prefix; a service's image is `{registry}/{service}`.
+    #[schemars(
+        regex(pattern = "^[a-z0-9._:-]+(/[a-z0-9._:-]+)*$"),
+        example = "ghcr.io/acme"
+    )]
+    pub registry: String,
+    /// Git URL Argo CD syncs from.
+    #[schemars(
+        regex(pattern = "^(https://|http://|ssh://|git@|git://|file://)"),
+        example = "https://github.com/acme/fleet.git"
+    )]
+    pub repository: String,
+    /// Git revision Argo CD tracks.
+    #[schemars(
+        regex(pattern = "^[A-Za-z0-9._/][A-Za-z0-9._/-]*$"),
+        extend("default" = "main")
+    )]
+    pub revision: Option<String>,
+    /// Public host base; an environment's host defaults to `{env}.{domain}`, the last
+    /// environment's to `{domain}`.
+    #[schemars(example = "fleet.example.com")]
+    pub domain: Option<String>,
+    /// The service mesh. With `none`, no Istio objects; resilience falls back to what
+    /// Kubernetes offers.
+    #[schemars(extend("default" = "istio"))]
+    pub mesh: Option<Mesh>,
+    /// Which tree the Argo CD Applications point at (both trees are always generated).
+    #[schemars(extend("default" = "kustomize"))]
+    pub deploy: Option<Deploy>,
+    /// Which CI system gets workflows.
+    #[schemars(extend("default" = "github-actions"))]
+    pub ci: Option<Ci>,
+    /// Folder whose files override or add to the built-in blueprints (relative to
+    /// service.toml); `--blueprints DIR` takes precedence.
+    pub blueprints: Option<String>,
+    /// Topics consumed here but published outside the platform.
+    #[schemars(inner(regex(pattern = TOPIC), length(max = 249)))]
+    pub external_topics: Option<Vec<String>>,
+    /// Free-form values handed to blueprints as `vars` (for custom blueprints).
+    pub vars: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// `[environments.<name>]`: one stage of the promotion order.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct EnvironmentTable {
+    /// Kubernetes namespace, a DNS-1123 label [default: `{platform}-{env}`].
+    #[schemars(regex(pattern = DNS_LABEL), length(max = 63))]
+    pub namespace: Option<String>,
+    /// Argo CD destination server.
+    #[schemars(
+        regex(pattern = "^https?://"),
+        extend("default" = "https://kubernetes.default.svc")
+    )]
+    pub cluster: Option<String>,
+    /// Public host of the gateway in this environment [default: from `platform.domain`].
+    pub host: Option<String>,
+    /// Default replica count of every service here.
+    #[schemars(range(min = 1, max = 1000), extend("default" = 2))]
+    pub replicas: Option<i64>,
+    /// Argo CD automated sync with prune and self-heal; false = manual sync.
+    #[schemars(extend("default" = true))]
+    pub auto_sync: Option<bool>,
+    /// TLS credential of the gateway [default: `{platform}-tls`].
+    #[schemars(regex(pattern = DNS_LABEL), length(max = 63))]
+    pub tls_secret: Option<String>,
+}
+
+/// `[services.<name>]`: one deployable service, one domain boundary.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ServiceTable {
+    /// Free text; lands in annotations and docs (always escaped).
+    pub description: Option<String>,
+    /// Language toolchain: picks the Dockerfile and CI build steps.
+    pub runtime: Runtime,
+    /// Container port.
+    #[schemars(range(min = 1, max = 65535), extend("default" = 8080))]
+    pub port: Option<i64>,
+    /// Data this service owns (tables, aggregates, collections); no other service may own
+    /// them.
+    #[schemars(inner(regex(pattern = IDENTIFIER)))]
+    pub owns: Option<Vec<String>>,
+    /// The service's own database (database per service).
+    #[schemars(extend("default" = "none"))]
+    pub datastore: Option<Datastore>,
+    /// Public route prefixes through the gateway, each starting with `/`; empty = internal
+    /// only.
+    #[schemars(inner(regex(pattern = HTTP_PATH)))]
+    pub apis: Option<Vec<String>>,
+    /// Services this one calls synchronously.
+    #[schemars(inner(regex(pattern = DNS_LABEL), length(max = 50)))]
+    pub calls: Option<Vec<String>>,
+    /// Event topics this service publishes (and owns).
+    #[schemars(inner(regex(pattern = TOPIC), length(max = 249)))]
+    pub publishes: Option<Vec<String>>,
+    /// Event topics it subscribes to.
+    #[schemars(inner(regex(pattern = TOPIC), length(max = 249)))]
+    pub consumes: Option<Vec<String>>,
+    /// Probe paths; the startup probe uses the liveness path.
+    pub health: Option<HealthTable>,
+    /// Kubernetes resource requests and limits.
+    pub resources: Option<ResourcesTable>,
+    /// Horizontal autoscaling [default: none, no HorizontalPodAutoscaler].
+    pub autoscale: Option<AutoscaleTable>,
+    /// How a new version replaces the old one [default: rolling].
+    pub release: Option<ReleaseTable>,
+    /// Timeouts, retries, outlier detection and connection pools.
+    pub resilience: Option<ResilienceTable>,
+    /// Service level objectives: drive alert rules and dashboard thresholds.
+    pub slo: Option<SloTable>,
+    /// Plain configuration (→ ConfigMap): environment variable name → value.
+    #[schemars(extend("propertyNames" = { "pattern": ENV_VAR }))]
+    pub env: Option<IndexMap<String, String>>,
+    /// Names of secret environment variables, never values (→ references into the Secret
+    /// `{service}-secrets`).
+    #[schemars(inner(regex(pattern = ENV_VAR)))]
+    pub secrets: Option<Vec<String>>,
+    /// Per-environment overrides, keyed by the name of an environment of `[environments]`.
+    #[schemars(extend("propertyNames" = { "pattern": DNS_LABEL, "maxLength": 63 }))]
+    pub environments: Option<IndexMap<String, ServiceEnvironmentTable>>,
+}
+
+/// `health`: probe paths.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct HealthTable {
+    /// Liveness (and startup) probe path; must not check dependencies.
+    #[schemars(regex(pattern = HTTP_PATH), extend("default" = "/livez"))]
+    pub liveness: Option<String>,
+    /// Readiness probe path; may check dependencies.
+    #[schemars(regex(pattern = HTTP_PATH), extend("default" = "/readyz"))]
+    pub readiness: Option<String>,
+}
+
+/// `resources`: Kubernetes quantities.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ResourcesTable {
+    /// CPU request, e.g. `100m` or `1`.
+    #[schemars(regex(pattern = CPU), extend("default" = "100m"))]
+    pub cpu: Option<String>,
+    /// Memory request, e.g. `128Mi`.
+    #[schemars(regex(pattern = MEMORY), extend("default" = "128Mi"))]
+    pub memory: Option<String>,
+    /// CPU limit [default: none].
+    #[schemars(regex(pattern = CPU))]
+    pub cpu_limit: Option<String>,
+    /// Memory limit.
+    #[schemars(regex(pattern = MEMORY), extend("default" = "256Mi"))]
+    pub memory_limit: Option<String>,
+}
+
+/// `autoscale`: replica bounds and target utilisation.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct AutoscaleTable {
+    /// Fewest replicas.
+    #[schemars(range(min = 1, max = 1000))]
+    pub min: Option<i64>,
+    /// Most replicas (at least `min`).
+    #[schemars(range(min = 1, max = 1000))]
+    pub max: Option<i64>,
+    /// Target average CPU utilisation in percent.
+    #[schemars(range(min = 1, max = 100))]
+    pub cpu: Option<i64>,
+    /// Target average memory utilisation in percent.
+    #[schemars(range(min = 1, max = 100))]
+    pub memory: Option<i64>,
+}
+
+/// `release`: how a new version replaces the old one.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ReleaseTable {
+    /// `rolling`, `canary` (a share of traffic to the new version) or `blue-green`.
+    #[schemars(extend("default" = "rolling"))]
+    pub strategy: Option<Strategy>,
+    /// Percent of traffic to the canary (canary only).
+    #[schemars(range(min = 1, max = 99), extend("default" = 10))]
+    pub weight: Option<i64>,
+}
+
+/// `resilience`: becomes timeouts, retries, outlier detection and connection pools.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ResilienceTable {
+    /// Overall request timeout, e.g. `3s`, `500ms`, `1m30s`.
+    #[schemars(regex(pattern = DURATION), extend("default" = "5s"))]
+    pub timeout: Option<String>,
+    /// Retries of a failed request (each attempt gets a share of `timeout`).
+    #[schemars(range(min = 0, max = 10), extend("default" = 2))]
+    pub retries: Option<i64>,
+    /// Consecutive 5xx errors before an instance is ejected.
+    #[schemars(range(min = 1, max = 1000), extend("default" = 5))]
+    pub consecutive_errors: Option<i64>,
+    /// How long an ejected instance stays out, e.g. `30s`.
+    #[schemars(regex(pattern = DURATION), extend("default" = "30s"))]
+    pub ejection: Option<String>,
+    /// Connection pool size towards this service.
+    #[schemars(range(min = 1, max = 1_000_000), extend("default" = 1024))]
+    pub max_connections: Option<i64>,
+}
+
+/// `slo`: service level objectives.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct SloTable {
+    /// Availability in percent, below 100, e.g. `99.9`.
+    #[schemars(extend("exclusiveMinimum" = 0, "exclusiveMaximum" = 100, "default" = 99.9))]
+    pub availability: Option<f64>,
+    /// 95th percentile latency objective in milliseconds.
+    #[schemars(range(min = 1, max = 600_000), extend("default" = 500))]
+    pub latency_p95_ms: Option<i64>,
+}
+
+/// `[services.<name>.environments.<env>]`: what changes for one service in one environment.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ServiceEnvironmentTable {
+    /// Replica count in this environment [default: the environment's `replicas`].
+    #[schemars(range(min = 1, max = 1000))]
+    pub replicas: Option<i64>,
+    /// Resources merged over the service's.
+    pub resources: Option<ResourcesTable>,
+    /// Autoscaling merged over the service's.
+    pub autoscale: Option<AutoscaleTable>,
+    /// Configuration merged over the service's `env`.
+    #[schemars(extend("propertyNames" = { "pattern": ENV_VAR }))]
+    pub env: Option<IndexMap<String, String>>,
+    /// Release strategy in this environment.
+    pub release: Option<ReleaseTable>,
+}
+
+/// The JSON Schema (draft 2020-12) of service.toml.
+pub fn json_schema() -> serde_json::Value {
+    let schema = SchemaSettings::draft2020_12()
+        .into_generator()
+        .into_root_schema_for::<ServiceToml>();
+    let mut value = schema.to_value();
+    tidy(&mut value);
+    value
+}
+
+/// TOML has no null: an optional key is one that may be left out, never `null`. And doc
+/// comments' line breaks are not the description's: editors wrap it themselves.
+fn tidy(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(d)) = map.get_mut("description") {
+                *d = d
+                    .split("\n\n")
+                    .map(|p| p.replace('\n', " "))
+                    .collect::<Vec<_>>()
+                    .join("\n\n");
+            }
+            if let Some(Value::Array(types)) = map.get_mut("type") {
+                types.retain(|t| t != "null");
+                if types.len() == 1 {
+                    let only = types.remove(0);
+                    map.insert("type".into(), only);
+                }
+            }
+            if let Some(Value::Array(any)) = map.get("anyOf") {
+                let rest: Vec<Value> = any
+                    .iter()
+                    .filter(|s| s.get("type").is_none_or(|t| t != "null"))
+                    .cloned()
+                    .collect();
+                if rest.len() == 1 {
+                    map.remove("anyOf");
+                    if let Value::Object(only) = &rest[0] {
+                        for (k, v) in only {
+                            map.entry(k.clone()).or_insert_with(|| v.clone());
+                        }
+                    }
+                } else {
+                    map.insert("anyOf".into(), Value::Array(rest));
+                }
+            }
+            for v in map.values_mut() {
+                tidy(v);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(tidy),
+        _ => {}
+    }
+}

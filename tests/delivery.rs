@@ -1,0 +1,862 @@
+//! Delivery: the Argo CD objects and GitHub Actions workflows of every example, read back as
+//! data and held against the model they came from. The real judges run in
+//! scripts/conformance: the Argo CD CRD schemas (crd-schema) and actionlint on every
+//! workflow (actionlint), for every example.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bulkhead::diagnostic::Source;
+use bulkhead::model::{Environment, Model, Service};
+use bulkhead::render::{Blueprints, Files, Renderer};
+use bulkhead::spec::{Deploy, Runtime};
+use serde_yaml_ng::Value;
+
+use crate::common::{EXAMPLES, example};
+
+struct Generated {
+    model: Model,
+    files: Files,
+}
+
+fn render_text(name: &str, text: String) -> Generated {
+    let source = Source {
+        name: name.to_string(),
+        text,
+    };
+    let (spec, mut diagnostics) = bulkhead::spec::parse(&source);
+    let spec = spec.expect("service.toml parses");
+    diagnostics.extend(bulkhead::validate::validate(&spec));
+    assert!(
+        diagnostics.iter().all(|d| !d.is_error()),
+        "{}",
+        source.render(&diagnostics, false)
+    );
+    let model = Model::build(&spec);
+    let files = Renderer::new(Blueprints::builtin())
+        .unwrap()
+        .render(&model)
+        .expect("renders");
+    Generated { model, files }
+}
+
+fn generated(name: &str) -> Generated {
+    let path = example(name);
+    render_text(
+        &path.display().to_string(),
+        std::fs::read_to_string(&path).unwrap(),
+    )
+}
+
+impl Generated {
+    fn yaml(&self, path: &str) -> Value {
+        let text = self
+            .files
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} is not generated"));
+        serde_yaml_ng::from_str(text).unwrap_or_else(|e| panic!("{path}: {e}\n{text}"))
+    }
+
+    fn first_env(&self) -> &Environment {
+        &self.model.environments[0]
+    }
+}
+
+fn str_of<'a>(v: &'a Value, what: &str) -> &'a str {
+    v.as_str()
+        .unwrap_or_else(|| panic!("{what}: expected a string, found {v:?}"))
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_sequence()
+        .map(|s| {
+            s.iter()
+                .map(|x| x.as_str().expect("a string").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn yaml_from(text: &str) -> Value {
+    serde_yaml_ng::from_str(text).unwrap()
+}
+
+/// `(server, namespace)` of a destination.
+fn destination(v: &Value) -> (String, String) {
+    (
+        str_of(&v["server"], "destination server").to_string(),
+        str_of(&v["namespace"], "destination namespace").to_string(),
+    )
+}
+
+fn destinations(project: &Value) -> BTreeSet<(String, String)> {
+    project["spec"]["destinations"]
+        .as_sequence()
+        .expect("destinations")
+        .iter()
+        .map(destination)
+        .collect()
+}
+
+fn sync_wave(app: &Value) -> i64 {
+    str_of(
+        &app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"],
+        "sync-wave",
+    )
+    .parse()
+    .unwrap()
+}
+
+/// What every Application of a platform shares: its place, repository, sync policy.
+fn check_application(g: &Generated, path: &str, app: &Value, env: &Environment, auto: bool) {
+    let p = &g.model.platform;
+    assert_eq!(
+        app["apiVersion"],
+        yaml_from("argoproj.io/v1alpha1"),
+        "{path}"
+    );
+    assert_eq!(app["kind"], yaml_from("Application"), "{path}");
+    assert_eq!(app["metadata"]["namespace"], yaml_from("argocd"), "{path}");
+    assert_eq!(
+        app["metadata"]["labels"]["app.kubernetes.io/part-of"].as_str(),
+        Some(p.name.as_str()),
+        "{path}"
+    );
+    assert_eq!(
+        app["metadata"]["labels"]["bulkhead.dev/environment"].as_str(),
+        Some(env.name.as_str()),
+        "{path}"
+    );
+    let source = &app["spec"]["source"];
+    assert_eq!(
+        source["repoURL"].as_str(),
+        Some(p.repository.as_str()),
+        "{path}"
+    );
+    assert_eq!(
+        source["targetRevision"].as_str(),
+        Some(p.revision.as_str()),
+        "{path}"
+    );
+
+    let policy = &app["spec"]["syncPolicy"];
+    if auto {
+        assert_eq!(
+            policy["automated"],
+            yaml_from("{prune: true, selfHeal: true}"),
+            "{path}: automated sync with prune and self-heal where auto_sync"
+        );
+    } else {
+        assert!(
+            policy.get("automated").is_none(),
+            "{path}: manual sync where auto_sync = false, found {:?}",
+            policy["automated"]
+        );
+    }
+    assert_eq!(
+        policy["retry"],
+        yaml_from("{limit: 5, backoff: {duration: 10s, factor: 2, maxDuration: 3m}}"),
+        "{path}: retry with backoff"
+    );
+}
+
+fn sync_options(app: &Value) -> Vec<String> {
+    strings(&app["spec"]["syncPolicy"]["syncOptions"])
+}
+
+const FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
+
+#[test]
+fn argocd_project_restricts_sources_and_destinations() {
+    for name in EXAMPLES {
+        let g = generated(name);
+        let p = &g.model.platform;
+        let project = g.yaml("argocd/project.yaml");
+        assert_eq!(project["kind"], yaml_from("AppProject"), "{name}");
+        assert_eq!(project["metadata"]["name"].as_str(), Some(p.name.as_str()));
+        assert_eq!(project["metadata"]["namespace"], yaml_from("argocd"));
+        assert_eq!(
+            strings(&project["spec"]["sourceRepos"]),
+            vec![p.repository.clone()],
+            "{name}: sources only from the platform repository"
+        );
+        let wanted: BTreeSet<(String, String)> = g
+            .model
+            .environments
+            .iter()
+            .map(|e| (e.cluster.clone(), e.namespace.clone()))
+            .collect();
+        assert_eq!(destinations(&project), wanted, "{name}");
+        assert_eq!(
+            project["spec"]["clusterResourceWhitelist"],
+            yaml_from(r#"[{group: "", kind: Namespace}]"#),
+            "{name}: no cluster-scoped objects but Namespaces"
+        );
+        assert!(project["spec"].get("namespaceResourceWhitelist").is_none());
+        assert_eq!(
+            project["spec"]["orphanedResources"],
+            yaml_from("{warn: true}")
+        );
+
+        // The root Applications' own project: Applications in argocd, nothing else.
+        let root = g.yaml("argocd/project-root.yaml");
+        assert_eq!(root["kind"], yaml_from("AppProject"));
+        assert_eq!(
+            root["metadata"]["name"].as_str(),
+            Some(format!("{}-root", p.name).as_str())
+        );
+        assert_eq!(
+            strings(&root["spec"]["sourceRepos"]),
+            vec![p.repository.clone()]
+        );
+        assert_eq!(
+            destinations(&root),
+            BTreeSet::from([(
+                "https://kubernetes.default.svc".to_string(),
+                "argocd".to_string()
+            )])
+        );
+        assert!(root["spec"].get("clusterResourceWhitelist").is_none());
+        assert_eq!(
+            root["spec"]["namespaceResourceWhitelist"],
+            yaml_from("[{group: argoproj.io, kind: Application}]")
+        );
+    }
+}
+
+#[test]
+fn argocd_application_per_service_and_environment() {
+    for name in EXAMPLES {
+        let g = generated(name);
+        let p = &g.model.platform;
+        let project = g.yaml("argocd/project.yaml");
+        let allowed = destinations(&project);
+        let mut names = BTreeSet::new();
+        for env in &g.model.environments {
+            let platform_path = format!("argocd/{}/_platform.yaml", env.name);
+            let platform_app = g.yaml(&platform_path);
+            check_application(&g, &platform_path, &platform_app, env, env.auto_sync);
+            assert_eq!(
+                platform_app["metadata"]["name"].as_str(),
+                Some(format!("{}-{}-platform", p.name, env.name).as_str())
+            );
+            let overlay = format!("deploy/overlays/{}/_platform", env.name);
+            assert_eq!(
+                platform_app["spec"]["source"]["path"].as_str(),
+                Some(overlay.as_str())
+            );
+            assert!(
+                g.files
+                    .contains_key(&format!("{overlay}/kustomization.yaml"))
+            );
+            assert!(sync_options(&platform_app).contains(&"CreateNamespace=true".to_string()));
+            assert_eq!(
+                platform_app["spec"]["project"].as_str(),
+                Some(p.name.as_str())
+            );
+            assert!(allowed.contains(&destination(&platform_app["spec"]["destination"])));
+            assert!(strings(&platform_app["metadata"]["finalizers"]).contains(&FINALIZER.into()));
+            names.insert(
+                platform_app["metadata"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            );
+
+            for service in &g.model.services {
+                let path = format!("argocd/{}/{}.yaml", env.name, service.name);
+                let app = g.yaml(&path);
+                check_service_application(&g, &path, &app, service, env, &allowed);
+                assert!(
+                    sync_wave(&platform_app) < sync_wave(&app),
+                    "{path}: the platform objects sync first"
+                );
+                assert!(names.insert(app["metadata"]["name"].as_str().unwrap().to_string()));
+            }
+        }
+        assert_eq!(
+            names.len(),
+            g.model.environments.len() * (g.model.services.len() + 1),
+            "{name}: Application names are unique"
+        );
+    }
+}
+
+fn check_service_application(
+    g: &Generated,
+    path: &str,
+    app: &Value,
+    service: &Service,
+    env: &Environment,
+    allowed: &BTreeSet<(String, String)>,
+) {
+    let p = &g.model.platform;
+    check_application(g, path, app, env, env.auto_sync);
+    assert_eq!(
+        app["metadata"]["name"].as_str(),
+        Some(format!("{}-{}", service.name, env.name).as_str()),
+        "{path}"
+    );
+    assert_eq!(
+        app["spec"]["project"].as_str(),
+        Some(p.name.as_str()),
+        "{path}"
+    );
+    let dest = destination(&app["spec"]["destination"]);
+    assert_eq!(dest, (env.cluster.clone(), env.namespace.clone()), "{path}");
+    assert!(
+        allowed.contains(&dest),
+        "{path}: destination outside the project"
+    );
+    assert!(strings(&app["metadata"]["finalizers"]).contains(&FINALIZER.into()));
+
+    let source = &app["spec"]["source"];
+    match p.deploy {
+        Deploy::Kustomize => {
+            let overlay = format!("deploy/overlays/{}/{}", env.name, service.name);
+            assert_eq!(source["path"].as_str(), Some(overlay.as_str()), "{path}");
+            assert!(source.get("helm").is_none(), "{path}");
+            assert!(
+                g.files
+                    .contains_key(&format!("{overlay}/kustomization.yaml")),
+                "{path}: {overlay} is generated"
+            );
+        }
+        Deploy::Helm => {
+            assert_eq!(source["path"].as_str(), Some("helm/chart"), "{path}");
+            let helm = &source["helm"];
+            assert_eq!(
+                helm["releaseName"].as_str(),
+                Some(service.name.as_str()),
+                "{path}"
+            );
+            let files = strings(&helm["valueFiles"]);
+            assert_eq!(
+                files,
+                vec![
+                    format!("../{}/values.yaml", service.name),
+                    format!("../{}/values-{}.yaml", service.name, env.name),
+                ],
+                "{path}: the service's values, then the environment's, relative to the chart"
+            );
+            // Relative to the chart folder they are the per-service values files.
+            for (file, wanted) in files.iter().zip([
+                format!("helm/{}/values.yaml", service.name),
+                format!("helm/{}/values-{}.yaml", service.name, env.name),
+            ]) {
+                let resolved = format!("helm/chart/{file}").replace("/chart/../", "/");
+                assert_eq!(resolved, wanted, "{path}");
+            }
+        }
+    }
+
+    let options = sync_options(app);
+    assert!(options.contains(&"CreateNamespace=true".into()), "{path}");
+    let hpa = service.environments[&env.name].autoscale.is_some();
+    let ignored = app["spec"].get("ignoreDifferences");
+    if hpa {
+        assert_eq!(
+            ignored,
+            Some(&yaml_from(&format!(
+                "[{{group: apps, kind: Deployment, name: {}, jsonPointers: [/spec/replicas]}}]",
+                service.name
+            ))),
+            "{path}: the HPA owns the replica count"
+        );
+        assert!(
+            options.contains(&"RespectIgnoreDifferences=true".into()),
+            "{path}"
+        );
+    } else {
+        assert!(ignored.is_none(), "{path}: no HPA, nothing to ignore");
+        assert!(
+            !options.contains(&"RespectIgnoreDifferences=true".into()),
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn argocd_root_application_per_environment() {
+    for name in EXAMPLES {
+        let g = generated(name);
+        let p = &g.model.platform;
+        let root_project = g.yaml("argocd/project-root.yaml");
+        let mut expected_files: BTreeSet<String> = BTreeSet::from([
+            "argocd/project.yaml".into(),
+            "argocd/project-root.yaml".into(),
+        ]);
+        for env in &g.model.environments {
+            let path = format!("argocd/root-{}.yaml", env.name);
+            let root = g.yaml(&path);
+            check_application(&g, &path, &root, env, env.auto_sync);
+            assert_eq!(
+                root["metadata"]["name"].as_str(),
+                Some(format!("{}-{}", p.name, env.name).as_str())
+            );
+            assert_eq!(
+                root["spec"]["project"].as_str(),
+                Some(format!("{}-root", p.name).as_str())
+            );
+            let folder = format!("argocd/{}", env.name);
+            assert_eq!(
+                root["spec"]["source"]["path"].as_str(),
+                Some(folder.as_str())
+            );
+            assert!(
+                destinations(&root_project).contains(&destination(&root["spec"]["destination"])),
+                "{path}"
+            );
+            // The folder holds exactly the environment's Applications, not the root itself.
+            let children: BTreeSet<&String> = g
+                .files
+                .keys()
+                .filter(|f| f.starts_with(&format!("{folder}/")))
+                .collect();
+            let mut wanted: BTreeSet<String> = g
+                .model
+                .services
+                .iter()
+                .map(|s| format!("{folder}/{}.yaml", s.name))
+                .collect();
+            wanted.insert(format!("{folder}/_platform.yaml"));
+            assert_eq!(children, wanted.iter().collect(), "{path}");
+            assert!(!path.starts_with(&format!("{folder}/")));
+            expected_files.insert(path);
+            expected_files.extend(wanted);
+        }
+        let argocd: BTreeSet<String> = g
+            .files
+            .keys()
+            .filter(|f| f.starts_with("argocd/"))
+            .cloned()
+            .collect();
+        assert_eq!(argocd, expected_files, "{name}: nothing else under argocd/");
+    }
+}
+
+// --- GitHub Actions -------------------------------------------------------------------
+
+fn jobs(workflow: &Value) -> &serde_yaml_ng::Mapping {
+    workflow["jobs"].as_mapping().expect("jobs")
+}
+
+fn job<'a>(workflow: &'a Value, id: &str) -> &'a Value {
+    &workflow["jobs"][id]
+}
+
+fn steps(job: &Value) -> &Vec<Value> {
+    job["steps"].as_sequence().expect("steps")
+}
+
+/// The steps of a job using `action` (`owner/name`, any version).
+fn using<'a>(job: &'a Value, action: &str) -> Vec<&'a Value> {
+    steps(job)
+        .iter()
+        .filter(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.split('@').next() == Some(action))
+        })
+        .collect()
+}
+
+/// `on:` (a YAML 1.1 reader would make the key `true`; ours reads YAML 1.2).
+fn triggers(workflow: &Value) -> &Value {
+    let on = &workflow["on"];
+    assert!(!on.is_null(), "the workflow has triggers");
+    on
+}
+
+fn check_workflow_basics(path: &str, workflow: &Value, default_branch: &str) {
+    assert_eq!(
+        workflow["permissions"],
+        yaml_from("{contents: read}"),
+        "{path}: read-only by default"
+    );
+    let concurrency = &workflow["concurrency"];
+    assert!(
+        str_of(&concurrency["group"], "concurrency group").contains("github.ref"),
+        "{path}"
+    );
+    assert_eq!(
+        concurrency["cancel-in-progress"].as_str(),
+        Some("${{ github.event_name == 'pull_request' }}"),
+        "{path}: only pull request runs are cancelled"
+    );
+    let on = triggers(workflow);
+    assert_eq!(
+        strings(&on["push"]["branches"]),
+        vec![default_branch.to_string()],
+        "{path}"
+    );
+    assert!(on.get("pull_request").is_some(), "{path}");
+    assert_eq!(
+        on["push"]["paths"], on["pull_request"]["paths"],
+        "{path}: the same paths for pushes and pull requests"
+    );
+    for (id, job) in jobs(workflow) {
+        for step in steps(job) {
+            // Every action pinned: a major version tag or a full commit.
+            if let Some(uses) = step["uses"].as_str() {
+                let (_, version) = uses.split_once('@').expect("uses has a version");
+                let major = version
+                    .strip_prefix('v')
+                    .is_some_and(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()));
+                let commit = version.len() == 40 && version.chars().all(|c| c.is_ascii_hexdigit());
+                assert!(major || commit, "{path}: job {id:?} uses {uses}");
+            }
+            // Scripts never contain expressions: values reach them through `env:`.
+            if let Some(run) = step["run"].as_str() {
+                assert!(!run.contains("${{"), "{path}: job {id:?} runs {run:?}");
+            }
+        }
+    }
+}
+
+/// Job id → its write permissions.
+fn write_permissions(workflow: &Value) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out = BTreeMap::new();
+    for (id, job) in jobs(workflow) {
+        let Some(perms) = job.get("permissions") else {
+            continue;
+        };
+        let writes: BTreeSet<String> = perms
+            .as_mapping()
+            .expect("permissions as a map")
+            .iter()
+            .filter(|(_, level)| level.as_str() == Some("write"))
+            .map(|(scope, _)| scope.as_str().unwrap().to_string())
+            .collect();
+        if !writes.is_empty() {
+            out.insert(id.as_str().unwrap().to_string(), writes);
+        }
+    }
+    out
+}
+
+fn setup_action(runtime: Runtime) -> &'static str {
+    match runtime {
+        Runtime::Rust => "actions-rust-lang/setup-rust-toolchain",
+        Runtime::Go => "actions/setup-go",
+        Runtime::Node => "actions/setup-node",
+        Runtime::Python => "actions/setup-python",
+        Runtime::Java => "actions/setup-java",
+    }
+}
+
+const TRIVY: &str = "aquasecurity/trivy-action";
+
+#[test]
+fn service_workflows_test_build_scan_push_and_deploy() {
+    for name in EXAMPLES {
+        let g = generated(name);
+        let p = &g.model.platform;
+        let on_default_branch = format!(
+            "github.event_name == 'push' && github.ref == 'refs/heads/{}'",
+            p.revision
+        );
+        for service in &g.model.services {
+            let svc = &service.name;
+            let path = format!(".github/workflows/{svc}.yaml");
+            let wf = g.yaml(&path);
+            check_workflow_basics(&path, &wf, &p.revision);
+            assert_eq!(wf["name"].as_str(), Some(svc.as_str()));
+            assert_eq!(wf["env"]["IMAGE"].as_str(), Some(service.image.as_str()));
+
+            // Path-filtered to the service's own folders.
+            let paths = strings(&triggers(&wf)["pull_request"]["paths"]);
+            for wanted in [
+                format!("services/{svc}/**"),
+                format!("deploy/base/{svc}/**"),
+                format!("deploy/overlays/*/{svc}/**"),
+                format!("helm/{svc}/**"),
+                path.clone(),
+            ] {
+                assert!(
+                    paths.contains(&wanted),
+                    "{path}: paths lack {wanted}: {paths:?}"
+                );
+            }
+            assert!(
+                paths.iter().all(|p| p.contains(svc.as_str())),
+                "{path}: only the service's paths: {paths:?}"
+            );
+
+            // Write permissions only where a job needs them.
+            let ghcr = service.image.starts_with("ghcr.io/");
+            let mut wanted = BTreeMap::from([
+                (
+                    "build".to_string(),
+                    BTreeSet::from(["security-events".to_string()]),
+                ),
+                (
+                    "deploy".to_string(),
+                    BTreeSet::from(["contents".to_string()]),
+                ),
+            ]);
+            if ghcr {
+                wanted.insert("push".into(), BTreeSet::from(["packages".to_string()]));
+            }
+            assert_eq!(write_permissions(&wf), wanted, "{path}");
+
+            // Tests, by runtime, in the service's folder.
+            let test = job(&wf, "test");
+            assert_eq!(
+                test["defaults"]["run"]["working-directory"].as_str(),
+                Some(format!("services/{svc}").as_str())
+            );
+            assert_eq!(
+                using(test, setup_action(service.runtime)).len(),
+                1,
+                "{path}"
+            );
+            assert!(steps(test).iter().any(|s| s.get("run").is_some()), "{path}");
+
+            // Build with Buildx and its cache, then the image scan with SARIF upload.
+            let build = job(&wf, "build");
+            assert_eq!(using(build, "docker/setup-buildx-action").len(), 1);
+            let [image] = using(build, "docker/build-push-action")[..] else {
+                panic!("{path}: one image build")
+            };
+            assert_eq!(
+                image["with"]["context"].as_str(),
+                Some(format!("services/{svc}").as_str())
+            );
+            assert_eq!(image["with"]["push"].as_bool(), Some(false));
+            assert_eq!(image["with"]["load"].as_bool(), Some(true));
+            assert!(str_of(&image["with"]["cache-from"], "cache-from").starts_with("type=gha"));
+            assert!(str_of(&image["with"]["cache-to"], "cache-to").starts_with("type=gha"));
+            let tag = "${{ env.IMAGE }}:${{ github.sha }}";
+            assert_eq!(image["with"]["tags"].as_str(), Some(tag));
+
+            let [scan] = using(build, TRIVY)[..] else {
+                panic!("{path}: one image scan")
+            };
+            let with = &scan["with"];
+            assert_eq!(
+                with["image-ref"].as_str(),
+                Some(tag),
+                "{path}: the built image"
+            );
+            assert_eq!(with["severity"].as_str(), Some("HIGH,CRITICAL"));
+            assert_eq!(with["exit-code"].as_str(), Some("1"));
+            assert_eq!(with["ignore-unfixed"].as_bool(), Some(true));
+            assert_eq!(with["format"].as_str(), Some("sarif"));
+            assert_eq!(with["limit-severities-for-sarif"].as_bool(), Some(true));
+            let report = str_of(&with["output"], "trivy output");
+            let [upload] = using(build, "github/codeql-action/upload-sarif")[..] else {
+                panic!("{path}: one SARIF upload")
+            };
+            assert_eq!(upload["with"]["sarif_file"].as_str(), Some(report));
+            assert!(
+                str_of(&upload["if"], "upload if").starts_with("always()"),
+                "{path}: the report is uploaded also when the scan fails"
+            );
+            let order = |s: &Value| steps(build).iter().position(|x| x == s).unwrap();
+            assert!(order(image) < order(scan) && order(scan) < order(upload));
+
+            // Configuration scan of the service's deploy and source folders.
+            let config = job(&wf, "config-scan");
+            let [config_scan] = using(config, TRIVY)[..] else {
+                panic!("{path}: one config scan step")
+            };
+            let with = &config_scan["with"];
+            assert_eq!(with["scan-type"].as_str(), Some("config"));
+            assert_eq!(with["scan-ref"].as_str(), Some("${{ matrix.path }}"));
+            assert_eq!(with["severity"].as_str(), Some("HIGH,CRITICAL"));
+            assert_eq!(with["exit-code"].as_str(), Some("1"));
+            assert_eq!(
+                strings(&config["strategy"]["matrix"]["path"]),
+                vec![format!("deploy/base/{svc}"), format!("services/{svc}")]
+            );
+            // Every Trivy step pinned to a commit.
+            for step in using(build, TRIVY).into_iter().chain(using(config, TRIVY)) {
+                let version = str_of(&step["uses"], "uses").split_once('@').unwrap().1;
+                assert_eq!(version.len(), 40, "{path}: trivy-action pinned to a commit");
+            }
+
+            // Push: after everything passed, on the default branch only, tagged by commit.
+            let push = job(&wf, "push");
+            assert_eq!(
+                push["if"].as_str(),
+                Some(on_default_branch.as_str()),
+                "{path}"
+            );
+            assert_eq!(
+                push["needs"],
+                yaml_from("[test, build, config-scan]"),
+                "{path}"
+            );
+            let [pushed] = using(push, "docker/build-push-action")[..] else {
+                panic!("{path}: one push")
+            };
+            assert_eq!(pushed["with"]["push"].as_bool(), Some(true));
+            assert_eq!(pushed["with"]["tags"].as_str(), Some(tag));
+            assert_eq!(using(push, "docker/login-action").len(), 1);
+
+            // GitOps: the new tag goes into the first environment's overlay (or values).
+            let deploy = job(&wf, "deploy");
+            assert_eq!(deploy["if"].as_str(), Some(on_default_branch.as_str()));
+            assert_eq!(deploy["needs"].as_str(), Some("push"));
+            let first = &g.first_env().name;
+            let file = match p.deploy {
+                Deploy::Kustomize => format!("deploy/overlays/{first}/{svc}/kustomization.yaml"),
+                Deploy::Helm => format!("helm/{svc}/values-{first}.yaml"),
+            };
+            assert_eq!(
+                deploy["env"]["FILE"].as_str(),
+                Some(file.as_str()),
+                "{path}"
+            );
+            if p.deploy == Deploy::Kustomize {
+                let kustomization = g.yaml(&file);
+                let images = kustomization["images"].as_sequence().expect("images");
+                assert!(
+                    images
+                        .iter()
+                        .any(|i| i["name"].as_str() == Some(&service.image)),
+                    "{file} sets the image the deploy job bumps"
+                );
+            }
+            assert_eq!(deploy["env"]["TAG"].as_str(), Some("${{ github.sha }}"));
+            assert_eq!(deploy["env"]["BRANCH"].as_str(), Some(p.revision.as_str()));
+
+            // Every job that can write, except the scan report, runs on the default branch only.
+            for (id, _) in write_permissions(&wf) {
+                if id != "build" {
+                    assert_eq!(
+                        job(&wf, &id)["if"].as_str(),
+                        Some(on_default_branch.as_str()),
+                        "{path}: job {id}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn platform_workflow_checks_the_generated_tree() {
+    for name in EXAMPLES {
+        let g = generated(name);
+        let path = ".github/workflows/platform.yaml";
+        let wf = g.yaml(path);
+        check_workflow_basics(path, &wf, &g.model.platform.revision);
+        assert!(write_permissions(&wf).is_empty(), "{name}: read-only");
+        let paths = strings(&triggers(&wf)["push"]["paths"]);
+        for wanted in ["service.toml", "deploy/**", "helm/**", "argocd/**"] {
+            assert!(paths.contains(&wanted.to_string()), "{name}: {paths:?}");
+        }
+        let runs = |id: &str| -> String {
+            steps(job(&wf, id))
+                .iter()
+                .filter_map(|s| s["run"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert!(runs("plan").contains("bulkhead plan --check"));
+        assert!(runs("kustomize").contains("kubectl kustomize"));
+        assert_eq!(using(job(&wf, "kustomize"), "azure/setup-kubectl").len(), 1);
+        // Exactly one workflow per service plus this one.
+        let workflows: BTreeSet<&String> = g
+            .files
+            .keys()
+            .filter(|f| f.starts_with(".github/"))
+            .collect();
+        assert_eq!(workflows.len(), g.model.services.len() + 1, "{name}");
+    }
+}
+
+const PLATFORM: &str = r#"[platform]
+name = "demo"
+registry = "registry.example.com:5000/team"
+repository = "https://github.com/acme/demo.git"
+revision = "trunk"
+deploy = "helm"
+blueprints = "./ci/blueprints/"
+"#;
+
+const REST: &str = r#"
+[environments.dev]
+
+[environments.prod]
+auto_sync = false
+
+[services.api]
+runtime = "java"
+
+[services.api.environments.prod]
+autoscale = { min = 2, max = 4, cpu = 70 }
+"#;
+
+#[test]
+fn no_workflows_without_github_actions() {
+    let text = format!("{PLATFORM}ci = \"none\"\n{REST}");
+    let g = render_text("service.toml", text);
+    assert!(
+        g.files.keys().all(|f| !f.starts_with(".github/")),
+        "{:?}",
+        g.files.keys().collect::<Vec<_>>()
+    );
+    // Argo CD does not depend on the CI system.
+    assert!(g.files.contains_key("argocd/dev/api.yaml"));
+}
+
+#[test]
+fn other_registries_branches_and_blueprint_folders() {
+    let text = format!("{PLATFORM}{REST}");
+    let g = render_text("service.toml", text);
+    let wf = g.yaml(".github/workflows/api.yaml");
+    // No GitHub packages: no packages permission, credentials from repository secrets.
+    assert!(!write_permissions(&wf).contains_key("push"));
+    let [login] = using(job(&wf, "push"), "docker/login-action")[..] else {
+        panic!("one login")
+    };
+    assert_eq!(
+        login["with"]["registry"].as_str(),
+        Some("registry.example.com:5000")
+    );
+    assert_eq!(
+        login["with"]["password"].as_str(),
+        Some("${{ secrets.REGISTRY_PASSWORD }}")
+    );
+    assert_eq!(
+        job(&wf, "push")["if"].as_str(),
+        Some("github.event_name == 'push' && github.ref == 'refs/heads/trunk'")
+    );
+    assert_eq!(strings(&triggers(&wf)["push"]["branches"]), vec!["trunk"]);
+    assert_eq!(
+        job(&wf, "deploy")["env"]["FILE"].as_str(),
+        Some("helm/api/values-dev.yaml")
+    );
+    // The platform's own blueprints trigger the platform workflow.
+    let platform = g.yaml(".github/workflows/platform.yaml");
+    assert!(strings(&triggers(&platform)["push"]["paths"]).contains(&"ci/blueprints/**".into()));
+
+    // Helm: an HPA only in prod, manual sync there.
+    let prod = g.yaml("argocd/prod/api.yaml");
+    assert!(prod["spec"].get("ignoreDifferences").is_some());
+    assert!(prod["spec"]["syncPolicy"].get("automated").is_none());
+    let dev = g.yaml("argocd/dev/api.yaml");
+    assert!(dev["spec"].get("ignoreDifferences").is_none());
+    assert_eq!(dev["spec"]["source"]["path"].as_str(), Some("helm/chart"));
+}
+
+#[test]
+fn bulkhead_source_for_the_platform_workflow_stays_data() {
+    let hostile = "https://x.example/b.git\n${{ secrets.GITHUB_TOKEN }}'\"$(id)";
+    let text = format!(
+        "{PLATFORM}vars = {{ bulkhead_git = {} }}\n{REST}",
+        toml_edit::Value::from(hostile)
+    );
+    let g = render_text("service.toml", text);
+    let wf = g.yaml(".github/workflows/platform.yaml");
+    let install = steps(job(&wf, "plan"))
+        .iter()
+        .find(|s| s["name"].as_str() == Some("Install bulkhead"))
+        .expect("install step");
+    let value = str_of(&install["env"]["BULKHEAD_GIT"], "BULKHEAD_GIT");
+    // GitHub evaluates the guard `${{ '${{' }}` to the literal `${{`.
+    assert_eq!(value.replace("${{ '${{' }}", "${{"), hostile);
+    assert!(!str_of(&install["run"], "run").contains("example"));
+}

@@ -1,0 +1,423 @@
+//! Helm and Kustomize deploy the same thing: for every example, and for every example again
+//! without a mesh, each (service, environment) rendered by the real Helm engine (helm/chart,
+//! release = the service, namespace = the environment's, values.yaml then values-<env>.yaml)
+//! holds exactly the objects `kubectl kustomize deploy/overlays/<env>/<service>` builds, with
+//! the same fields, apart from the labels and annotations only one of the tools adds. Helm's
+//! lint (strict) passes with every pair of values files.
+//!
+//! Helm runs through PyPI helm-python-sdk (Helm 4's Go SDK) from the conformance suite's tools
+//! venv (`BULKHEAD_TOOLS_DIR`, default .cache/conformance; `scripts/conformance` installs it),
+//! driven by tests/helpers/helm_render.py.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use bulkhead::model::Model;
+use serde_yaml_ng::{Mapping, Value};
+
+use crate::common::{EXAMPLES, example, generate, platform, root};
+
+/// The Kubernetes version lint checks the chart against (as the conformance suite does).
+const KUBE_VERSION: &str = "v1.32.0";
+
+/// The tools venv's Python, which has helm-python-sdk; a clear failure when it is missing.
+fn tools_python() -> PathBuf {
+    let dir = std::env::var_os("BULKHEAD_TOOLS_DIR")
+        .map(PathBuf::from)
+        .map_or_else(|| root().join(".cache/conformance"), |d| root().join(d));
+    let python = dir.join("venv/bin/python");
+    assert!(
+        python.is_file(),
+        "the Helm/Kustomize equivalence test renders the chart with the real Helm engine \
+         (PyPI helm-python-sdk) from the conformance tools venv, and {} does not exist: run \
+         scripts/conformance once to install the tools (or point BULKHEAD_TOOLS_DIR at its \
+         cache folder)",
+        python.display()
+    );
+    python
+}
+
+fn model_of(spec: &Path) -> Model {
+    let source = bulkhead::diagnostic::Source {
+        name: spec.display().to_string(),
+        text: std::fs::read_to_string(spec).unwrap(),
+    };
+    let spec = bulkhead::spec::parse(&source)
+        .0
+        .expect("service.toml parses");
+    Model::build(&spec)
+}
+
+/// `(kind, namespace, name)`: how both tools' objects are matched.
+type Key = (String, String, String);
+
+fn describe(key: &Key) -> String {
+    format!("{} {}/{}", key.0, key.1, key.2)
+}
+
+/// Labels and annotations only one tool adds: Helm's chart label and release annotations,
+/// and the manager's name (Helm vs bulkhead) in `app.kubernetes.io/managed-by`.
+fn normalise(value: &mut Value) {
+    match value {
+        Value::Mapping(map) => {
+            if let Some(Value::Mapping(meta)) = map.get_mut("metadata") {
+                normalise_metadata(meta);
+            }
+            for (_, v) in map.iter_mut() {
+                normalise(v);
+            }
+        }
+        Value::Sequence(items) => items.iter_mut().for_each(normalise),
+        _ => {}
+    }
+}
+
+fn normalise_metadata(meta: &mut Mapping) {
+    if let Some(Value::Mapping(labels)) = meta.get_mut("labels") {
+        labels.remove("helm.sh/chart");
+        if let Some(manager) = labels.get_mut("app.kubernetes.io/managed-by")
+            && matches!(manager.as_str(), Some("Helm" | "bulkhead"))
+        {
+            *manager = Value::from("(Helm or bulkhead)");
+        }
+    }
+    if let Some(Value::Mapping(annotations)) = meta.get_mut("annotations") {
+        let helm: Vec<Value> = annotations
+            .keys()
+            .filter(|k| k.as_str().is_some_and(|k| k.starts_with("meta.helm.sh/")))
+            .cloned()
+            .collect();
+        for k in helm {
+            annotations.remove(&k);
+        }
+    }
+    for field in ["labels", "annotations"] {
+        if matches!(meta.get(field), Some(Value::Mapping(m)) if m.is_empty()) {
+            meta.remove(field);
+        }
+    }
+}
+
+/// Objects by key; duplicates and objects without kind or name are problems.
+fn index(docs: Vec<Value>, tool: &str, problems: &mut Vec<String>) -> BTreeMap<Key, Value> {
+    let mut out = BTreeMap::new();
+    for mut doc in docs {
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        let key = (
+            text(&doc["kind"]),
+            text(&doc["metadata"]["namespace"]),
+            text(&doc["metadata"]["name"]),
+        );
+        if key.0.is_empty() || key.2.is_empty() {
+            problems.push(format!(
+                "{tool} renders an object without kind or name: {doc:?}"
+            ));
+            continue;
+        }
+        normalise(&mut doc);
+        if out.insert(key.clone(), doc).is_some() {
+            problems.push(format!("{tool} renders {} twice", describe(&key)));
+        }
+    }
+    out
+}
+
+fn short(v: Option<&Value>) -> String {
+    match v {
+        None => "(absent)".into(),
+        Some(v) => {
+            let text = serde_json::to_string(v).unwrap_or_else(|_| format!("{v:?}"));
+            if text.len() > 160 {
+                format!("{}… ({} characters)", &text[..150], text.len())
+            } else {
+                text
+            }
+        }
+    }
+}
+
+/// Field-by-field differences, one line each: `path: kustomize … | helm …`.
+fn diff(path: &str, kustomize: Option<&Value>, helm: Option<&Value>, out: &mut Vec<String>) {
+    match (kustomize, helm) {
+        (Some(Value::Mapping(k)), Some(Value::Mapping(h))) => {
+            let keys: BTreeSet<String> = k
+                .keys()
+                .chain(h.keys())
+                .map(|key| {
+                    key.as_str()
+                        .map_or_else(|| format!("{key:?}"), String::from)
+                })
+                .collect();
+            for key in keys {
+                let sub = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                diff(&sub, k.get(key.as_str()), h.get(key.as_str()), out);
+            }
+        }
+        (Some(Value::Sequence(k)), Some(Value::Sequence(h))) => {
+            if k.len() != h.len() {
+                out.push(format!(
+                    "{path}: kustomize has {} items, helm {}",
+                    k.len(),
+                    h.len()
+                ));
+            }
+            for i in 0..k.len().max(h.len()) {
+                diff(&format!("{path}[{i}]"), k.get(i), h.get(i), out);
+            }
+        }
+        (k, h) if k == h => {}
+        (k, h) => out.push(format!(
+            "{path}: kustomize {} | helm {}",
+            short(k),
+            short(h)
+        )),
+    }
+}
+
+fn kustomize(dir: &Path) -> Result<Vec<Value>, String> {
+    let out = Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .map_err(|e| format!("kubectl could not run ({e}); install kubectl ≥ 1.27"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "kubectl kustomize {} failed:\n{}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    parse_docs(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn parse_docs(text: &str) -> Result<Vec<Value>, String> {
+    use serde::Deserialize;
+    let mut docs = Vec::new();
+    for doc in serde_yaml_ng::Deserializer::from_str(text) {
+        let v = Value::deserialize(doc).map_err(|e| e.to_string())?;
+        if !v.is_null() {
+            docs.push(v);
+        }
+    }
+    Ok(docs)
+}
+
+/// One release to render: `(service, environment)` and how Helm gets it.
+struct Job {
+    service: String,
+    env: String,
+    namespace: String,
+}
+
+impl Job {
+    fn key(&self) -> String {
+        format!("{}/{}", self.env, self.service)
+    }
+}
+
+/// Renders and lints every job with the real Helm engine, in one Python process.
+fn helm(tree: &Path, jobs: &[Job]) -> serde_json::Value {
+    let helm_dir = tree.join("helm");
+    let request = serde_json::json!({
+        "chart": helm_dir.join("chart"),
+        "kube_version": KUBE_VERSION,
+        "jobs": jobs.iter().map(|j| serde_json::json!({
+            "key": j.key(),
+            "release": j.service,
+            "namespace": j.namespace,
+            "values": [
+                helm_dir.join(&j.service).join("values.yaml"),
+                helm_dir.join(&j.service).join(format!("values-{}.yaml", j.env)),
+            ],
+        })).collect::<Vec<_>>(),
+    });
+    let mut child = Command::new(tools_python())
+        .arg(root().join("tests/helpers/helm_render.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the tools venv's python runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(request.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "tests/helpers/helm_render.py failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the helper prints JSON")
+}
+
+/// What one platform's check found: a line per (service, environment), and the problems.
+#[derive(Default)]
+struct Outcome {
+    summary: Vec<String>,
+    problems: Vec<String>,
+}
+
+/// Generates `spec` and compares Helm with Kustomize for every (service, environment).
+fn check(label: &str, spec: &Path) -> Outcome {
+    let model = model_of(spec);
+    let out = generate(spec);
+    let tree = out.path();
+    let mut outcome = Outcome::default();
+    let jobs: Vec<Job> = model
+        .environments
+        .iter()
+        .flat_map(|env| {
+            model.services.iter().map(|s| Job {
+                service: s.name.clone(),
+                env: env.name.clone(),
+                namespace: env.namespace.clone(),
+            })
+        })
+        .collect();
+    let rendered = helm(tree, &jobs);
+    let mut lint_seen = BTreeSet::new();
+    for job in &jobs {
+        let at = format!("{label} {}", job.key());
+        let result = &rendered[job.key()];
+        let mut problems = Vec::new();
+
+        for m in result["lint"]["messages"].as_array().into_iter().flatten() {
+            if m["severity"].as_i64().unwrap_or(0) >= 2 {
+                let line = format!(
+                    "helm lint: {} {}",
+                    m["path"].as_str().unwrap_or(""),
+                    m["error"].as_str().unwrap_or("")
+                );
+                if lint_seen.insert(line.clone()) {
+                    problems.push(line);
+                }
+            }
+        }
+        for e in result["lint"]["errors"].as_array().into_iter().flatten() {
+            let line = format!("helm lint: {}", e.as_str().unwrap_or(""));
+            if lint_seen.insert(line.clone()) {
+                problems.push(line);
+            }
+        }
+        if let Some(e) = result["error"].as_str() {
+            problems.push(format!("helm render failed: {e}"));
+        }
+
+        let mut helm_docs = Vec::new();
+        for (path, text) in result["manifests"].as_object().into_iter().flatten() {
+            match parse_docs(text.as_str().unwrap_or_default()) {
+                Ok(docs) => helm_docs.extend(docs),
+                Err(e) => problems.push(format!("helm renders invalid YAML in {path}: {e}")),
+            }
+        }
+        let overlay = tree
+            .join("deploy/overlays")
+            .join(&job.env)
+            .join(&job.service);
+        let kustomize_docs = kustomize(&overlay).unwrap_or_else(|e| {
+            problems.push(e);
+            Vec::new()
+        });
+        let k = index(kustomize_docs, "kustomize", &mut problems);
+        let h = index(helm_docs, "helm", &mut problems);
+        for key in k.keys().filter(|key| !h.contains_key(*key)) {
+            problems.push(format!("only kustomize builds {}", describe(key)));
+        }
+        for key in h.keys().filter(|key| !k.contains_key(*key)) {
+            problems.push(format!("only helm renders {}", describe(key)));
+        }
+        let mut same = 0;
+        for (key, kv) in &k {
+            let Some(hv) = h.get(key) else { continue };
+            let mut lines = Vec::new();
+            diff("", Some(kv), Some(hv), &mut lines);
+            if lines.is_empty() {
+                same += 1;
+            } else {
+                let mut text = format!("{} differs:", describe(key));
+                for line in lines {
+                    let _ = write!(text, "\n      {line}");
+                }
+                problems.push(text);
+            }
+        }
+        outcome.summary.push(format!(
+            "{at}: {same} of {} objects equal{}",
+            k.len().max(h.len()),
+            if problems.is_empty() {
+                ""
+            } else {
+                " — MISMATCH"
+            }
+        ));
+        outcome
+            .problems
+            .extend(problems.into_iter().map(|p| format!("{at}: {p}")));
+    }
+    outcome
+}
+
+fn assert_equivalent(outcomes: Vec<Outcome>) {
+    let summary: Vec<String> = outcomes.iter().flat_map(|o| o.summary.clone()).collect();
+    println!("{}", summary.join("\n"));
+    let problems: Vec<String> = outcomes.into_iter().flat_map(|o| o.problems).collect();
+    assert!(
+        problems.is_empty(),
+        "Helm (helm/chart) and Kustomize (deploy/overlays) disagree:\n  {}\n\nper (service, environment):\n  {}",
+        problems.join("\n  "),
+        summary.join("\n  ")
+    );
+}
+
+#[test]
+fn helm_renders_what_kustomize_builds_for_every_example() {
+    tools_python();
+    assert_equivalent(EXAMPLES.iter().map(|ex| check(ex, &example(ex))).collect());
+}
+
+/// The chart's other branch: no Istio objects, an Ingress, a ServiceMonitor, no-mesh canary
+/// replicas and metrics.
+#[test]
+fn helm_renders_what_kustomize_builds_without_a_mesh() {
+    tools_python();
+    let mut outcomes = Vec::new();
+    for ex in EXAMPLES {
+        let text = std::fs::read_to_string(example(ex)).unwrap();
+        assert!(!text.contains("\nmesh ="), "{ex} sets the mesh already");
+        let text = text.replacen("[platform]\n", "[platform]\nmesh = \"none\"\n", 1);
+        let dir = platform(&text);
+        outcomes.push(check(
+            &format!("{ex} (mesh = none)"),
+            &dir.path().join("service.toml"),
+        ));
+    }
+    assert_equivalent(outcomes);
+}
+
+/// Values from service.toml that YAML, Go templates or Helm could misread reach both trees as
+/// the same data: the chart quotes what it prints and never evaluates values as templates.
+#[test]
+fn hostile_values_reach_helm_as_data() {
+    tools_python();
+    let text = crate::common::minimal(concat!(
+        r#"description = "a \"quoted\" \\ back {{ .Values }} {{ fail \"x\" }} ${{ x }} % %s \u2028 line	tab \u007f #c: yes""#,
+        "\n",
+        r#"env = { WEIRD = "- not: a list\n{{ .Release.Name }}", NUMBERISH = "0x10", BOOLISH = "yes", EMPTY = "", PERCENT = "100%" }"#,
+        "\n",
+    ));
+    let dir = platform(&text);
+    assert_equivalent(vec![check(
+        "hostile values",
+        &dir.path().join("service.toml"),
+    )]);
+}
