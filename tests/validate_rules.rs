@@ -1399,7 +1399,7 @@ fn rule9_percentages_out_of_range() {
     )
     .label("0 is out of range");
     run.error(
-        "`slo.availability` is a percentage below 100",
+        "`slo.availability` is a percentage between 0 and 99.9999",
         pos(&text, "100,"),
     )
     .label("100 is out of range")
@@ -2064,4 +2064,16 @@ fn rule3_a_service_cannot_take_the_platform_name() {
     )
     .label("the platform's Argo CD applications already use this name");
     run.assert_invalid(1);
+}
+
+#[test]
+fn rule9_availability_keeps_an_error_budget() {
+    let seven_nines = minimal("slo = { availability = 99.99999 }\n");
+    let run = validate(&seven_nines);
+    run.error(
+        "`slo.availability` is a percentage between 0 and 99.9999",
+        pos(&seven_nines, "99.99999"),
+    );
+    run.assert_invalid(1);
+    validate(&minimal("slo = { availability = 99.9999 }\n")).assert_valid_with_warnings(0);
 }

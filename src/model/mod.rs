@@ -650,7 +650,9 @@ impl Service {
             },
             slo: Slo {
                 availability,
-                error_budget: ((100.0 - availability) / 100.0 * 1e6).round() / 1e6,
+                // Rounded away from float noise (0.0009999999999999432 → 0.001), finely enough
+                // that six nines keep a non-zero budget.
+                error_budget: ((100.0 - availability) / 100.0 * 1e12).round() / 1e12,
                 latency_p95_ms: value(s.slo.latency_p95_ms.as_ref()).unwrap_or(500),
             },
             env,

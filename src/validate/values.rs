@@ -236,6 +236,10 @@ fn duration(out: &mut Vec<Diagnostic>, what: &str, v: Option<&Spanned<String>>) 
     }
 }
 
+/// Six nines: beyond it the error budget is too small to alert on (burn-rate rules divide
+/// by it).
+const MAX_AVAILABILITY: f64 = 99.9999;
+
 pub fn numbers_and_quantities(spec: &Spec, out: &mut Vec<Diagnostic>) {
     for e in &spec.environments {
         range(out, "`replicas`", e.replicas.as_ref(), 1, 1000);
@@ -274,12 +278,12 @@ pub fn numbers_and_quantities(spec: &Spec, out: &mut Vec<Diagnostic>) {
             1_000_000,
         );
         if let Some(a) = &s.slo.availability
-            && !(a.value > 0.0 && a.value < 100.0)
+            && !(a.value > 0.0 && a.value <= MAX_AVAILABILITY)
         {
             out.push(
                 Diagnostic::error(
                     a.span.clone(),
-                    "`slo.availability` is a percentage below 100",
+                    "`slo.availability` is a percentage between 0 and 99.9999",
                 )
                 .label(format!("{} is out of range", a.value))
                 .help("e.g. `99.9` for three nines"),
