@@ -2077,3 +2077,21 @@ fn rule9_availability_keeps_an_error_budget() {
     run.assert_invalid(1);
     validate(&minimal("slo = { availability = 99.9999 }\n")).assert_valid_with_warnings(0);
 }
+
+#[test]
+fn rule1_control_characters_are_refused_in_free_text() {
+    let text = minimal(
+        "description = \"bell\\u0007\"\nenv = { A = \"del\\u007f\", B = \"tab\\tand\\nnewline\" }\n",
+    );
+    let run = validate(&text);
+    run.error(
+        "the description contains the control character U+0007",
+        pos(&text, "\"bell"),
+    )
+    .label("not allowed in Kubernetes manifests");
+    run.error(
+        "the value contains the control character U+007F",
+        pos(&text, "\"del"),
+    );
+    run.assert_invalid(2);
+}

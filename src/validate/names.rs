@@ -314,6 +314,26 @@ fn revision(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
 }
 
+/// Control characters other than tab and line breaks: escaped correctly by bulkhead, but
+/// Kubernetes tooling (kustomize) refuses them, so they are stopped here.
+fn control_character(s: &str) -> Option<char> {
+    s.chars()
+        .find(|&c| (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{feff}')
+}
+
+fn check_text(out: &mut Vec<Diagnostic>, what: &str, value: &Spanned<String>) {
+    if let Some(c) = control_character(&value.value) {
+        out.push(
+            Diagnostic::error(
+                value.span.clone(),
+                format!("{what} contains the control character U+{:04X}", c as u32),
+            )
+            .label("not allowed in Kubernetes manifests")
+            .help("remove it (tabs and line breaks are fine)"),
+        );
+    }
+}
+
 pub fn paths_and_identifiers(spec: &Spec, out: &mut Vec<Diagnostic>) {
     let p = &spec.platform;
     if let Some(r) = &p.registry {
@@ -362,6 +382,16 @@ pub fn paths_and_identifiers(spec: &Spec, out: &mut Vec<Diagnostic>) {
         );
     }
     for s in &spec.services {
+        if let Some(d) = &s.description {
+            check_text(out, "the description", d);
+        }
+        for (_, v) in s
+            .env
+            .iter()
+            .chain(s.environments.iter().flat_map(|e| e.env.iter()))
+        {
+            check_text(out, "the value", v);
+        }
         for d in &s.owns {
             check_pattern(
                 out,
