@@ -322,7 +322,12 @@ fn eject_copies_what_is_asked_and_never_overwrites() {
     assert!(text.contains("skipped  ") && text.contains("_runtimes/go/Dockerfile (exists)"));
     let ejected = read_tree(&d.join("blueprints"));
     assert_eq!(ejected["_runtimes/go/Dockerfile"], "# ours\n");
-    assert_eq!(ejected.len(), 5, "{:?}", ejected.keys());
+    let runtimes = bulkhead::render::Blueprints::builtin()
+        .items
+        .keys()
+        .filter(|k| k.starts_with("_runtimes/"))
+        .count();
+    assert_eq!(ejected.len(), runtimes, "{:?}", ejected.keys());
 
     // Once service.toml points there, eject says so instead of printing the line again.
     std::fs::write(d.join("service.toml"), with_blueprints("blueprints")).unwrap();
