@@ -218,6 +218,8 @@ pub struct Service {
     pub calls: Vec<String>,
     /// Services that declare a call to this one (derived), in file order.
     pub callers: Vec<String>,
+    /// The services in `calls`, resolved: name and container port, in `calls` order.
+    pub callees: Vec<Callee>,
     /// Services that depend on this one through calls, directly or through other services
     /// (derived: callers, their callers, …), in file order: who suffers when it is down.
     pub dependents: Vec<String>,
@@ -246,6 +248,15 @@ pub struct Service {
     pub dashboard_uid: String,
     /// Settings resolved for every environment (keyed by environment name, promotion order).
     pub environments: IndexMap<String, ServiceEnvironment>,
+}
+
+/// A service another one calls.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Callee {
+    /// The callee's service name.
+    pub name: String,
+    /// The callee's container port (what a NetworkPolicy must open).
+    pub port: i64,
 }
 
 /// A service's own database.
@@ -418,19 +429,29 @@ impl Model {
             .map(|s| Service::build(s, &registry, &environments))
             .collect();
 
-        // Derived relations.
-        let callers: Vec<Vec<String>> = services
+        // Derived relations, in one pass over the calls (platforms have thousands of
+        // services: no service-by-service scans).
+        let index: std::collections::HashMap<String, usize> = services
             .iter()
-            .map(|callee| {
-                services
-                    .iter()
-                    .filter(|s| s.calls.contains(&callee.name))
-                    .map(|s| s.name.clone())
-                    .collect()
-            })
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i))
             .collect();
-        for (service, callers) in services.iter_mut().zip(callers) {
+        let mut callers: Vec<Vec<String>> = vec![Vec::new(); services.len()];
+        let mut callees: Vec<Vec<Callee>> = vec![Vec::new(); services.len()];
+        for (i, s) in services.iter().enumerate() {
+            for name in &s.calls {
+                if let Some(&j) = index.get(name) {
+                    callers[j].push(s.name.clone());
+                    callees[i].push(Callee {
+                        name: name.clone(),
+                        port: services[j].port,
+                    });
+                }
+            }
+        }
+        for ((service, callers), callees) in services.iter_mut().zip(callers).zip(callees) {
             service.callers = callers;
+            service.callees = callees;
         }
         let dependents: Vec<Vec<String>> = services
             .iter()
@@ -626,6 +647,7 @@ impl Service {
             apis: strings(&s.apis),
             calls: strings(&s.calls),
             callers: Vec::new(),
+            callees: Vec::new(),
             dependents: Vec::new(),
             publishes: strings(&s.publishes),
             consumes: strings(&s.consumes),
