@@ -7,6 +7,7 @@ mod names;
 mod values;
 
 pub(crate) use names::PLATFORM_NAME_MAX;
+pub(crate) use values::SECRET_WORDS;
 
 use crate::diagnostic::Diagnostic;
 use crate::spec::Spec;

@@ -447,7 +447,8 @@ pub fn production_is_redundant(spec: &Spec, out: &mut Vec<Diagnostic>) {
 
 /// Words that make a setting's name read as a credential: such a value belongs in
 /// `secrets` (a Secret reference), never in a ConfigMap, and scanners flag it there.
-const SECRET_WORDS: &[&str] = &[
+/// `bulkhead audit` reads names on disk with the same list.
+pub(crate) const SECRET_WORDS: &[&str] = &[
     "PASSWORD",
     "PASSWD",
     "SECRET",
@@ -455,9 +456,9 @@ const SECRET_WORDS: &[&str] = &[
     "API_KEY",
     "APIKEY",
     "PRIVATE_KEY",
+    "ACCESS_KEY",
     "CREDENTIAL",
 ];
-
 pub fn plain_settings_are_not_secrets(spec: &Spec, out: &mut Vec<Diagnostic>) {
     for s in &spec.services {
         let keys = s.env.iter().map(|(k, _)| k).chain(

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use serde_yaml_ng::Value;
 
 use super::{
-    Finding, all_containers, all_pods, plural, pod_labels, pod_spec, service_deployments, services,
-    verdict,
+    Finding, all_containers, all_pods, plural, pod_labels, pod_selector_too_wide, pod_spec,
+    service_deployments, services, verdict,
 };
 use crate::audit::Context;
 use crate::audit::tree::Doc;
-use crate::audit::yaml::{self, selects, selects_map, seq_at, str_at, string_map};
+use crate::audit::yaml::{self, selects, selects_map, seq_at, str_at};
 use crate::model::Service;
 use crate::spec::Mesh;
 
@@ -89,20 +89,13 @@ fn peer_too_wide(
     if peer.get("namespaceSelector").is_some() {
         return Some("admits pods of other namespaces".into());
     }
-    let selector = peer.get("podSelector");
-    let empty = selector.is_none_or(|s| {
-        string_map(s.get("matchLabels")).is_empty() && seq_at(s, &["matchExpressions"]).is_empty()
-    });
-    if empty {
-        return Some("admits every pod of the namespace".into());
-    }
-    if let Some((place, _)) = others.iter().find(|(_, l)| selects(selector, l)) {
-        return Some(format!("admits the pods of {place}"));
-    }
-    if !owner_pods.iter().any(|l| selects(selector, l)) {
-        return Some("admits pods that are not the owner's".into());
-    }
-    None
+    pod_selector_too_wide(
+        peer.get("podSelector"),
+        owner_pods,
+        others,
+        |place| format!("admits the pods of {place}"),
+        "admits pods that are not the owner's",
+    )
 }
 
 /// 2: each datastore is reachable from its owner only: every NetworkPolicy that selects

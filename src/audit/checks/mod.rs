@@ -12,9 +12,10 @@ use std::collections::BTreeMap;
 use serde_yaml_ng::Value;
 
 use super::tree::Doc;
-use super::yaml::{get, seq_at, string_map};
+use super::yaml::{get, selects, seq_at, string_map};
 use super::{Context, Finding};
 use crate::model::{Environment, Service};
+use crate::validate::SECRET_WORDS;
 
 pub type Check = fn(&Context) -> Vec<Finding>;
 
@@ -186,19 +187,6 @@ fn env_entries(container: &Value) -> BTreeMap<String, &Value> {
         .collect()
 }
 
-/// Upper-case words that make a key read as a credential.
-const SECRET_WORDS: &[&str] = &[
-    "PASSWORD",
-    "PASSWD",
-    "SECRET",
-    "TOKEN",
-    "API_KEY",
-    "APIKEY",
-    "PRIVATE_KEY",
-    "ACCESS_KEY",
-    "CREDENTIAL",
-];
-
 /// Whether a setting's name reads as a credential.
 fn secret_name(key: &str) -> bool {
     let upper = key.to_ascii_uppercase().replace(['-', '.'], "_");
@@ -243,6 +231,31 @@ fn secret_value(value: &str) -> Option<&'static str> {
         .any(|w| w.starts_with("eyJ") && w.split('.').count() == 3 && w.len() > 40)
     {
         return Some("a JSON Web Token");
+    }
+    None
+}
+
+/// Why a same-namespace pod selector of a NetworkPolicy peer admits more than the
+/// `allowed` pods, if it does: everything, the pods of one of `others` (named by
+/// `names_other`), or pods none of `allowed` has (`outsider`).
+fn pod_selector_too_wide(
+    selector: Option<&Value>,
+    allowed: &[BTreeMap<String, String>],
+    others: &[(String, BTreeMap<String, String>)],
+    names_other: impl Fn(&str) -> String,
+    outsider: &str,
+) -> Option<String> {
+    let empty = selector.is_none_or(|s| {
+        string_map(s.get("matchLabels")).is_empty() && seq_at(s, &["matchExpressions"]).is_empty()
+    });
+    if empty {
+        return Some("admits every pod of the namespace".into());
+    }
+    if let Some((place, _)) = others.iter().find(|(_, l)| selects(selector, l)) {
+        return Some(names_other(place));
+    }
+    if !allowed.iter().any(|l| selects(selector, l)) {
+        return Some(outsider.into());
     }
     None
 }

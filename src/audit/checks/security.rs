@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_yaml_ng::Value;
 
 use super::{
-    Finding, env_entries, plural, pod_labels, pod_spec, production, service_deployments, services,
-    verdict, workloads,
+    Finding, env_entries, plural, pod_labels, pod_selector_too_wide, pod_spec, production,
+    service_deployments, services, verdict, workloads,
 };
 use crate::audit::Context;
 use crate::audit::tree::Doc;
@@ -341,20 +341,13 @@ fn ingress_peer_too_wide(
             None => Some("admits pods of any namespace".into()),
         };
     }
-    let selector = peer.get("podSelector");
-    let empty = selector.is_none_or(|s| {
-        string_map(s.get("matchLabels")).is_empty() && seq_at(s, &["matchExpressions"]).is_empty()
-    });
-    if empty {
-        return Some("admits every pod of the namespace".into());
-    }
-    if let Some((place, _)) = others.iter().find(|(_, l)| selects(selector, l)) {
-        return Some(format!("admits {place}, which is no declared caller"));
-    }
-    if !callers.iter().any(|l| selects(selector, l)) {
-        return Some("admits pods that are no declared caller".into());
-    }
-    None
+    pod_selector_too_wide(
+        peer.get("podSelector"),
+        callers,
+        others,
+        |place| format!("admits {place}, which is no declared caller"),
+        "admits pods that are no declared caller",
+    )
 }
 
 /// 18: workloads and ServiceAccounts mount no API token, each service runs as its own
