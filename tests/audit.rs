@@ -130,10 +130,19 @@ fn a_platform_without_a_mesh_passes_through_ingresses() {
 
 #[test]
 fn the_text_table_shows_every_item_and_a_summary() {
-    let out = generate(&example("blog"));
+    // A long spec path makes some "where" cells too wide for their column, so the table
+    // must also show its wrapped rows aligned, whatever folder the tests run from.
+    let deep = tempfile::tempdir().unwrap();
+    let dir = deep
+        .path()
+        .join("a-platform-repository-with-a-long-name/and/nested/folders");
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = dir.join("service.toml");
+    std::fs::copy(example("blog"), &spec).unwrap();
+    let out = generate(&spec);
     let output = bulkhead(out.path())
         .args(["audit", "-f"])
-        .arg(example("blog"))
+        .arg(&spec)
         .arg("-o")
         .arg(out.path())
         .output()
@@ -144,22 +153,32 @@ fn the_text_table_shows_every_item_and_a_summary() {
     for column in ["#", "item", "status", "where", "why"] {
         assert!(header.contains(column), "{header}");
     }
-    // Aligned: every status sits in the same column as the header's.
+    // Aligned: every status sits in the same column as the header's, and a reason moved
+    // to its own line starts in the header's "why" column.
     let status_col = header.find("status").unwrap();
+    let why_col = header.find("why").unwrap();
+    let mut wrapped = 0;
     for line in text
         .lines()
         .skip(1)
         .take_while(|l| !l.starts_with("Audit:"))
     {
-        if line.len() > status_col {
+        assert!(line.len() > why_col, "short row: {line}");
+        if line[..why_col].trim().is_empty() {
+            wrapped += 1;
+            assert!(
+                !line[why_col..].starts_with(' '),
+                "misaligned reason: {line}"
+            );
+        } else {
             let word = line[status_col..].split_whitespace().next().unwrap_or("");
             assert!(
-                ["pass", "fail", "manual", "n/a"].contains(&word)
-                    || line[..status_col].trim().is_empty() && word.is_empty(),
+                ["pass", "fail", "manual", "n/a"].contains(&word),
                 "misaligned: {line}"
             );
         }
     }
+    assert!(wrapped > 0, "the long path wraps at least one row:\n{text}");
     for n in 1..=22 {
         assert!(
             text.lines()
