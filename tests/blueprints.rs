@@ -3,14 +3,15 @@
 //! of service.toml, shell completions and the examples in every `--help`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use bulkhead::diagnostic::Source;
 use bulkhead::model::Model;
 use bulkhead::render::{Blueprints, Renderer};
 use serde_json::Value;
 
-use crate::common::{bulkhead, example, generate, minimal, platform, read_tree, root, yaml_docs};
+use crate::common::{
+    bulkhead, example, generate, kustomize, minimal, platform, read_tree, root, yaml_docs,
+};
 
 fn write(dir: &Path, rel: &str, text: &str) {
     let path = dir.join(rel);
@@ -65,21 +66,6 @@ fn with_blueprints(folder: &str) -> String {
 }
 
 // ── The example platform repo ───────────────────────────────────────────────────────────
-
-fn kustomize(dir: &Path) -> Vec<serde_yaml_ng::Value> {
-    let out = Command::new("kubectl")
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("kubectl is needed for this test and could not run ({e})"));
-    assert!(
-        out.status.success(),
-        "kubectl kustomize {} failed:\n{}",
-        dir.display(),
-        stderr(&out)
-    );
-    yaml_docs(&stdout(&out))
-}
 
 #[test]
 fn platform_repo_example_builds_with_its_override_and_additions() {

@@ -183,20 +183,7 @@ fn diff(path: &str, kustomize: Option<&Value>, helm: Option<&Value>, out: &mut V
 }
 
 fn kustomize(dir: &Path) -> Result<Vec<Value>, String> {
-    let out = Command::new("kubectl")
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .map_err(|e| format!("kubectl could not run ({e}); install kubectl ≥ 1.27"))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let stderr: String = stderr.chars().take(800).collect();
-        return Err(format!(
-            "kubectl kustomize {} failed:\n{stderr}",
-            dir.display(),
-        ));
-    }
-    parse_docs(&String::from_utf8_lossy(&out.stdout))
+    parse_docs(&crate::common::kustomize_text(dir)?)
 }
 
 fn parse_docs(text: &str) -> Result<Vec<Value>, String> {

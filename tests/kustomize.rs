@@ -1,29 +1,7 @@
 //! Every overlay of every example builds with the real `kubectl kustomize`, and each
 //! builds exactly what it should: one service's objects in its environment's namespace.
 
-use std::path::Path;
-use std::process::Command;
-
-use crate::common::{EXAMPLES, example, generate, yaml_docs};
-
-fn kustomize(dir: &Path) -> Vec<serde_yaml_ng::Value> {
-    let out = Command::new("kubectl")
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "kubectl is needed for this test and could not run ({e}); install kubectl ≥ 1.27"
-            )
-        });
-    assert!(
-        out.status.success(),
-        "kubectl kustomize {} failed:\n{}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    yaml_docs(&String::from_utf8(out.stdout).unwrap())
-}
+use crate::common::{EXAMPLES, example, generate, kustomize};
 
 fn name(o: &serde_yaml_ng::Value) -> &str {
     o["metadata"]["name"].as_str().unwrap()

@@ -16,7 +16,9 @@ use std::process::Command;
 use serde_json::{Value as Json, json};
 use serde_yaml_ng::Value as Yaml;
 
-use crate::common::{EXAMPLES, bulkhead, example, generate, platform, read_tree, root, yaml_docs};
+use crate::common::{
+    EXAMPLES, bulkhead, example, generate, kustomize, platform, read_tree, root, yaml_docs,
+};
 
 // ---------------------------------------------------------------------------------------
 // Tools
@@ -380,13 +382,19 @@ fn dashboards_are_valid_grafana_json_with_slo_thresholds() {
         let out = generate(spec);
         let tree = read_tree(out.path());
         let mut uids = BTreeSet::new();
-        // The ConfigMaps the Grafana sidecar loads carry the same JSON as the files.
-        let configmaps: BTreeMap<String, Json> = objects(&tree, "deploy/")
-            .into_iter()
-            .filter(|(_, o)| {
+        // The ConfigMaps the Grafana sidecar loads, as Kustomize builds them (every service's
+        // base and the platform folder), carry the same JSON as the files.
+        let folders = decl
+            .services
+            .iter()
+            .map(|s| format!("deploy/base/{}", s.name))
+            .chain(["deploy/platform".to_string()]);
+        let configmaps: BTreeMap<String, Json> = folders
+            .flat_map(|folder| kustomize(&out.path().join(folder)))
+            .filter(|o| {
                 o["kind"] == "ConfigMap" && o["metadata"]["labels"]["grafana_dashboard"] == "1"
             })
-            .flat_map(|(_, o)| {
+            .flat_map(|o| {
                 let map = o["data"].as_mapping().unwrap().clone();
                 map.into_iter().map(|(k, v)| {
                     (
@@ -922,7 +930,17 @@ fn monitors_and_rules_select_each_service() {
                 resources.contains(&file),
                 "{label}: {base}: {file} not listed"
             );
-            assert!(resources.contains(&"dashboard.yaml"), "{label}: {base}");
+            // The dashboard ConfigMap is made from the JSON beside the kustomization.
+            let generator = &kustomization["configMapGenerator"][0];
+            assert_eq!(
+                generator["files"][0].as_str().unwrap(),
+                format!(
+                    "{}.json=dashboard.json",
+                    bulkhead::model::dashboard_uid(&decl.name, &s.name)
+                ),
+                "{label}: {base}"
+            );
+            assert_eq!(generator["options"]["labels"]["grafana_dashboard"], "1");
             assert_eq!(monitor["metadata"]["labels"]["release"], "prometheus");
             assert_eq!(monitor["spec"]["jobLabel"], "app.kubernetes.io/name");
             let selector = monitor["spec"]["selector"]["matchLabels"]

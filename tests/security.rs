@@ -8,14 +8,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Command;
 
 use bulkhead::diagnostic::Source;
 use bulkhead::model::{Model, Service, Store};
 use bulkhead::spec::{Mesh, Strategy};
 use serde_yaml_ng::Value;
 
-use crate::common::{EXAMPLES, bulkhead, example, generate, minimal, platform, yaml_docs};
+use crate::common::{EXAMPLES, bulkhead, example, generate, kustomize, minimal, platform};
 
 const GATEWAY_SA: &str = "istio-ingressgateway-service-account";
 
@@ -160,23 +159,6 @@ fn model(spec: &Path) -> Model {
         text: std::fs::read_to_string(spec).unwrap(),
     };
     Model::build(&bulkhead::spec::parse(&source).0.unwrap())
-}
-
-fn kustomize(dir: &Path) -> Vec<Value> {
-    let out = Command::new("kubectl")
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("kubectl is needed for this test ({e}); install kubectl ≥ 1.27")
-        });
-    assert!(
-        out.status.success(),
-        "kubectl kustomize {} failed:\n{}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    yaml_docs(&String::from_utf8(out.stdout).unwrap())
 }
 
 /// Generates the tree and builds every overlay of every environment.

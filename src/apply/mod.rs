@@ -12,9 +12,10 @@
 
 pub mod lock;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::error::Error;
 use crate::plan::{Action, Plan};
@@ -30,13 +31,18 @@ const TEMP_PREFIX: &str = ".bulkhead-";
 const TEMP_SUFFIX: &str = ".tmp";
 
 pub fn apply(plan: &Plan) -> Result<Written, Error> {
+    use rayon::prelude::*;
+
     let out = &plan.out_dir;
     if plan.interrupted {
         remove_stray_temp_files(out, plan);
     }
-    for (h, text) in plan.bases_to_store() {
-        write_atomic(out, &lock::base_rel(h), text.as_bytes())?;
-    }
+    let writer = Writer::new(out);
+    // Files are independent within each step: written in parallel, the steps in order.
+    let bases: Vec<(&str, &str)> = plan.bases_to_store().collect();
+    bases
+        .par_iter()
+        .try_for_each(|(h, text)| writer.write(&lock::base_rel(h), text.as_bytes()))?;
 
     let mut journal = Journal::default();
     for change in &plan.changes {
@@ -61,15 +67,21 @@ pub fn apply(plan: &Plan) -> Result<Written, Error> {
     }
     let journal_rel = lock::journal_rel();
     if !journal.files.is_empty() {
-        write_atomic(out, &journal_rel, lock::to_text(&journal).as_bytes())?;
+        writer.write(&journal_rel, lock::to_text(&journal).as_bytes())?;
     }
 
     let mut written = Written::default();
+    let writes: Vec<(&str, &str)> = plan
+        .changes
+        .iter()
+        .filter_map(|c| Some((c.path.as_str(), c.write.as_deref()?)))
+        .collect();
+    writes
+        .par_iter()
+        .try_for_each(|(path, text)| writer.write(path, text.as_bytes()))?;
+    written.files = writes.len();
     for change in &plan.changes {
-        if let Some(text) = &change.write {
-            write_atomic(out, &change.path, text.as_bytes())?;
-            written.files += 1;
-        } else if change.action == Action::Delete {
+        if change.action == Action::Delete {
             let target = out.join(&change.path);
             std::fs::remove_file(&target).map_err(|e| Error::io(&target, e))?;
             remove_empty_parents(out, &target);
@@ -77,11 +89,7 @@ pub fn apply(plan: &Plan) -> Result<Written, Error> {
         }
     }
 
-    write_atomic(
-        out,
-        &lock::lock_rel(),
-        lock::to_text(&plan.next_lock).as_bytes(),
-    )?;
+    writer.write(&lock::lock_rel(), lock::to_text(&plan.next_lock).as_bytes())?;
     let journal_path = out.join(&journal_rel);
     match std::fs::remove_file(&journal_path) {
         Ok(()) => {}
@@ -147,69 +155,124 @@ fn remove_stray_temp_files(out: &Path, plan: &Plan) {
     }
 }
 
-/// Creates the folders of `rel` under `out`, refusing any that is a symbolic link.
-fn ensure_dirs(out: &Path, rel: &str) -> Result<PathBuf, Error> {
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let mut at = out.to_path_buf();
-    let parts: Vec<&str> = rel.split('/').collect();
-    for part in &parts[..parts.len() - 1] {
-        at.push(part);
-        match std::fs::symlink_metadata(&at) {
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(Error::Message(format!(
-                    "refusing to write through the symbolic link {}",
-                    at.display()
-                )));
-            }
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(Error::Message(format!(
-                    "{} is a file where a folder is needed",
-                    at.display()
-                )));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir(&at).map_err(|e| Error::io(&at, e))?;
-            }
-            Err(e) => return Err(Error::io(&at, e)),
-        }
-    }
-    Ok(at)
+/// Writes files under one output folder, each atomically. Folders are made or checked
+/// once per run, not once per file.
+struct Writer<'a> {
+    out: &'a Path,
+    /// Folders (relative to `out`) known to be real folders, not links.
+    dirs: Mutex<HashSet<String>>,
 }
 
-/// A temporary file in the target's folder, renamed over the target: readers see the old
-/// file or the new one, never a partial write.
+impl<'a> Writer<'a> {
+    fn new(out: &'a Path) -> Self {
+        Self {
+            out,
+            dirs: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Creates the folders of `rel` under `out`, refusing any that is a symbolic link.
+    fn ensure_dirs(&self, rel: &str) -> Result<PathBuf, Error> {
+        let parent = rel.rsplit_once('/').map_or("", |(dir, _)| dir);
+        let known = |dir: &str| self.dirs.lock().expect("not poisoned").contains(dir);
+        if known(parent) {
+            return Ok(self.out.join(parent));
+        }
+        std::fs::create_dir_all(self.out).map_err(|e| Error::io(self.out, e))?;
+        let mut at = self.out.to_path_buf();
+        let mut so_far = String::new();
+        for part in parent.split('/').filter(|p| !p.is_empty()) {
+            at.push(part);
+            if !so_far.is_empty() {
+                so_far.push('/');
+            }
+            so_far.push_str(part);
+            if known(&so_far) {
+                continue;
+            }
+            match std::fs::symlink_metadata(&at) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(Error::Message(format!(
+                        "refusing to write through the symbolic link {}",
+                        at.display()
+                    )));
+                }
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    return Err(Error::Message(format!(
+                        "{} is a file where a folder is needed",
+                        at.display()
+                    )));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    match std::fs::create_dir(&at) {
+                        Ok(()) => {}
+                        // Made meanwhile by another writer of this run: check it again.
+                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                            let m =
+                                std::fs::symlink_metadata(&at).map_err(|e| Error::io(&at, e))?;
+                            if !m.is_dir() {
+                                return Err(Error::Message(format!(
+                                    "{} is not a folder",
+                                    at.display()
+                                )));
+                            }
+                        }
+                        Err(e) => return Err(Error::io(&at, e)),
+                    }
+                }
+                Err(e) => return Err(Error::io(&at, e)),
+            }
+            self.dirs
+                .lock()
+                .expect("not poisoned")
+                .insert(so_far.clone());
+        }
+        Ok(at)
+    }
+
+    /// A temporary file in the target's folder, renamed over the target: readers see the
+    /// old file or the new one, never a partial write.
+    fn write(&self, rel: &str, bytes: &[u8]) -> Result<(), Error> {
+        let dir = self.ensure_dirs(rel)?;
+        let target = self.out.join(rel);
+        let existing = std::fs::symlink_metadata(&target).ok();
+        if existing
+            .as_ref()
+            .is_some_and(|m| m.file_type().is_symlink())
+        {
+            return Err(Error::Message(format!(
+                "refusing to replace the symbolic link {}",
+                target.display()
+            )));
+        }
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(TEMP_PREFIX).suffix(TEMP_SUFFIX);
+        // tempfile creates 0600; generated files are ordinary repository files.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o644));
+        }
+        let mut tmp = builder.tempfile_in(&dir).map_err(|e| Error::io(&dir, e))?;
+        tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
+        #[cfg(unix)]
+        if let Some(meta) = &existing {
+            use std::os::unix::fs::PermissionsExt;
+            // An existing file keeps its mode (e.g. a script made executable).
+            let mode = meta.permissions().mode() & 0o777;
+            std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))
+                .map_err(|e| Error::io(tmp.path(), e))?;
+        }
+        tmp.persist(&target)
+            .map_err(|e| Error::io(&target, e.error))?;
+        Ok(())
+    }
+}
+
+/// Writes one file atomically (see [`Writer::write`]).
 pub fn write_atomic(out: &Path, rel: &str, bytes: &[u8]) -> Result<(), Error> {
-    let dir = ensure_dirs(out, rel)?;
-    let target = out.join(rel);
-    let existing = std::fs::symlink_metadata(&target).ok();
-    if existing
-        .as_ref()
-        .is_some_and(|m| m.file_type().is_symlink())
-    {
-        return Err(Error::Message(format!(
-            "refusing to replace the symbolic link {}",
-            target.display()
-        )));
-    }
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .suffix(TEMP_SUFFIX)
-        .tempfile_in(&dir)
-        .map_err(|e| Error::io(&dir, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        // tempfile creates 0600; generated files are ordinary repository files, and an
-        // existing file keeps its mode (e.g. a script made executable).
-        let mode = existing.map_or(0o644, |m| m.permissions().mode() & 0o777);
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))
-            .map_err(|e| Error::io(tmp.path(), e))?;
-    }
-    tmp.persist(&target)
-        .map_err(|e| Error::io(&target, e.error))?;
-    Ok(())
+    Writer::new(out).write(rel, bytes)
 }
 
 fn remove_empty_parents(out: &Path, file: &Path) {

@@ -293,11 +293,16 @@ impl Tree {
         let files = self.yaml_files("deploy");
         let mut roles: BTreeMap<String, (Role, Option<String>)> = BTreeMap::new();
         let mut inline: Vec<(String, Value, Option<String>)> = Vec::new();
+        let mut made: Vec<(String, Value)> = Vec::new();
         for (path, docs) in &files {
             if !is_kustomization(path) {
                 continue;
             }
             let Some(k) = docs.first() else { continue };
+            for generator in seq_at(k, &["configMapGenerator"]) {
+                let config_map = self.generate_config_map(dir_of(path), generator);
+                made.push((path.clone(), config_map));
+            }
             let (service, env) = owner_of(path);
             self.kustomizations.push(Kustomization {
                 file: path.clone(),
@@ -377,6 +382,52 @@ impl Tree {
             self.docs
                 .push(make_doc(&path, index, Role::Patch, value, target));
         }
+        for (index, (path, value)) in made.into_iter().enumerate() {
+            self.docs
+                .push(make_doc(&path, index, Role::Resource, value, None));
+        }
+    }
+
+    /// The ConfigMap a `configMapGenerator` entry makes: its name, the labels and
+    /// annotations of its options, and data from its `files` (`key=path`, or the file's
+    /// name) and `literals` (`key=value`).
+    fn generate_config_map(&mut self, dir: &str, generator: &Value) -> Value {
+        let mut data = Mapping::new();
+        for file in seq_at(generator, &["files"]) {
+            let Some(entry) = file.as_str() else { continue };
+            let (key, rel_path) = entry
+                .split_once('=')
+                .unwrap_or((entry.rsplit('/').next().unwrap_or(entry), entry));
+            let Some(path) = normalize(&format!("{dir}/{rel_path}")) else {
+                self.problem(dir, format!("`{entry}` points outside the output folder"));
+                continue;
+            };
+            if let Some(text) = self.read(&self.root.join(&path)) {
+                data.insert(Value::String(key.to_string()), Value::String(text));
+            }
+        }
+        for literal in seq_at(generator, &["literals"]) {
+            if let Some((key, value)) = literal.as_str().and_then(|l| l.split_once('=')) {
+                data.insert(
+                    Value::String(key.to_string()),
+                    Value::String(value.to_string()),
+                );
+            }
+        }
+        let mut metadata = Mapping::new();
+        let name = str_at(generator, &["name"]).unwrap_or("");
+        metadata.insert("name".into(), Value::String(name.to_string()));
+        for key in ["labels", "annotations"] {
+            if let Some(v) = generator.get("options").and_then(|o| o.get(key)) {
+                metadata.insert(key.into(), v.clone());
+            }
+        }
+        let mut object = Mapping::new();
+        object.insert("apiVersion".into(), "v1".into());
+        object.insert("kind".into(), "ConfigMap".into());
+        object.insert("metadata".into(), Value::Mapping(metadata));
+        object.insert("data".into(), Value::Mapping(data));
+        Value::Mapping(object)
     }
 
     fn load_others(&mut self) {

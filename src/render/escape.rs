@@ -59,15 +59,27 @@ pub fn formatter(out: &mut Output, state: &mut State, value: &Value) -> Result<(
 /// A double-quoted string valid both as JSON and as a YAML (1.1 and 1.2) scalar: every
 /// character a YAML parser could treat as a line break or reject is escaped.
 pub fn quote(s: &str) -> String {
+    use std::borrow::Cow;
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
+    // Runs of characters that need no escape are copied whole: most values are such a run.
+    let mut run = 0;
+    let mut at = 0;
+    let bytes = s.as_bytes();
+    while at < bytes.len() {
+        let b = bytes[at];
+        if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
+            at += 1;
+            continue;
+        }
+        let c = s[at..].chars().next().expect("at a character boundary");
+        let len = c.len_utf8();
+        let escaped = match c {
+            '"' => Some(Cow::Borrowed("\\\"")),
+            '\\' => Some(Cow::Borrowed("\\\\")),
+            '\n' => Some(Cow::Borrowed("\\n")),
+            '\t' => Some(Cow::Borrowed("\\t")),
+            '\r' => Some(Cow::Borrowed("\\r")),
             c if (c as u32) < 0x20
                 || c == '\u{7f}'
                 || ('\u{80}'..='\u{9f}').contains(&c)
@@ -76,11 +88,18 @@ pub fn quote(s: &str) -> String {
                     '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
                 ) =>
             {
-                out.push_str(&format!("\\u{:04x}", c as u32));
+                Some(Cow::Owned(format!("\\u{:04x}", c as u32)))
             }
-            c => out.push(c),
+            _ => None,
+        };
+        if let Some(escaped) = escaped {
+            out.push_str(&s[run..at]);
+            out.push_str(&escaped);
+            run = at + len;
         }
+        at += len;
     }
+    out.push_str(&s[run..]);
     out.push('"');
     out
 }

@@ -7,6 +7,7 @@
 
 pub mod docs;
 pub mod escape;
+mod syntax;
 
 pub use docs::context_docs;
 
@@ -19,6 +20,7 @@ use rayon::prelude::*;
 
 use crate::error::Error;
 use crate::model::Model;
+use syntax::Syntax;
 
 static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/blueprints");
 
@@ -214,7 +216,7 @@ impl Renderer {
         let base = context! { platform, environments, services, vars };
 
         // One job per output file: (blueprint, service index, environment index).
-        let mut jobs: Vec<(&Blueprint, Option<usize>, Option<usize>)> = Vec::new();
+        let mut jobs: Vec<Job> = Vec::new();
         for bp in self.blueprints.items.values().filter(|b| !b.is_partial()) {
             let services: Vec<Option<usize>> = if bp.path.contains(SERVICE_TOKEN) {
                 (0..model.services.len()).map(Some).collect()
@@ -228,29 +230,50 @@ impl Renderer {
             };
             for s in &services {
                 for e in &envs {
-                    jobs.push((bp, *s, *e));
+                    jobs.push(Job {
+                        bp,
+                        service: *s,
+                        env: *e,
+                    });
                 }
             }
         }
+        let groups = group_identical(&jobs);
 
-        let render_one = |(bp, s, e): &(&Blueprint, Option<usize>, Option<usize>)| -> Result<Option<(String, String)>, Error> {
-            let mut path = bp.path.clone();
-            let mut ctx = base.clone();
+        // Output path and, for error messages, which service and environment.
+        let place = |job: &Job| -> (String, String) {
+            let mut path = job.bp.path.clone();
             let mut which = String::new();
-            if let Some(i) = *s {
+            if let Some(i) = job.service {
                 path = path.replace(SERVICE_TOKEN, &model.services[i].name);
-                ctx = context! { service => service_values[i].clone(), ..ctx };
                 which.push_str(&format!(" for service {}", model.services[i].name));
             }
-            if let Some(i) = *e {
+            if let Some(i) = job.env {
                 path = path.replace(ENV_TOKEN, &model.environments[i].name);
-                ctx = context! { env => env_values[i].clone(), ..ctx };
                 which.push_str(&format!(" in environment {}", model.environments[i].name));
             }
-            let template = self.env.get_template(&bp.path).map_err(|err| blueprint_error(&self.blueprints, bp, &err, ""))?;
-            let text = template.render(ctx).map_err(|err| blueprint_error(&self.blueprints, bp, &err, &which))?;
+            (path, which)
+        };
+        let render_group = |group: &Vec<usize>| -> Result<Vec<(String, String)>, Error> {
+            let first = &jobs[group[0]];
+            let bp = first.bp;
+            let (_, which) = place(first);
+            let mut ctx = base.clone();
+            if let Some(i) = first.service {
+                ctx = context! { service => service_values[i].clone(), ..ctx };
+            }
+            if let Some(i) = first.env {
+                ctx = context! { env => env_values[i].clone(), ..ctx };
+            }
+            let template = self
+                .env
+                .get_template(&bp.path)
+                .map_err(|err| blueprint_error(&self.blueprints, bp, &err, ""))?;
+            let text = template
+                .render(ctx)
+                .map_err(|err| blueprint_error(&self.blueprints, bp, &err, &which))?;
             if text.trim().is_empty() {
-                return Ok(None);
+                return Ok(Vec::new());
             }
             // Exact capacity: `format!` would over-allocate up to twice the size, and every
             // file is held until the plan is applied.
@@ -259,24 +282,38 @@ impl Renderer {
             exact.push_str(trimmed);
             exact.push('\n');
             let text = exact;
-            check_syntax(&path, &text).map_err(|message| Error::Blueprint {
-                blueprint: bp.display(),
-                message: format!("rendered invalid {message}{which} (output {path})"),
-            })?;
-            check_path(&path).map_err(|message| Error::Blueprint { blueprint: bp.display(), message })?;
-            Ok(Some((path, text)))
+            let mut checked = Vec::new();
+            let mut out = Vec::with_capacity(group.len());
+            for &j in group {
+                let job = &jobs[j];
+                let (path, which) = place(job);
+                let syntax = Syntax::of(&path);
+                if !checked.contains(&syntax) {
+                    syntax.check(&text).map_err(|message| Error::Blueprint {
+                        blueprint: job.bp.display(),
+                        message: format!("rendered invalid {message}{which} (output {path})"),
+                    })?;
+                    checked.push(syntax);
+                }
+                check_path(&path).map_err(|message| Error::Blueprint {
+                    blueprint: job.bp.display(),
+                    message,
+                })?;
+                out.push((path, text.clone()));
+            }
+            Ok(out)
         };
         // Rendering is independent per file; results are gathered in job order so the
         // first error reported is always the same one.
-        let results: Vec<Result<Option<(String, String)>, Error>> =
-            jobs.par_iter().map(render_one).collect();
+        let results: Vec<Result<Vec<(String, String)>, Error>> =
+            groups.par_iter().map(render_group).collect();
 
         let mut files = Files::new();
-        for (result, (bp, _, _)) in results.into_iter().zip(&jobs) {
-            if let Some((path, text)) = result? {
+        for (result, group) in results.into_iter().zip(&groups) {
+            for (path, text) in result? {
                 if files.contains_key(&path) {
                     return Err(Error::Blueprint {
-                        blueprint: bp.display(),
+                        blueprint: jobs[group[0]].bp.display(),
                         message: format!("writes {path}, which another blueprint already writes"),
                     });
                 }
@@ -285,6 +322,42 @@ impl Renderer {
         }
         Ok(files)
     }
+}
+
+/// One output file to render: a blueprint, for a service and an environment when its path
+/// fans out.
+struct Job<'a> {
+    bp: &'a Blueprint,
+    service: Option<usize>,
+    env: Option<usize>,
+}
+
+/// Jobs by the output they produce: blueprints with the same text, rendered for the same
+/// service and environment with the same escaping, give the same file, so each group is
+/// rendered (and checked) once. The built-in dashboards ship this way in three places.
+/// Groups are in the order of their first job.
+fn group_identical(jobs: &[Job]) -> Vec<Vec<usize>> {
+    use std::collections::HashMap;
+    // Blueprint text, service, environment, escaping.
+    type Key<'a> = (&'a str, Option<usize>, Option<usize>, minijinja::AutoEscape);
+    let mut index: HashMap<Key, usize> = HashMap::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (j, job) in jobs.iter().enumerate() {
+        let key = (
+            job.bp.source.as_str(),
+            job.service,
+            job.env,
+            escape::auto_escape_for(&job.bp.path),
+        );
+        match index.get(&key) {
+            Some(&g) => groups[g].push(j),
+            None => {
+                index.insert(key, groups.len());
+                groups.push(vec![j]);
+            }
+        }
+    }
+    groups
 }
 
 fn to_value<T: serde::Serialize>(v: &T) -> Value {
@@ -415,31 +488,6 @@ fn blueprint_error(all: &Blueprints, bp: &Blueprint, err: &minijinja::Error, whi
     }
 }
 
-/// Parses YAML (every document) and JSON output; the error names the line. Helm chart
-/// templates are the one exception: `helm/chart/templates/*.yaml` (and `.tpl` helpers) are Go
-/// templates that become YAML only when Helm renders them, so they are not parsed here (the
-/// Helm/Kustomize equivalence test renders them with Helm and checks the result).
-fn check_syntax(path: &str, text: &str) -> Result<(), String> {
-    if is_helm_template(path) {
-        return Ok(());
-    }
-    if path.ends_with(".yaml") || path.ends_with(".yml") {
-        for doc in serde_yaml_ng::Deserializer::from_str(text) {
-            use serde::Deserialize;
-            serde_yaml_ng::Value::deserialize(doc).map_err(|e| format!("YAML: {e}"))?;
-        }
-    } else if path.ends_with(".json") {
-        serde_json::from_str::<serde_json::Value>(text).map_err(|e| format!("JSON: {e}"))?;
-    }
-    Ok(())
-}
-
-/// A file Helm reads as a template, not as YAML: anything under `helm/chart/templates/`, and
-/// `.tpl` helpers wherever they are.
-fn is_helm_template(path: &str) -> bool {
-    path.starts_with("helm/chart/templates/") || path.ends_with(".tpl")
-}
-
 /// A rendered path must stay inside the output folder.
 pub fn check_path(path: &str) -> Result<(), String> {
     let ok = !path.starts_with('/')
@@ -454,24 +502,5 @@ pub fn check_path(path: &str) -> Result<(), String> {
         Err(format!(
             "output path `{path}` would leave the output folder or touch .bulkhead/"
         ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn helm_templates_are_not_parsed_as_yaml() {
-        let go_template =
-            "metadata:\n  name: {{ include \"bulkhead.name\" . }}\n{{- if .Values.x }}\n";
-        assert!(check_syntax("helm/chart/templates/deployment.yaml", go_template).is_ok());
-        assert!(check_syntax("helm/chart/templates/_helpers.tpl", go_template).is_ok());
-        // Everywhere else the same text is invalid YAML, and a rendered chart file (values,
-        // Chart.yaml) is still parsed.
-        assert!(check_syntax("deploy/base/api/deployment.yaml", go_template).is_err());
-        assert!(check_syntax("helm/chart/values.yaml", go_template).is_err());
-        assert!(check_syntax("helm/api/values-dev.yaml", go_template).is_err());
-        assert!(check_syntax("x/helm/chart/templates/a.yaml", go_template).is_err());
     }
 }

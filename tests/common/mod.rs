@@ -98,3 +98,28 @@ runtime = "go"
 {extra}"#
     )
 }
+
+/// `kubectl kustomize DIR`: the built YAML, or why it could not be built.
+pub fn kustomize_text(dir: &Path) -> Result<String, String> {
+    let out = std::process::Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .map_err(|e| {
+            format!("kubectl is needed and could not run ({e}); install kubectl ≥ 1.27")
+        })?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr: String = stderr.chars().take(800).collect();
+        return Err(format!(
+            "kubectl kustomize {} failed:\n{stderr}",
+            dir.display()
+        ));
+    }
+    String::from_utf8(out.stdout).map_err(|e| e.to_string())
+}
+
+/// The objects `kubectl kustomize DIR` builds; the test fails when it cannot.
+pub fn kustomize(dir: &Path) -> Vec<serde_yaml_ng::Value> {
+    yaml_docs(&kustomize_text(dir).unwrap_or_else(|e| panic!("{e}")))
+}
