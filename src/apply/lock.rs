@@ -44,8 +44,15 @@ pub struct Intent {
 }
 
 pub fn hash(text: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(text.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    // Every file is hashed on every run: hex without a formatter call per byte.
+    let mut out = String::with_capacity(2 * digest.len());
+    for b in digest {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 pub fn lock_path(out_dir: &Path) -> PathBuf {
@@ -141,5 +148,16 @@ impl Lock {
             generator: concat!("bulkhead ", env!("CARGO_PKG_VERSION")).to_string(),
             files,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hash_is_lowercase_hex_sha256() {
+        assert_eq!(
+            super::hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

@@ -48,10 +48,15 @@ pub fn apply(plan: &Plan) -> Result<Written, Error> {
     for change in &plan.changes {
         let base = plan.next_lock.files.get(&change.path).cloned();
         if let Some(text) = &change.write {
+            // What create and update write is the new base itself: its hash is known.
+            let written = match (change.action, &base) {
+                (Action::Create | Action::Update, Some(h)) => h.clone(),
+                _ => lock::hash(text),
+            };
             journal.files.insert(
                 change.path.clone(),
                 Intent {
-                    written: Some(lock::hash(text)),
+                    written: Some(written),
                     base,
                 },
             );

@@ -29,7 +29,7 @@ fn action_style(action: Action) -> Style {
 fn diff_sides(change: &FileChange) -> Option<(&str, &str)> {
     let old = change.current.as_deref().unwrap_or("");
     match (&change.write, change.action) {
-        (Some(new), _) => Some((old, new.as_str())),
+        (Some(new), _) => Some((old, &**new)),
         (None, Action::Delete) => Some((old, "")),
         _ => None,
     }

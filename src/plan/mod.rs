@@ -16,6 +16,7 @@ pub mod merge;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -67,13 +68,13 @@ pub struct FileChange {
     /// What is on disk now (none when missing or unreadable).
     pub current: Option<String>,
     /// What apply writes there; none when it writes nothing (or deletes).
-    pub write: Option<String>,
+    pub write: Option<Arc<str>>,
     /// Why, for keep and conflict.
     pub reason: Option<String>,
 }
 
 impl FileChange {
-    fn new(path: &str, action: Action, current: Option<String>, write: Option<String>) -> Self {
+    fn new(path: &str, action: Action, current: Option<String>, write: Option<Arc<str>>) -> Self {
         Self {
             path: path.to_string(),
             action,
@@ -202,7 +203,7 @@ pub enum BaseText {
     /// The change's `current` (the file on disk already equals the new render).
     Current,
     /// The new render itself, when what is written differs (merge, conflict).
-    Render(String),
+    Render(Arc<str>),
 }
 
 /// One file's decision, made independently of all others.
@@ -215,9 +216,9 @@ struct Decision {
 }
 
 fn decide(
-    out_dir: &Path,
+    out_dir: Option<&Path>,
     path: String,
-    text: String,
+    text: Arc<str>,
     base_hash: Option<&String>,
 ) -> Result<Decision, Error> {
     let new_hash = hash(&text);
@@ -225,13 +226,16 @@ fn decide(
         // Stored again when missing too (a damaged or hand-pruned .bulkhead/).
         let missing = base_hash != Some(&new_hash)
             || !out_dir
-                .join(crate::apply::lock::base_rel(&new_hash))
-                .is_file();
+                .is_some_and(|out| out.join(crate::apply::lock::base_rel(&new_hash)).is_file());
         let stored = missing.then(|| (new_hash.clone(), store));
         (Some(new_hash.clone()), stored)
     };
     let keep_base = || (base_hash.cloned(), None);
-    let ((next, store), change) = match read_disk(out_dir, &path)? {
+    let on_disk = match out_dir {
+        Some(out) => read_disk(out, &path)?,
+        None => OnDisk::Missing,
+    };
+    let ((next, store), change) = match on_disk {
         // A deletion is an edit like any other: kept while bulkhead has nothing new for
         // the file, a conflict when it has.
         OnDisk::Missing => match base_hash {
@@ -244,7 +248,7 @@ fn decide(
             None => (adopt(BaseText::Written), FileChange::new(&path, Action::Create, None, Some(text))),
         },
         // Unchanged files keep no copy of their content: nothing is shown or written.
-        OnDisk::File(current) if current == text => {
+        OnDisk::File(current) if *current == *text => {
             let decided = adopt(BaseText::Current);
             let current = decided.1.is_some().then_some(current);
             (decided, FileChange::new(&path, Action::Unchanged, current, None))
@@ -264,16 +268,17 @@ fn decide(
                     }
                 }
                 Some(b) => {
-                    let change = match State::base(out_dir, b) {
+                    let base = out_dir.and_then(|out| State::base(out, b));
+                    let change = match base {
                         Some(base) => match merge::merge(&base, &current, &text) {
-                            merge::Merged::Clean(merged) => FileChange::new(&path, Action::Merge, Some(current), Some(merged))
+                            merge::Merged::Clean(merged) => FileChange::new(&path, Action::Merge, Some(current), Some(merged.into()))
                                 .because("your edits and the new output"),
-                            merge::Merged::Conflicts(marked) => FileChange::new(&path, Action::Conflict, Some(current), Some(marked))
+                            merge::Merged::Conflicts(marked) => FileChange::new(&path, Action::Conflict, Some(current), Some(marked.into()))
                                 .because("your edits overlap the new output: resolve the marked blocks"),
                         },
                         None => {
                             let both = merge::whole_file_conflict(&current, &text);
-                            FileChange::new(&path, Action::Conflict, Some(current), Some(both))
+                            FileChange::new(&path, Action::Conflict, Some(current), Some(both.into()))
                                 .because("its last generated version is missing from .bulkhead/: compare both sides")
                         }
                     };
@@ -283,7 +288,7 @@ fn decide(
                     let both = merge::whole_file_conflict(&current, &text);
                     (
                         adopt(BaseText::Render(text)),
-                        FileChange::new(&path, Action::Conflict, Some(current), Some(both))
+                        FileChange::new(&path, Action::Conflict, Some(current), Some(both.into()))
                             .because("exists but was not written by bulkhead: both versions are kept, marked"),
                     )
                 }
@@ -304,14 +309,20 @@ pub fn plan(out_dir: &Path, desired: Files) -> Result<Plan, Error> {
 
     let state = State::load(out_dir)?;
     let bases = &state.effective;
+    // A folder that does not exist yet holds nothing: no file in it needs a look.
+    let exists = !matches!(
+        std::fs::symlink_metadata(out_dir),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound
+    );
+    let on_disk = exists.then_some(out_dir);
     let wanted: BTreeSet<String> = desired.keys().cloned().collect();
     // Files are independent: read, hash and merge them in parallel.
-    let items: Vec<(String, String)> = desired.into_iter().collect();
+    let items: Vec<(String, Arc<str>)> = desired.into_iter().collect();
     let decisions: Vec<Result<Decision, Error>> = items
         .into_par_iter()
         .map(|(path, text)| {
             let base = bases.get(&path);
-            decide(out_dir, path, text, base)
+            decide(on_disk, path, text, base)
         })
         .collect();
 
@@ -372,7 +383,7 @@ impl Plan {
     pub fn bases_to_store(&self) -> impl Iterator<Item = (&str, &str)> {
         self.new_bases.iter().filter_map(|(h, (path, source))| {
             let text = match source {
-                BaseText::Render(text) => Some(text.as_str()),
+                BaseText::Render(text) => Some(&**text),
                 BaseText::Written | BaseText::Current => {
                     let i = self
                         .changes

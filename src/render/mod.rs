@@ -13,6 +13,7 @@ pub use docs::context_docs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use include_dir::{Dir, include_dir};
 use minijinja::{Environment, UndefinedBehavior, Value, context};
@@ -175,8 +176,9 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<(),
     Ok(())
 }
 
-/// Rendered files by output path relative to the output folder, sorted.
-pub type Files = BTreeMap<String, String>;
+/// Rendered files by output path relative to the output folder, sorted. Files rendered
+/// from one group of identical blueprints share their text.
+pub type Files = BTreeMap<String, Arc<str>>;
 
 /// Compiles every blueprint once, then renders the model through it.
 pub struct Renderer {
@@ -213,7 +215,6 @@ impl Renderer {
         let vars = to_value(&model.vars);
         let service_values: Vec<Value> = model.services.iter().map(to_value).collect();
         let env_values: Vec<Value> = model.environments.iter().map(to_value).collect();
-        let base = context! { platform, environments, services, vars };
 
         // One job per output file: (blueprint, service index, environment index).
         let mut jobs: Vec<Job> = Vec::new();
@@ -238,7 +239,11 @@ impl Renderer {
                 }
             }
         }
-        let groups = group_identical(&jobs);
+        let mut groups = group_identical(&jobs);
+        // Files rendered once for the whole platform (the overview dashboard, the
+        // architecture document) are the largest: started first, they do not leave one core
+        // finishing them alone at the end.
+        groups.sort_by_key(|g| jobs[g[0]].service.is_some());
 
         // Output path and, for error messages, which service and environment.
         let place = |job: &Job| -> (String, String) {
@@ -254,17 +259,30 @@ impl Renderer {
             }
             (path, which)
         };
-        let render_group = |group: &Vec<usize>| -> Result<Vec<(String, String)>, Error> {
+        let render_group = |group: &Vec<usize>| -> Result<Vec<(String, Arc<str>)>, Error> {
             let first = &jobs[group[0]];
             let bp = first.bp;
             let (_, which) = place(first);
-            let mut ctx = base.clone();
-            if let Some(i) = first.service {
-                ctx = context! { service => service_values[i].clone(), ..ctx };
-            }
-            if let Some(i) = first.env {
-                ctx = context! { env => env_values[i].clone(), ..ctx };
-            }
+            // One flat context (values are shared, not copied): every variable lookup is
+            // a single map lookup.
+            let service = first.service.map(|i| service_values[i].clone());
+            let env = first.env.map(|i| env_values[i].clone());
+            let (platform, environments, services, vars) = (
+                platform.clone(),
+                environments.clone(),
+                services.clone(),
+                vars.clone(),
+            );
+            let ctx = match (service, env) {
+                (Some(service), Some(env)) => {
+                    context! { platform, environments, services, vars, service, env }
+                }
+                (Some(service), None) => {
+                    context! { platform, environments, services, vars, service }
+                }
+                (None, Some(env)) => context! { platform, environments, services, vars, env },
+                (None, None) => context! { platform, environments, services, vars },
+            };
             let template = self
                 .env
                 .get_template(&bp.path)
@@ -275,13 +293,12 @@ impl Renderer {
             if text.trim().is_empty() {
                 return Ok(Vec::new());
             }
-            // Exact capacity: `format!` would over-allocate up to twice the size, and every
-            // file is held until the plan is applied.
+            // Exact size: every file is held until the plan is applied.
             let trimmed = text.trim_end();
             let mut exact = String::with_capacity(trimmed.len() + 1);
             exact.push_str(trimmed);
             exact.push('\n');
-            let text = exact;
+            let text: Arc<str> = exact.into();
             let mut checked = Vec::new();
             let mut out = Vec::with_capacity(group.len());
             for &j in group {
@@ -299,14 +316,13 @@ impl Renderer {
                     blueprint: job.bp.display(),
                     message,
                 })?;
-                out.push((path, text.clone()));
+                out.push((path, Arc::clone(&text)));
             }
             Ok(out)
         };
         // Rendering is independent per file; results are gathered in job order so the
         // first error reported is always the same one.
-        let results: Vec<Result<Vec<(String, String)>, Error>> =
-            groups.par_iter().map(render_group).collect();
+        let results: Vec<Result<Vec<_>, _>> = groups.par_iter().map(render_group).collect();
 
         let mut files = Files::new();
         for (result, group) in results.into_iter().zip(&groups) {
@@ -338,13 +354,23 @@ struct Job<'a> {
 /// Groups are in the order of their first job.
 fn group_identical(jobs: &[Job]) -> Vec<Vec<usize>> {
     use std::collections::HashMap;
-    // Blueprint text, service, environment, escaping.
-    type Key<'a> = (&'a str, Option<usize>, Option<usize>, minijinja::AutoEscape);
+    // Each distinct text gets a number once, so the key below hashes no template text.
+    let mut texts: HashMap<&str, usize> = HashMap::new();
+    let mut text_of: HashMap<&str, usize> = HashMap::new();
+    for job in jobs {
+        if !text_of.contains_key(job.bp.path.as_str()) {
+            let next = texts.len();
+            let id = *texts.entry(job.bp.source.as_str()).or_insert(next);
+            text_of.insert(job.bp.path.as_str(), id);
+        }
+    }
+    // Text, service, environment, escaping.
+    type Key = (usize, Option<usize>, Option<usize>, minijinja::AutoEscape);
     let mut index: HashMap<Key, usize> = HashMap::new();
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for (j, job) in jobs.iter().enumerate() {
         let key = (
-            job.bp.source.as_str(),
+            text_of[job.bp.path.as_str()],
             job.service,
             job.env,
             escape::auto_escape_for(&job.bp.path),
