@@ -12,7 +12,7 @@
 
 pub mod lock;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -164,26 +164,36 @@ fn remove_stray_temp_files(out: &Path, plan: &Plan) {
 /// once per run, not once per file.
 struct Writer<'a> {
     out: &'a Path,
-    /// Folders (relative to `out`) known to be real folders, not links.
-    dirs: Mutex<HashSet<String>>,
+    /// Folders (relative to `out`) known to be real folders, not links, and whether this
+    /// run made them (then nothing in them existed before).
+    dirs: Mutex<HashMap<String, bool>>,
 }
 
 impl<'a> Writer<'a> {
     fn new(out: &'a Path) -> Self {
         Self {
             out,
-            dirs: Mutex::new(HashSet::new()),
+            dirs: Mutex::new(HashMap::new()),
         }
     }
 
     /// Creates the folders of `rel` under `out`, refusing any that is a symbolic link.
-    fn ensure_dirs(&self, rel: &str) -> Result<PathBuf, Error> {
+    /// Returns the file's folder and whether this run made it.
+    fn ensure_dirs(&self, rel: &str) -> Result<(PathBuf, bool), Error> {
         let parent = rel.rsplit_once('/').map_or("", |(dir, _)| dir);
-        let known = |dir: &str| self.dirs.lock().expect("not poisoned").contains(dir);
-        if known(parent) {
-            return Ok(self.out.join(parent));
+        let known = |dir: &str| self.dirs.lock().expect("not poisoned").get(dir).copied();
+        if let Some(made) = known(parent) {
+            return Ok((self.out.join(parent), made));
         }
-        std::fs::create_dir_all(self.out).map_err(|e| Error::io(self.out, e))?;
+        if known("").is_none() {
+            let made = !self.out.exists();
+            std::fs::create_dir_all(self.out).map_err(|e| Error::io(self.out, e))?;
+            self.dirs
+                .lock()
+                .expect("not poisoned")
+                .insert(String::new(), made);
+        }
+        let mut made = known("").unwrap_or(false);
         let mut at = self.out.to_path_buf();
         let mut so_far = String::new();
         for part in parent.split('/').filter(|p| !p.is_empty()) {
@@ -192,7 +202,8 @@ impl<'a> Writer<'a> {
                 so_far.push('/');
             }
             so_far.push_str(part);
-            if known(&so_far) {
+            if let Some(m) = known(&so_far) {
+                made = m;
                 continue;
             }
             match std::fs::symlink_metadata(&at) {
@@ -202,7 +213,7 @@ impl<'a> Writer<'a> {
                         at.display()
                     )));
                 }
-                Ok(m) if m.is_dir() => {}
+                Ok(m) if m.is_dir() => made = false,
                 Ok(_) => {
                     return Err(Error::Message(format!(
                         "{} is a file where a folder is needed",
@@ -211,7 +222,7 @@ impl<'a> Writer<'a> {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     match std::fs::create_dir(&at) {
-                        Ok(()) => {}
+                        Ok(()) => made = true,
                         // Made meanwhile by another writer of this run: check it again.
                         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                             let m =
@@ -222,6 +233,7 @@ impl<'a> Writer<'a> {
                                     at.display()
                                 )));
                             }
+                            made = true;
                         }
                         Err(e) => return Err(Error::io(&at, e)),
                     }
@@ -231,17 +243,22 @@ impl<'a> Writer<'a> {
             self.dirs
                 .lock()
                 .expect("not poisoned")
-                .insert(so_far.clone());
+                .insert(so_far.clone(), made);
         }
-        Ok(at)
+        Ok((at, made))
     }
 
     /// A temporary file in the target's folder, renamed over the target: readers see the
     /// old file or the new one, never a partial write.
     fn write(&self, rel: &str, bytes: &[u8]) -> Result<(), Error> {
-        let dir = self.ensure_dirs(rel)?;
+        let (dir, new_dir) = self.ensure_dirs(rel)?;
         let target = self.out.join(rel);
-        let existing = std::fs::symlink_metadata(&target).ok();
+        // In a folder this run made, nothing was there before.
+        let existing = if new_dir {
+            None
+        } else {
+            std::fs::symlink_metadata(&target).ok()
+        };
         if existing
             .as_ref()
             .is_some_and(|m| m.file_type().is_symlink())
