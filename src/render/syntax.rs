@@ -3,7 +3,7 @@
 //! parses without building a tree: the YAML parser's events are only followed far enough to
 //! see each mapping's keys.
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 
 use yaml_rust2::parser::{Event, Parser};
 
@@ -48,9 +48,42 @@ enum Frame {
     Sequence,
     /// The keys seen so far, and whether the next node is a key.
     Mapping {
-        keys: BTreeSet<String>,
+        keys: Keys,
         at_key: bool,
     },
+}
+
+/// A mapping's keys: most mappings have a handful, best compared in a list; a large one
+/// moves to a set.
+enum Keys {
+    Few(Vec<String>),
+    Many(HashSet<String>),
+}
+
+impl Keys {
+    const FEW: usize = 16;
+
+    /// Adds `key`, or gives it back when it was there already.
+    fn insert(&mut self, key: String) -> Result<(), String> {
+        match self {
+            Self::Few(keys) if keys.contains(&key) => Err(key),
+            Self::Few(keys) if keys.len() < Self::FEW => {
+                keys.push(key);
+                Ok(())
+            }
+            Self::Few(keys) => {
+                let mut set: HashSet<String> = keys.drain(..).collect();
+                set.insert(key);
+                *self = Self::Many(set);
+                Ok(())
+            }
+            Self::Many(set) if set.contains(&key) => Err(key),
+            Self::Many(set) => {
+                set.insert(key);
+                Ok(())
+            }
+        }
+    }
 }
 
 fn check_yaml(text: &str) -> Result<(), String> {
@@ -65,32 +98,27 @@ fn check_yaml(text: &str) -> Result<(), String> {
                 e.marker().col() + 1
             )
         })?;
-        // A scalar mapping key must be new in its mapping (`<<` merges, it may repeat).
-        let key = match &event {
-            Event::Scalar(..)
-            | Event::Alias(_)
-            | Event::MappingStart(..)
-            | Event::SequenceStart(..) => match stack.last_mut() {
-                Some(Frame::Mapping { keys, at_key: true }) => Some(keys),
-                _ => None,
-            },
-            _ => None,
-        };
-        if let (Some(keys), Event::Scalar(name, ..)) = (key, &event)
-            && name != "<<"
-            && !keys.insert(name.clone())
-        {
-            return Err(format!(
-                "duplicate key `{name}` at line {} column {}",
-                mark.line(),
-                mark.col() + 1
-            ));
-        }
         let completes_node = match event {
             Event::StreamEnd => return Ok(()),
+            Event::Scalar(name, ..) => {
+                // A scalar mapping key must be new in its mapping (`<<` merges, it may
+                // repeat).
+                if let Some(Frame::Mapping { keys, at_key: true }) = stack.last_mut()
+                    && name != "<<"
+                    && let Err(name) = keys.insert(name)
+                {
+                    return Err(format!(
+                        "duplicate key `{name}` at line {} column {}",
+                        mark.line(),
+                        mark.col() + 1
+                    ));
+                }
+                true
+            }
+            Event::Alias(_) => true,
             Event::MappingStart(..) => {
                 stack.push(Frame::Mapping {
-                    keys: BTreeSet::new(),
+                    keys: Keys::Few(Vec::new()),
                     at_key: true,
                 });
                 false
@@ -103,7 +131,6 @@ fn check_yaml(text: &str) -> Result<(), String> {
                 stack.pop();
                 true
             }
-            Event::Scalar(..) | Event::Alias(_) => true,
             _ => false,
         };
         // Inside a mapping, nodes alternate between key and value.
@@ -154,6 +181,15 @@ mod tests {
         );
         let in_list = Syntax::Yaml.check("- {a: 1, a: 2}\n").unwrap_err();
         assert!(in_list.contains("duplicate key `a`"), "{in_list}");
+    }
+
+    #[test]
+    fn duplicates_are_found_in_large_mappings_too() {
+        let mut text: String = (0..40).map(|i| format!("k{i}: {i}\n")).collect();
+        assert_eq!(Syntax::Yaml.check(&text), Ok(()));
+        text.push_str("k3: again\n");
+        let err = Syntax::Yaml.check(&text).unwrap_err();
+        assert_eq!(err, "YAML: duplicate key `k3` at line 41 column 1");
     }
 
     #[test]

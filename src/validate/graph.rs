@@ -2,7 +2,7 @@
 //! publisher per topic (6), unambiguous API prefixes (7), overrides for known
 //! environments (8), and the call-cycle warning.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::spec::{Spanned, Spec};
@@ -124,12 +124,50 @@ pub fn api_prefixes_unambiguous(spec: &Spec, out: &mut Vec<Diagnostic>) {
         .iter()
         .flat_map(|s| s.apis.iter().map(move |a| (s.name.value.as_str(), a)))
         .collect();
+    // By path without its trailing slash, so that each API looks up only the prefixes
+    // that can collide with it (its own path, its ancestors, its descendants) instead of
+    // comparing every pair: a platform of a thousand services has thousands of APIs.
+    let mut by_path: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, (_, api)) in apis.iter().enumerate() {
+        by_path
+            .entry(api.value.trim_end_matches('/'))
+            .or_default()
+            .push(i);
+    }
     for (i, (svc, api)) in apis.iter().enumerate() {
-        for (other_svc, other) in &apis[..i] {
-            if svc == other_svc {
+        let path = api.value.trim_end_matches('/');
+        let mut candidates: Vec<usize> = Vec::new();
+        // The same path, and every ancestor ("" is the root, "/").
+        let ancestors = path
+            .match_indices('/')
+            .map(|(at, _)| &path[..at])
+            .chain([path]);
+        for p in ancestors {
+            candidates.extend(by_path.get(p).into_iter().flatten());
+        }
+        // Every descendant: paths starting with `path/` (everything, under the root).
+        let below = format!("{path}/");
+        let end = format!("{path}0"); // '0' follows '/'
+        let descendants: Box<dyn Iterator<Item = (&&str, &Vec<usize>)>> = if path.is_empty() {
+            Box::new(by_path.iter().filter(|(p, _)| !p.is_empty()))
+        } else {
+            Box::new(by_path.range::<str, _>((
+                std::ops::Bound::Included(below.as_str()),
+                std::ops::Bound::Excluded(end.as_str()),
+            )))
+        };
+        for (_, found) in descendants {
+            candidates.extend(found);
+        }
+        candidates.retain(|&j| j < i);
+        candidates.sort_unstable();
+        candidates.dedup();
+        for j in candidates {
+            let (other_svc, other) = apis[j];
+            if *svc == other_svc {
                 continue;
             }
-            let reason = if api.value.trim_end_matches('/') == other.value.trim_end_matches('/') {
+            let reason = if path == other.value.trim_end_matches('/') {
                 format!("`{}` is also an API of {other_svc}", api.value)
             } else if path_prefix(&other.value, &api.value) {
                 format!(
@@ -243,4 +281,78 @@ fn visit(
     }
     stack.pop();
     state[at] = 2;
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::diagnostic::Source;
+
+    /// Every pair compared: what the indexed rule must report, in the same order.
+    fn pairwise(spec: &Spec) -> Vec<(usize, String)> {
+        let apis: Vec<(&str, &Spanned<String>)> = spec
+            .services
+            .iter()
+            .flat_map(|s| s.apis.iter().map(move |a| (s.name.value.as_str(), a)))
+            .collect();
+        let mut out = Vec::new();
+        for (i, (svc, api)) in apis.iter().enumerate() {
+            for (other_svc, other) in &apis[..i] {
+                let same = api.value.trim_end_matches('/') == other.value.trim_end_matches('/');
+                if svc != other_svc
+                    && (same
+                        || path_prefix(&other.value, &api.value)
+                        || path_prefix(&api.value, &other.value))
+                {
+                    out.push((api.span.start, other_svc.to_string()));
+                }
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn the_index_finds_exactly_the_colliding_pairs(
+            services in prop::collection::vec(
+                prop::collection::vec(
+                    prop::collection::vec(prop::sample::select(vec!["a", "b", "ab"]), 0..4),
+                    0..4,
+                ),
+                1..6,
+            ),
+            slash in any::<bool>(),
+        ) {
+            let mut text = String::from(
+                "[platform]\nname = \"p\"\nregistry = \"r.io/x\"\nrepository = \"https://g.io/x.git\"\n\n[environments.dev]\n",
+            );
+            for (n, apis) in services.iter().enumerate() {
+                let apis: Vec<String> = apis
+                    .iter()
+                    .map(|segments| {
+                        let path = format!("/{}", segments.join("/"));
+                        if slash && path.len() > 1 { format!("\"{path}/\"") } else { format!("\"{path}\"") }
+                    })
+                    .collect();
+                text.push_str(&format!(
+                    "\n[services.s{n}]\nruntime = \"go\"\napis = [{}]\n",
+                    apis.join(", ")
+                ));
+            }
+            let source = Source { name: "service.toml".into(), text };
+            let spec = crate::spec::parse(&source).0.expect("parses");
+            let mut found = Vec::new();
+            api_prefixes_unambiguous(&spec, &mut found);
+            let found: Vec<(usize, String)> = found
+                .iter()
+                .map(|d| {
+                    let other = d.message.rsplit(' ').next().unwrap_or_default().to_string();
+                    (d.span.start, other)
+                })
+                .collect();
+            prop_assert_eq!(found, pairwise(&spec));
+        }
+    }
 }
