@@ -4,13 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use bulkhead::diagnostic::Source;
-use bulkhead::model::Model;
-use bulkhead::render::{Blueprints, Renderer};
+use bulkhead::render::Blueprints;
 use serde_json::Value;
 
 use crate::common::{
-    bulkhead, example, generate, kustomize, minimal, platform, read_tree, root, yaml_docs,
+    bulkhead, example, generate, kustomize, minimal, model_of_file, platform, read_tree,
+    render_model, root, yaml_docs,
 };
 
 fn write(dir: &Path, rel: &str, text: &str) {
@@ -38,23 +37,6 @@ fn all_examples() -> Vec<PathBuf> {
     found.sort();
     assert!(found.len() >= 4, "{found:?}");
     found
-}
-
-/// A validated model of a service.toml.
-fn model_of(path: &Path) -> Model {
-    let source = Source {
-        name: path.display().to_string(),
-        text: std::fs::read_to_string(path).unwrap(),
-    };
-    let (spec, mut diagnostics) = bulkhead::spec::parse(&source);
-    let spec = spec.unwrap();
-    diagnostics.extend(bulkhead::validate::validate(&spec));
-    assert!(
-        diagnostics.iter().all(|d| !d.is_error()),
-        "{}",
-        source.render(&diagnostics, false)
-    );
-    Model::build(&spec)
 }
 
 /// A service.toml with `platform.blueprints` set.
@@ -510,7 +492,7 @@ fn the_documented_types_match_the_real_models() {
     let schema = bulkhead::render::docs::model_schema();
     let validator = jsonschema::validator_for(&schema).unwrap();
     for path in all_examples() {
-        let model = serde_json::to_value(model_of(&path)).unwrap();
+        let model = serde_json::to_value(model_of_file(&path)).unwrap();
         let errors: Vec<String> = validator
             .iter_errors(&model)
             .map(|e| format!("{} at {}", e, e.instance_path()))
@@ -551,11 +533,8 @@ fn every_documented_filter_works() {
         .map(|f| format!("{}: {{{{ \"trip-management\" | {} }}}}\n", f.name, f.name))
         .collect();
     write(dir.path(), "filters.txt", &lines);
-    let model = model_of(&example("fleet"));
-    let files = Renderer::new(Blueprints::with_overrides(Some(dir.path())).unwrap())
-        .unwrap()
-        .render(&model)
-        .unwrap();
+    let model = model_of_file(&example("fleet"));
+    let files = render_model(&model, Some(dir.path()));
     let text = &files["filters.txt"];
     for expected in [
         "quote: \"trip-management\"",

@@ -5,13 +5,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use bulkhead::diagnostic::Source;
 use bulkhead::model::{Environment, Model, Service};
-use bulkhead::render::{Blueprints, Files, Renderer};
+use bulkhead::render::Files;
 use bulkhead::spec::{Deploy, Runtime};
 use serde_yaml_ng::Value;
 
-use crate::common::{EXAMPLES, example};
+use crate::common::{EXAMPLES, example, model_of, render_model};
 
 struct Generated {
     model: Model,
@@ -19,23 +18,8 @@ struct Generated {
 }
 
 fn render_text(name: &str, text: String) -> Generated {
-    let source = Source {
-        name: name.to_string(),
-        text,
-    };
-    let (spec, mut diagnostics) = bulkhead::spec::parse(&source);
-    let spec = spec.expect("service.toml parses");
-    diagnostics.extend(bulkhead::validate::validate(&spec));
-    assert!(
-        diagnostics.iter().all(|d| !d.is_error()),
-        "{}",
-        source.render(&diagnostics, false)
-    );
-    let model = Model::build(&spec);
-    let files = Renderer::new(Blueprints::builtin())
-        .unwrap()
-        .render(&model)
-        .expect("renders");
+    let model = model_of(name, &text);
+    let files = render_model(&model, None);
     Generated { model, files }
 }
 

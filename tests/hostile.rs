@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use bulkhead::diagnostic::Source;
-use bulkhead::model::Model;
-use bulkhead::render::{Blueprints, Files, Renderer};
+use bulkhead::render::Files;
 use proptest::prelude::*;
+
+use crate::common::{model_of, render_model};
 
 /// Pieces that break naive templating: quotes, line breaks, YAML indicators, template and
 /// Actions expressions, characters YAML treats as line breaks, and arbitrary unicode.
@@ -84,21 +84,7 @@ jobs:
 "#;
 
 fn render(text: &str, blueprints: &Path) -> Files {
-    let source = Source {
-        name: "service.toml".into(),
-        text: text.into(),
-    };
-    let (spec, mut diagnostics) = bulkhead::spec::parse(&source);
-    let spec = spec.expect("parses");
-    diagnostics.extend(bulkhead::validate::validate(&spec));
-    assert!(
-        diagnostics.iter().all(|d| !d.is_error()),
-        "{}",
-        source.render(&diagnostics, false)
-    );
-    let model = Model::build(&spec);
-    let renderer = Renderer::new(Blueprints::with_overrides(Some(blueprints)).unwrap()).unwrap();
-    renderer.render(&model).expect("renders")
+    render_model(&model_of("service.toml", text), Some(blueprints))
 }
 
 fn yaml(files: &Files, path: &str) -> serde_yaml_ng::Value {

@@ -9,12 +9,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use bulkhead::diagnostic::Source;
 use bulkhead::model::{Model, Service, Store};
 use bulkhead::spec::{Mesh, Strategy};
 use serde_yaml_ng::Value;
 
-use crate::common::{EXAMPLES, bulkhead, example, generate, kustomize, minimal, platform};
+use crate::common::{
+    EXAMPLES, bulkhead, example, generate, kustomize, minimal, model_of_file, platform,
+};
 
 const GATEWAY_SA: &str = "istio-ingressgateway-service-account";
 
@@ -153,17 +154,9 @@ impl BuiltEnv {
     }
 }
 
-fn model(spec: &Path) -> Model {
-    let source = Source {
-        name: "service.toml".into(),
-        text: std::fs::read_to_string(spec).unwrap(),
-    };
-    Model::build(&bulkhead::spec::parse(&source).0.unwrap())
-}
-
 /// Generates the tree and builds every overlay of every environment.
 fn build(spec: &Path) -> Built {
-    let model = model(spec);
+    let model = model_of_file(spec);
     let out = generate(spec);
     let envs = std::thread::scope(|scope| {
         let handles: Vec<_> = model

@@ -37,7 +37,7 @@ pub fn apply(plan: &Plan) -> Result<Written, Error> {
     if plan.interrupted {
         remove_stray_temp_files(out, plan);
     }
-    let writer = Writer::new(out);
+    let writer = Writer::new(out)?;
     // Files are independent within each step: written in parallel, the steps in order.
     let bases: Vec<(&str, &str)> = plan.bases_to_store().collect();
     bases
@@ -170,11 +170,14 @@ struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
-    fn new(out: &'a Path) -> Self {
-        Self {
+    /// Makes the output folder when missing.
+    fn new(out: &'a Path) -> Result<Self, Error> {
+        let made = !out.exists();
+        std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        Ok(Self {
             out,
-            dirs: Mutex::new(HashMap::new()),
-        }
+            dirs: Mutex::new(HashMap::from([(String::new(), made)])),
+        })
     }
 
     /// Creates the folders of `rel` under `out`, refusing any that is a symbolic link.
@@ -185,15 +188,7 @@ impl<'a> Writer<'a> {
         if let Some(made) = known(parent) {
             return Ok((self.out.join(parent), made));
         }
-        if known("").is_none() {
-            let made = !self.out.exists();
-            std::fs::create_dir_all(self.out).map_err(|e| Error::io(self.out, e))?;
-            self.dirs
-                .lock()
-                .expect("not poisoned")
-                .insert(String::new(), made);
-        }
-        let mut made = known("").unwrap_or(false);
+        let mut made = known("").expect("the output folder is known from the start");
         let mut at = self.out.to_path_buf();
         let mut so_far = String::new();
         for part in parent.split('/').filter(|p| !p.is_empty()) {
@@ -294,7 +289,7 @@ impl<'a> Writer<'a> {
 
 /// Writes one file atomically (see [`Writer::write`]).
 pub fn write_atomic(out: &Path, rel: &str, bytes: &[u8]) -> Result<(), Error> {
-    Writer::new(out).write(rel, bytes)
+    Writer::new(out)?.write(rel, bytes)
 }
 
 fn remove_empty_parents(out: &Path, file: &Path) {

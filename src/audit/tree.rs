@@ -268,25 +268,7 @@ impl Tree {
     }
 
     fn yaml_files(&mut self, dir: &str) -> BTreeMap<String, Vec<Value>> {
-        let mut paths = Vec::new();
-        files_under(&self.root.join(dir), &mut paths);
-        let mut out = BTreeMap::new();
-        for path in paths {
-            let r = rel(&self.root, &path);
-            if !is_yaml(&r) && !is_kustomization(&r) {
-                continue;
-            }
-            let Some(text) = self.read(&path) else {
-                continue;
-            };
-            match parse_docs(&text) {
-                Ok(docs) => {
-                    out.insert(r, docs);
-                }
-                Err(e) => self.problem(&r, format!("not valid YAML: {e}")),
-            }
-        }
-        out
+        self.yaml_files_filtered(dir, |_| true)
     }
 
     fn load_deploy(&mut self) {
@@ -520,7 +502,7 @@ impl Tree {
         let mut out = BTreeMap::new();
         for path in paths {
             let r = rel(&self.root, &path);
-            if !is_yaml(&r) || !keep(&r) {
+            if !(is_yaml(&r) || is_kustomization(&r)) || !keep(&r) {
                 continue;
             }
             let Some(text) = self.read(&path) else {

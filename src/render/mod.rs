@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use include_dir::{Dir, include_dir};
-use minijinja::{Environment, UndefinedBehavior, Value, context};
+use minijinja::{Environment, UndefinedBehavior, Value};
 use rayon::prelude::*;
 
 use crate::error::Error;
@@ -215,6 +215,12 @@ impl Renderer {
         let vars = to_value(&model.vars);
         let service_values: Vec<Value> = model.services.iter().map(to_value).collect();
         let env_values: Vec<Value> = model.environments.iter().map(to_value).collect();
+        let base = BTreeMap::from([
+            ("platform", platform),
+            ("environments", environments),
+            ("services", services),
+            ("vars", vars),
+        ]);
 
         // One job per output file: (blueprint, service index, environment index).
         let mut jobs: Vec<Job> = Vec::new();
@@ -265,30 +271,19 @@ impl Renderer {
             let (_, which) = place(first);
             // One flat context (values are shared, not copied): every variable lookup is
             // a single map lookup.
-            let service = first.service.map(|i| service_values[i].clone());
-            let env = first.env.map(|i| env_values[i].clone());
-            let (platform, environments, services, vars) = (
-                platform.clone(),
-                environments.clone(),
-                services.clone(),
-                vars.clone(),
-            );
-            let ctx = match (service, env) {
-                (Some(service), Some(env)) => {
-                    context! { platform, environments, services, vars, service, env }
-                }
-                (Some(service), None) => {
-                    context! { platform, environments, services, vars, service }
-                }
-                (None, Some(env)) => context! { platform, environments, services, vars, env },
-                (None, None) => context! { platform, environments, services, vars },
-            };
+            let mut ctx = base.clone();
+            if let Some(i) = first.service {
+                ctx.insert("service", service_values[i].clone());
+            }
+            if let Some(i) = first.env {
+                ctx.insert("env", env_values[i].clone());
+            }
             let template = self
                 .env
                 .get_template(&bp.path)
                 .map_err(|err| blueprint_error(&self.blueprints, bp, &err, ""))?;
             let text = template
-                .render(ctx)
+                .render(Value::from(ctx))
                 .map_err(|err| blueprint_error(&self.blueprints, bp, &err, &which))?;
             if text.trim().is_empty() {
                 return Ok(Vec::new());
@@ -320,7 +315,7 @@ impl Renderer {
             }
             Ok(out)
         };
-        // Rendering is independent per file; results are gathered in job order so the
+        // Rendering is independent per group; results are gathered in group order so the
         // first error reported is always the same one.
         let results: Vec<Result<Vec<_>, _>> = groups.par_iter().map(render_group).collect();
 
@@ -354,31 +349,24 @@ struct Job<'a> {
 /// Groups are in the order of their first job.
 fn group_identical(jobs: &[Job]) -> Vec<Vec<usize>> {
     use std::collections::HashMap;
-    // Each distinct text gets a number once, so the key below hashes no template text.
-    let mut texts: HashMap<&str, usize> = HashMap::new();
-    let mut text_of: HashMap<&str, usize> = HashMap::new();
-    for job in jobs {
-        if !text_of.contains_key(job.bp.path.as_str()) {
-            let next = texts.len();
-            let id = *texts.entry(job.bp.source.as_str()).or_insert(next);
-            text_of.insert(job.bp.path.as_str(), id);
-        }
-    }
-    // Text, service, environment, escaping.
-    type Key = (usize, Option<usize>, Option<usize>, minijinja::AutoEscape);
-    let mut index: HashMap<Key, usize> = HashMap::new();
+    // Blueprints that render alike (same text, same escaping) get one number, computed
+    // once per blueprint: the per-job key below hashes no template text.
+    let mut kinds: HashMap<(&str, minijinja::AutoEscape), usize> = HashMap::new();
+    let mut kind_of: HashMap<&str, usize> = HashMap::new();
+    let mut index: HashMap<(usize, Option<usize>, Option<usize>), usize> = HashMap::new();
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for (j, job) in jobs.iter().enumerate() {
-        let key = (
-            text_of[job.bp.path.as_str()],
-            job.service,
-            job.env,
-            escape::auto_escape_for(&job.bp.path),
-        );
-        match index.get(&key) {
+        let path = job.bp.path.as_str();
+        let kind = *kind_of.entry(path).or_insert_with(|| {
+            let next = kinds.len();
+            *kinds
+                .entry((job.bp.source.as_str(), escape::auto_escape_for(path)))
+                .or_insert(next)
+        });
+        match index.get(&(kind, job.service, job.env)) {
             Some(&g) => groups[g].push(j),
             None => {
-                index.insert(key, groups.len());
+                index.insert((kind, job.service, job.env), groups.len());
                 groups.push(vec![j]);
             }
         }

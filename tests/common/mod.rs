@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+use bulkhead::diagnostic::Source;
+use bulkhead::model::Model;
+use bulkhead::render::{Blueprints, Files, Renderer};
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -122,4 +125,40 @@ pub fn kustomize_text(dir: &Path) -> Result<String, String> {
 /// The objects `kubectl kustomize DIR` builds; the test fails when it cannot.
 pub fn kustomize(dir: &Path) -> Vec<serde_yaml_ng::Value> {
     yaml_docs(&kustomize_text(dir).unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// The model of service.toml `text` (`name` is the file name errors show); the test fails
+/// on any error.
+pub fn model_of(name: &str, text: &str) -> Model {
+    let source = Source {
+        name: name.to_string(),
+        text: text.to_string(),
+    };
+    let (spec, mut diagnostics) = bulkhead::spec::parse(&source);
+    let spec = spec.expect("service.toml parses");
+    diagnostics.extend(bulkhead::validate::validate(&spec));
+    assert!(
+        diagnostics.iter().all(|d| !d.is_error()),
+        "{}",
+        source.render(&diagnostics, false)
+    );
+    Model::build(&spec)
+}
+
+/// The model of the service.toml at `path`; the test fails on any error.
+pub fn model_of_file(path: &Path) -> Model {
+    model_of(
+        &path.display().to_string(),
+        &std::fs::read_to_string(path).expect("service.toml is readable"),
+    )
+}
+
+/// `model` rendered in memory through the built-in blueprints, with the folder
+/// `overrides` laid over them when given.
+pub fn render_model(model: &Model, overrides: Option<&Path>) -> Files {
+    let blueprints = Blueprints::with_overrides(overrides).expect("blueprints load");
+    Renderer::new(blueprints)
+        .expect("blueprints compile")
+        .render(model)
+        .expect("renders")
 }
