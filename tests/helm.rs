@@ -466,3 +466,174 @@ fn hostile_values_reach_helm_as_data() {
         &dir.path().join("service.toml"),
     )]);
 }
+
+/// Functions that compute rather than look up: arithmetic, string surgery and building
+/// data. A chart template using one is a second owner of a rule the model owns (derived
+/// values reach the chart through the values files bulkhead writes).
+const COMPUTING: &[&str] = &[
+    "add",
+    "add1",
+    "sub",
+    "mul",
+    "div",
+    "mod",
+    "max",
+    "min",
+    "round",
+    "ceil",
+    "floor",
+    "float64",
+    "int64",
+    "addf",
+    "subf",
+    "mulf",
+    "divf",
+    "maxf",
+    "minf",
+    "regexReplaceAll",
+    "regexFind",
+    "upper",
+    "lower",
+    "title",
+    "snakecase",
+    "kebabcase",
+    "trimAll",
+    "trimPrefix",
+    "hasSuffix",
+    "hasPrefix",
+    "substr",
+    "list",
+    "append",
+    "prepend",
+    "ternary",
+    "splitList",
+    "join",
+    "sprig",
+    "tpl",
+    "cat",
+];
+
+/// `printf` formats a template may use: an object name from the release name and a fixed
+/// suffix, an image reference, a file name, and error messages.
+fn allowed_format(format: &str) -> bool {
+    let suffix = |f: &str, prefix: &str| {
+        f.strip_prefix(prefix)
+            .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_lowercase()))
+    };
+    suffix(format, "%s-")
+        || format.strip_prefix("tcp-").is_some_and(|f| f == "%s")
+        || ["%s:%s", "%s.json"].contains(&format)
+}
+
+/// The helpers every `helm create` chart has, which may trim and truncate names.
+const NAME_HELPERS: &[&str] = &["bulkhead.name", "bulkhead.chart"];
+
+#[test]
+fn chart_templates_only_look_up_what_the_values_carry() {
+    let dir = root().join("blueprints/helm/chart/templates");
+    let mut problems = Vec::new();
+    let mut actions = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut helper: Option<String> = None;
+        for (at, action) in go_actions(&text) {
+            actions += 1;
+            let line = text[..at].lines().count().max(1);
+            let words = go_words(action);
+            if words.first().map(String::as_str) == Some("define") {
+                helper = words.get(1).map(|w| w.trim_matches('"').to_string());
+            }
+            if helper.as_deref().is_some_and(|h| NAME_HELPERS.contains(&h)) {
+                continue;
+            }
+            if words.first().map(String::as_str) == Some("fail") {
+                continue;
+            }
+            for (i, word) in words.iter().enumerate() {
+                if COMPUTING.contains(&word.as_str()) {
+                    problems.push(format!("{file}:{line}: `{word}` computes: {action}"));
+                }
+                if word == "printf" {
+                    let format = words.get(i + 1).map_or("", |f| f.trim_matches('"'));
+                    if !allowed_format(format) {
+                        problems.push(format!(
+                            "{file}:{line}: printf \"{format}\" builds a value the model should own: {action}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        actions > 200,
+        "the chart's templates were not read ({actions} actions)"
+    );
+    assert!(
+        problems.is_empty(),
+        "chart templates compute what service.toml's model already knows; put the value in \
+         helm/__service__/values*.yaml from the model instead:\n  {}",
+        problems.join("\n  ")
+    );
+}
+
+/// The `{{ … }}` actions of a Go template (comments left out), with their byte offsets.
+fn go_actions(text: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut rest = 0;
+    while let Some(start) = text[rest..].find("{{") {
+        let start = rest + start;
+        let Some(len) = text[start..].find("}}") else {
+            break;
+        };
+        let inner = text[start + 2..start + len].trim_matches('-').trim();
+        if !inner.starts_with("/*") {
+            out.push((start, inner));
+        }
+        rest = start + len + 2;
+    }
+    out
+}
+
+/// The words of an action: identifiers and quoted strings (kept with their quotes).
+fn go_words(action: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut chars = action.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == '"' {
+            let mut end = action.len();
+            let mut escaped = false;
+            for (j, d) in chars.by_ref() {
+                if d == '"' && !escaped {
+                    end = j + 1;
+                    break;
+                }
+                escaped = d == '\\' && !escaped;
+            }
+            words.push(action[i..end].to_string());
+        } else if c.is_alphanumeric() || c == '_' || c == '.' || c == '$' {
+            let mut end = action.len();
+            while let Some(&(j, d)) = chars.peek() {
+                if d.is_alphanumeric() || d == '_' || d == '.' || d == '$' {
+                    chars.next();
+                } else {
+                    end = j;
+                    break;
+                }
+            }
+            words.push(action[i..end].to_string());
+        }
+    }
+    words
+}
+
+#[test]
+fn the_lookup_check_sees_computation() {
+    let words = go_words(r#"$x := add (int .Values.a) 1 | printf "%s/%s" "a\"b""#);
+    assert!(words.contains(&"add".to_string()));
+    assert!(words.contains(&r#""a\"b""#.to_string()));
+    assert!(!allowed_format("%s/%s"));
+    assert!(allowed_format("%s-canary"));
+    assert!(!allowed_format("cluster.local/ns/%s/sa/%s"));
+}

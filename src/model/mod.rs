@@ -4,6 +4,8 @@
 //! validation, so construction cannot fail.
 
 pub mod graph;
+pub mod observability;
+pub mod traffic;
 pub mod units;
 
 use indexmap::IndexMap;
@@ -98,6 +100,9 @@ pub struct Platform {
     pub graph: graph::Drawings,
     /// Grafana uid of the overview dashboard (see `dashboard_uid`).
     pub overview_dashboard_uid: String,
+    /// `OTEL_RESOURCE_ATTRIBUTES` of every service: the platform, the pod's namespace and
+    /// name (expanded by Kubernetes from `POD_NAMESPACE` and `POD_NAME`).
+    pub otel_resource_attributes: String,
 }
 
 /// A set of pods elsewhere in the cluster: its namespace and pod labels.
@@ -137,6 +142,9 @@ pub struct Addons {
     pub otel_collector: PodGroup,
     /// The OTLP endpoint services export to.
     pub otlp_endpoint: &'static str,
+    /// The gateway's mesh identity (what AuthorizationPolicies admit on public paths);
+    /// none without a mesh.
+    pub gateway_principal: Option<String>,
 }
 
 impl Addons {
@@ -162,6 +170,9 @@ impl Addons {
                 &[4317, 4318],
             ),
             otlp_endpoint: "http://opentelemetry-collector.monitoring.svc.cluster.local:4317",
+            gateway_principal: istio.then(|| {
+                traffic::principal("istio-system", "istio-ingressgateway-service-account")
+            }),
         }
     }
 }
@@ -246,6 +257,13 @@ pub struct Service {
     pub secrets: Vec<String>,
     /// Grafana uid of the service's dashboard (see `dashboard_uid`).
     pub dashboard_uid: String,
+    /// Its runbook: the service's section of docs/architecture.md (a browsable URL when the
+    /// repository has one).
+    pub runbook_url: String,
+    /// Its request metrics as PromQL in the dashboards' `$namespace`.
+    pub metrics: observability::Metrics,
+    /// The paths the ingress gateway may request (`apis` as AuthorizationPolicy paths).
+    pub authorized_paths: Vec<String>,
     /// Settings resolved for every environment (keyed by environment name, promotion order).
     pub environments: IndexMap<String, ServiceEnvironment>,
 }
@@ -257,6 +275,10 @@ pub struct Callee {
     pub name: String,
     /// The callee's container port (what a NetworkPolicy must open).
     pub port: i64,
+    /// The variable holding its URL (`callee_url_var`).
+    pub url_var: String,
+    /// Its URL: the Service's cluster DNS name in the caller's namespace, never a Pod IP.
+    pub url: String,
 }
 
 /// A service's own database.
@@ -270,6 +292,31 @@ pub struct Store {
     pub port: u16,
     /// The Secret holding its credentials.
     pub secret: String,
+    /// Its host name as the service reaches it (cluster DNS in the pod's namespace).
+    pub host: String,
+    /// The database created for the service (`{service}` in snake case); none for redis.
+    pub database: Option<String>,
+    /// The pinned official image (its non-root user is UID/GID 999).
+    pub image: &'static str,
+    /// Where the data lives (the volume claim's mount).
+    pub data_path: &'static str,
+    /// Writable scratch folders a read-only root filesystem needs: volume name → path.
+    pub scratch: IndexMap<&'static str, &'static str>,
+    /// Resource requests.
+    pub requests: Quantities,
+    /// Resource limits.
+    pub limits: Quantities,
+    /// The volume claim's size.
+    pub storage: &'static str,
+    /// A readiness/liveness command that needs no network peer.
+    pub probe: Vec<&'static str>,
+}
+
+/// A CPU and a memory quantity.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Quantities {
+    pub cpu: &'static str,
+    pub memory: &'static str,
 }
 
 /// Probe paths of a service.
@@ -336,6 +383,16 @@ pub struct Resilience {
     /// Each attempt's share of `timeout` (`timeout / (retries + 1)`), so every retry fits
     /// inside the overall budget; protobuf-style like `timeout`.
     pub per_try_timeout: String,
+    /// `timeout` in whole seconds, rounded up (ingress-nginx takes only seconds).
+    pub timeout_seconds: u64,
+    /// Tries in all, `retries + 1` (ingress-nginx counts the first one).
+    pub attempts: i64,
+    /// What the mesh retries.
+    pub retry_on: &'static str,
+    /// How often outlier detection looks at the pods, protobuf-style.
+    pub interval: &'static str,
+    /// The most pods outlier detection ejects at once, in percent.
+    pub max_ejection_percent: i64,
 }
 
 /// Service level objectives of a service.
@@ -366,6 +423,13 @@ pub struct ServiceEnvironment {
     pub release: Release,
     /// Which settings differ from the service's base (what an overlay must patch).
     pub changed: Changed,
+    /// Release tracks, mesh routes and who may call it here.
+    pub traffic: traffic::Traffic,
+    /// Severity of the fast error-budget burns: `critical` pages (production only),
+    /// `warning` is a ticket.
+    pub page_severity: &'static str,
+    /// The PrometheusRule groups of its SLO here.
+    pub alerts: Vec<observability::RuleGroup>,
 }
 
 /// Which settings of one service in one environment differ from the service's base.
@@ -443,6 +507,8 @@ impl Model {
                 if let Some(&j) = index.get(name) {
                     callers[j].push(s.name.clone());
                     callees[i].push(Callee {
+                        url_var: callee_url_var(name),
+                        url: format!("http://{name}.$(POD_NAMESPACE).svc.cluster.local"),
                         name: name.clone(),
                         port: services[j].port,
                     });
@@ -479,17 +545,48 @@ impl Model {
         }
 
         let mesh = value(p.mesh.as_ref()).unwrap_or(Mesh::Istio);
+        let repository = value(p.repository.as_ref()).unwrap_or_default();
+        let revision = value(p.revision.as_ref()).unwrap_or_else(|| "main".into());
         let external_topics: Vec<String> =
             p.external_topics.iter().map(|t| t.value.clone()).collect();
         for s in &mut services {
             s.dashboard_uid = dashboard_uid(&name, &s.name);
+            s.runbook_url = observability::runbook_url(&repository, &revision, &s.name);
+            s.metrics =
+                observability::Metrics::new(mesh, "$namespace", &s.name, s.slo.latency_p95_ms);
+            for (e, here) in environments.iter().zip(s.environments.values_mut()) {
+                here.traffic = traffic::Traffic::new(&traffic::TrafficInput {
+                    mesh,
+                    platform: &name,
+                    service: &s.name,
+                    namespace: &e.namespace,
+                    host: e.host.as_deref(),
+                    apis: &s.apis,
+                    callers: &s.callers,
+                    strategy: here.release.strategy,
+                    weight: here.release.weight,
+                    replicas: here.replicas,
+                });
+                here.page_severity = if e.production { "critical" } else { "warning" };
+                here.alerts = observability::alert_rules(&observability::AlertInput {
+                    mesh,
+                    service: &s.name,
+                    env: &e.name,
+                    namespace: &e.namespace,
+                    availability: s.slo.availability,
+                    error_budget: s.slo.error_budget,
+                    latency_p95_ms: s.slo.latency_p95_ms,
+                    page_severity: here.page_severity,
+                    runbook_url: &s.runbook_url,
+                });
+            }
         }
         let graph = graph::Graph::build(&name, &services, &external_topics).drawings();
         Model {
             platform: Platform {
                 addons: Addons::new(mesh),
-                repository: value(p.repository.as_ref()).unwrap_or_default(),
-                revision: value(p.revision.as_ref()).unwrap_or_else(|| "main".into()),
+                repository,
+                revision,
                 domain,
                 mesh,
                 deploy: value(p.deploy.as_ref()).unwrap_or(Deploy::Kustomize),
@@ -498,6 +595,9 @@ impl Model {
                 external_topics,
                 graph,
                 overview_dashboard_uid: dashboard_uid(&name, "overview"),
+                otel_resource_attributes: format!(
+                    "service.namespace={name},k8s.namespace.name=$(POD_NAMESPACE),k8s.pod.name=$(POD_NAME)"
+                ),
                 owners,
                 publishers,
                 subscribers,
@@ -631,6 +731,10 @@ impl Service {
                     env_overrides,
                     release: rel,
                     changed,
+                    // Filled in by `Model::build` once callers are known.
+                    traffic: traffic::Traffic::default(),
+                    page_severity: "",
+                    alerts: Vec::new(),
                 };
                 (e.name.clone(), se)
             })
@@ -669,6 +773,11 @@ impl Service {
                 per_try_timeout: units::proto_duration(
                     (timeout_ms / (retries.max(0).unsigned_abs() + 1)).max(1),
                 ),
+                timeout_seconds: timeout_ms.div_ceil(1000),
+                attempts: retries + 1,
+                retry_on: "5xx,reset,connect-failure",
+                interval: "10s",
+                max_ejection_percent: 50,
             },
             slo: Slo {
                 availability,
@@ -680,6 +789,9 @@ impl Service {
             env,
             secrets: strings(&s.secrets),
             dashboard_uid: String::new(),
+            runbook_url: String::new(),
+            metrics: observability::Metrics::new(Mesh::Istio, "", "", 0),
+            authorized_paths: traffic::authorized_paths(&strings(&s.apis)),
             environments: per_env,
             name,
         }
@@ -700,18 +812,96 @@ pub fn dashboard_uid(platform: &str, name: &str) -> String {
     format!("{}-{hex}", full[..31].trim_end_matches('-'))
 }
 
+/// A service's own database: per kind a pinned official image, where data lives, the
+/// scratch folders a read-only root filesystem needs, sizes and a probe that needs no
+/// network peer.
 fn store(service: &str, kind: Datastore) -> Option<Store> {
-    let port = match kind {
+    let q = |cpu, memory| Quantities { cpu, memory };
+    let (port, image, data_path, scratch, requests, limits, storage, probe): (
+        u16,
+        _,
+        _,
+        &[(&str, &str)],
+        _,
+        _,
+        _,
+        &[&str],
+    ) = match kind {
         Datastore::None => return None,
-        Datastore::Postgres => 5432,
-        Datastore::Mysql => 3306,
-        Datastore::Mongodb => 27017,
-        Datastore::Redis => 6379,
+        Datastore::Postgres => (
+            5432,
+            "postgres:17.9-bookworm",
+            "/var/lib/postgresql/data",
+            &[("run", "/var/run/postgresql"), ("tmp", "/tmp")],
+            q("250m", "256Mi"),
+            q("1", "1Gi"),
+            "5Gi",
+            &[
+                "sh",
+                "-c",
+                "exec pg_isready --host=127.0.0.1 --port=5432 --username=\"$POSTGRES_USER\" --dbname=\"$POSTGRES_DB\"",
+            ],
+        ),
+        Datastore::Mysql => (
+            3306,
+            "mysql:8.4.7-oraclelinux9",
+            "/var/lib/mysql",
+            &[("run", "/var/run/mysqld"), ("tmp", "/tmp")],
+            q("250m", "512Mi"),
+            q("1", "1Gi"),
+            "5Gi",
+            &[
+                "mysqladmin",
+                "ping",
+                "--host=127.0.0.1",
+                "--port=3306",
+                "--silent",
+            ],
+        ),
+        Datastore::Mongodb => (
+            27017,
+            "mongo:8.0.4-noble",
+            "/data/db",
+            &[("configdb", "/data/configdb"), ("tmp", "/tmp")],
+            q("250m", "512Mi"),
+            q("1", "1Gi"),
+            "5Gi",
+            &[
+                "mongosh",
+                "--quiet",
+                "--norc",
+                "--eval",
+                "db.adminCommand('ping').ok",
+            ],
+        ),
+        Datastore::Redis => (
+            6379,
+            "redis:7.4.4-bookworm",
+            "/data",
+            &[("tmp", "/tmp")],
+            q("100m", "128Mi"),
+            q("500m", "512Mi"),
+            "1Gi",
+            &[
+                "sh",
+                "-c",
+                "redis-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG",
+            ],
+        ),
     };
     let name = format!("{service}-{kind}");
     Some(Store {
         kind,
         secret: format!("{name}-credentials"),
+        host: format!("{name}.$(POD_NAMESPACE).svc.cluster.local"),
+        database: (kind != Datastore::Redis).then(|| heck::AsSnakeCase(service).to_string()),
+        image,
+        data_path,
+        scratch: scratch.iter().copied().collect(),
+        requests,
+        limits,
+        storage,
+        probe: probe.to_vec(),
         name,
         port,
     })

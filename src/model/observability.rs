@@ -1,0 +1,390 @@
+//! What a service's telemetry is judged by, derived once: the PromQL selectors its
+//! dashboards and alerts share, the SLO alert rules of each environment and the runbook
+//! they link to. The Kustomize blueprints, the dashboards and the Helm values all read
+//! these; no template assembles a query or a threshold of its own.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::spec::Mesh;
+
+/// Windows of the recorded 5xx ratio the burn-rate alerts compare.
+const WINDOWS: [&str; 5] = ["5m", "30m", "1h", "6h", "3d"];
+
+/// One service's request metrics as PromQL, in one namespace (or the dashboards'
+/// `$namespace` variable).
+///
+/// mesh = istio: the sidecar's metrics as the destination (server side) reports them,
+/// `istio_requests_total` (status in `response_code`) and
+/// `istio_request_duration_milliseconds_bucket`, in MILLISECONDS; every release track shares
+/// the canonical service (the pods' `app.kubernetes.io/name`). mesh = none: the service's own
+/// OpenTelemetry HTTP server metrics, `http_server_request_duration_seconds_count` /
+/// `_bucket` (status in `http_response_status_code`), in SECONDS; the job is the service.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Metrics {
+    /// The label selector of the service's request series (without braces).
+    pub selector: String,
+    /// The request counter, selected.
+    pub requests: String,
+    /// The request counter restricted to 5xx answers.
+    pub errors: String,
+    /// The latency histogram's buckets, selected.
+    pub buckets: String,
+    /// The label holding the HTTP status.
+    pub code: &'static str,
+    /// The label that tells release tracks (or pods) apart.
+    pub track: &'static str,
+    /// Grafana's unit of the latency (`ms` or `s`).
+    pub latency_unit: &'static str,
+    /// The p95 latency objective in `latency_unit` (a number).
+    pub latency_slo: serde_json::Value,
+    /// `latency_slo` as PromQL writes it.
+    pub latency_slo_text: String,
+    /// What the request metrics are, in words (dashboard descriptions).
+    pub source: &'static str,
+}
+
+impl Metrics {
+    pub fn new(mesh: Mesh, namespace: &str, service: &str, latency_p95_ms: i64) -> Self {
+        let istio = mesh == Mesh::Istio;
+        let (selector, counter, histogram) = if istio {
+            (
+                format!(
+                    "reporter=\"destination\",destination_workload_namespace=\"{namespace}\",destination_canonical_service=\"{service}\""
+                ),
+                "istio_requests_total",
+                "istio_request_duration_milliseconds_bucket",
+            )
+        } else {
+            (
+                format!("namespace=\"{namespace}\",job=\"{service}\""),
+                "http_server_request_duration_seconds_count",
+                "http_server_request_duration_seconds_bucket",
+            )
+        };
+        let code = if istio {
+            "response_code"
+        } else {
+            "http_response_status_code"
+        };
+        // Milliseconds as they are with the mesh; seconds without it (a fraction).
+        #[allow(clippy::cast_precision_loss)] // latencies are far below 2^52 ms
+        let (latency_slo, latency_slo_text) = if istio {
+            (
+                serde_json::Value::from(latency_p95_ms),
+                latency_p95_ms.to_string(),
+            )
+        } else {
+            let seconds = latency_p95_ms as f64 / 1000.0;
+            (serde_json::Value::from(seconds), decimal(seconds))
+        };
+        Self {
+            requests: format!("{counter}{{{selector}}}"),
+            errors: format!("{counter}{{{selector},{code}=~\"5..\"}}"),
+            buckets: format!("{histogram}{{{selector}}}"),
+            selector,
+            code,
+            track: if istio { "destination_workload" } else { "pod" },
+            latency_unit: if istio { "ms" } else { "s" },
+            latency_slo,
+            latency_slo_text,
+            source: if istio {
+                "istio_requests_total and istio_request_duration_milliseconds_bucket (milliseconds) as the Istio sidecar reports them (reporter=destination)"
+            } else {
+                "the service's own OpenTelemetry HTTP server metrics, http_server_request_duration_seconds (seconds)"
+            },
+        }
+    }
+}
+
+/// A fraction as the output writes it: at least one decimal, no exponent (`0.001`, `99.0`).
+pub fn decimal(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x:.1}")
+    } else {
+        format!("{x}")
+    }
+}
+
+/// One group of a PrometheusRule, in the operator's field names.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct RuleGroup {
+    pub name: String,
+    pub rules: Vec<Rule>,
+}
+
+/// A recording rule (`record`) or an alert (`alert`), in the operator's field names (what
+/// a rule lacks is none or empty).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Rule {
+    pub record: Option<String>,
+    pub alert: Option<String>,
+    pub expr: String,
+    /// How long the condition must hold before the alert fires.
+    #[serde(rename = "for")]
+    pub hold: Option<&'static str>,
+    pub labels: IndexMap<&'static str, String>,
+    pub annotations: IndexMap<&'static str, String>,
+}
+
+/// A multi-window burn-rate alert (Google SRE workbook, "Alerting on SLOs").
+struct Burn {
+    name: &'static str,
+    factor: &'static str,
+    long: &'static str,
+    short: &'static str,
+    pages: bool,
+    spent: &'static str,
+    over: &'static str,
+    left: &'static str,
+}
+
+const BURNS: [Burn; 3] = [
+    Burn {
+        name: "Fast",
+        factor: "14.4",
+        long: "1h",
+        short: "5m",
+        pages: true,
+        spent: "2 %",
+        over: "1 hour",
+        left: "about 2 days",
+    },
+    Burn {
+        name: "Medium",
+        factor: "6",
+        long: "6h",
+        short: "30m",
+        pages: true,
+        spent: "5 %",
+        over: "6 hours",
+        left: "about 5 days",
+    },
+    Burn {
+        name: "Slow",
+        factor: "1",
+        long: "3d",
+        short: "6h",
+        pages: false,
+        spent: "10 %",
+        over: "3 days",
+        left: "30 days",
+    },
+];
+
+/// What the alert rules of one service in one environment are drawn from.
+pub struct AlertInput<'a> {
+    pub mesh: Mesh,
+    pub service: &'a str,
+    pub env: &'a str,
+    pub namespace: &'a str,
+    pub availability: f64,
+    pub error_budget: f64,
+    pub latency_p95_ms: i64,
+    /// Severity of the fast and medium burns: `critical` pages (production), `warning` is a
+    /// ticket.
+    pub page_severity: &'static str,
+    pub runbook_url: &'a str,
+}
+
+/// The SLO alert rules of one service in one environment: the 5xx ratio recorded over each
+/// window, three burn-rate alerts, a p95 latency alert and an alert when no metrics target
+/// is healthy (without which the others cannot fire).
+pub fn alert_rules(input: &AlertInput) -> Vec<RuleGroup> {
+    let AlertInput {
+        mesh,
+        service,
+        env,
+        namespace: ns,
+        ..
+    } = *input;
+    let m = Metrics::new(mesh, ns, service, input.latency_p95_ms);
+    let at = || {
+        IndexMap::from([
+            ("namespace", ns.to_string()),
+            ("service", service.to_string()),
+        ])
+    };
+    let recordings = WINDOWS
+        .iter()
+        .map(|w| Rule {
+            record: Some(format!("service:request_error_ratio:rate{w}")),
+            alert: None,
+            expr: format!(
+                "(sum(rate({}[{w}])) or vector(0)) / sum(rate({}[{w}]))",
+                m.errors, m.requests
+            ),
+            hold: None,
+            labels: at(),
+            annotations: IndexMap::new(),
+        })
+        .collect();
+
+    let budget = decimal(input.error_budget);
+    let availability = decimal(input.availability);
+    let series = format!("{{namespace=\"{ns}\",service=\"{service}\"}}");
+    let runbook = || ("runbook_url", input.runbook_url.to_string());
+    let mut alerts: Vec<Rule> = BURNS
+        .iter()
+        .map(|b| {
+            let threshold = format!("({} * {budget})", b.factor);
+            Rule {
+                record: None,
+                alert: Some(format!("SLOErrorBudgetBurn{}", b.name)),
+                expr: format!(
+                    "service:request_error_ratio:rate{long}{series} > {threshold} and service:request_error_ratio:rate{short}{series} > {threshold}",
+                    long = b.long,
+                    short = b.short
+                ),
+                hold: None,
+                labels: IndexMap::from([
+                    (
+                        "severity",
+                        if b.pages { input.page_severity } else { "warning" }.to_string(),
+                    ),
+                    ("slo", "availability".to_string()),
+                ]),
+                annotations: IndexMap::from([
+                    (
+                        "summary",
+                        format!(
+                            "{service} in {env} is burning its error budget {}x too fast",
+                            b.factor
+                        ),
+                    ),
+                    (
+                        "description",
+                        format!(
+                            "{{{{ $value | humanizePercentage }}}} of {service}'s requests in {ns} failed with a 5xx over the last {} (the SLO of {availability} % allows {budget}). At this rate {} of the 30-day error budget is gone in {}, all of it in {}.",
+                            b.long, b.spent, b.over, b.left
+                        ),
+                    ),
+                    runbook(),
+                ]),
+            }
+        })
+        .collect();
+    let labelled = |severity: &str, slo: Option<&str>| {
+        let mut labels = IndexMap::from([("severity", severity.to_string())]);
+        if let Some(slo) = slo {
+            labels.insert("slo", slo.to_string());
+        }
+        labels.extend(at());
+        labels
+    };
+    let shown = if mesh == Mesh::Istio {
+        "{{ $value | humanize }} ms"
+    } else {
+        "{{ $value | humanizeDuration }}"
+    };
+    alerts.push(Rule {
+        record: None,
+        alert: Some("SLOLatencyP95High".into()),
+        expr: format!(
+            "histogram_quantile(0.95, sum by (le) (rate({}[5m]))) > {}",
+            m.buckets, m.latency_slo_text
+        ),
+        hold: Some("10m"),
+        labels: labelled("warning", Some("latency")),
+        annotations: IndexMap::from([
+            (
+                "summary",
+                format!(
+                    "{service} in {env} answers slower than its p95 SLO of {} ms",
+                    input.latency_p95_ms
+                ),
+            ),
+            (
+                "description",
+                format!(
+                    "The 95th percentile of {service}'s request duration in {ns} has been {shown} for 10 minutes, above the SLO of {} {}.",
+                    m.latency_slo_text, m.latency_unit
+                ),
+            ),
+            runbook(),
+        ]),
+    });
+    let monitor = if mesh == Mesh::Istio {
+        "PodMonitor"
+    } else {
+        "ServiceMonitor"
+    };
+    alerts.push(Rule {
+        record: None,
+        alert: Some("MetricsTargetMissing".into()),
+        expr: format!("absent(up{{namespace=\"{ns}\",job=\"{service}\"}} == 1)"),
+        hold: Some("10m"),
+        labels: labelled("warning", None),
+        annotations: IndexMap::from([
+            (
+                "summary",
+                format!("Prometheus scrapes no healthy metrics target of {service} in {env}"),
+            ),
+            (
+                "description",
+                format!(
+                    "No up{{job=\"{service}\"}} series equal to 1 in {ns} for 10 minutes: the {monitor} {service} is not selected, the pods are down, or scraping fails. Until this is fixed, its dashboards show no data and its SLO alerts cannot fire."
+                ),
+            ),
+            runbook(),
+        ]),
+    });
+    vec![
+        RuleGroup {
+            name: format!("{service}-slo-recordings"),
+            rules: recordings,
+        },
+        RuleGroup {
+            name: format!("{service}-slo-alerts"),
+            rules: alerts,
+        },
+    ]
+}
+
+/// Where a service's runbook is: its section of docs/architecture.md, as a browsable URL
+/// when the repository is a web (or SSH-to-web) Git URL, else as a path in the repository.
+pub fn runbook_url(repository: &str, revision: &str, service: &str) -> String {
+    let anchor = format!("docs/architecture.md#runbook-for-{service}");
+    let mut repo = repository
+        .strip_suffix(".git")
+        .unwrap_or(repository)
+        .to_string();
+    if let Some(rest) = repo.strip_prefix("git@") {
+        repo = format!("https://{}", rest.replace(':', "/"));
+    }
+    if repo.starts_with("https://") || repo.starts_with("http://") {
+        format!("{repo}/blob/{revision}/{anchor}")
+    } else {
+        anchor
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runbook_urls_follow_the_repository() {
+        assert_eq!(
+            runbook_url("git@git.example.com:a/b.git", "trunk", "orders"),
+            "https://git.example.com/a/b/blob/trunk/docs/architecture.md#runbook-for-orders"
+        );
+        assert_eq!(
+            runbook_url("https://github.com/a/b", "main", "x"),
+            "https://github.com/a/b/blob/main/docs/architecture.md#runbook-for-x"
+        );
+        assert_eq!(
+            runbook_url("file:///srv/git/b.git", "main", "x"),
+            "docs/architecture.md#runbook-for-x"
+        );
+    }
+
+    #[test]
+    fn decimals_keep_one_digit() {
+        assert_eq!(decimal(99.0), "99.0");
+        assert_eq!(decimal(0.001), "0.001");
+        assert_eq!(decimal(1.0), "1.0");
+        assert_eq!(decimal(0.05), "0.05");
+    }
+}
