@@ -17,8 +17,8 @@ use super::add::{ServiceDraft, ask_service, split_list};
 use crate::cli::{ColorWhen, GlobalArgs, InitArgs};
 use crate::diagnostic::{Diagnostic, Source};
 use crate::error::{Error, ExitStatus};
+use crate::spec::defaults::PLATFORM_NAME_MAX;
 use crate::spec::{Choice, Mesh, Runtime};
-use crate::validate::PLATFORM_NAME_MAX;
 
 const HEADER: &str = "\
 # service.toml: the one file bulkhead generates this platform from.

@@ -3,15 +3,21 @@
 //! Blueprints see only this model, never raw TOML. Built only from a spec that passed
 //! validation, so construction cannot fail.
 
+mod derived;
 pub mod graph;
 pub mod observability;
 pub mod traffic;
 pub mod units;
 
+pub use derived::{
+    Clash, claims, default_host, default_namespace, default_tls_secret, replicas, store_name,
+};
+
 use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::Serialize;
 
+use crate::spec::defaults;
 use crate::spec::{
     AutoscaleSpec, Ci, Datastore, Deploy, Mesh, ReleaseSpec, ResourcesSpec, Runtime, Spec, Strategy,
 };
@@ -40,8 +46,6 @@ pub fn callee_url_var(callee: &str) -> String {
     format!("{}_URL", heck::AsShoutySnakeCase(callee))
 }
 
-pub const DEFAULT_CLUSTER: &str = "https://kubernetes.default.svc";
-pub const DEFAULT_REPLICAS: i64 = 2;
 /// The tag every image starts at; CI replaces it per environment with the commit SHA.
 pub const INITIAL_TAG: &str = "0.1.0";
 
@@ -315,7 +319,9 @@ pub struct Store {
 /// A CPU and a memory quantity.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Quantities {
+    /// CPU (`250m`).
     pub cpu: &'static str,
+    /// Memory (`256Mi`).
     pub memory: &'static str,
 }
 
@@ -462,22 +468,18 @@ impl Model {
             .enumerate()
             .map(|(index, e)| {
                 let env_name = e.name.value.clone();
-                let default_host = domain.as_ref().map(|d| {
-                    if index == last {
-                        d.clone()
-                    } else {
-                        format!("{env_name}.{d}")
-                    }
-                });
+                let default_host = domain
+                    .as_ref()
+                    .map(|d| default_host(d, &env_name, index == last));
                 Environment {
                     namespace: value(e.namespace.as_ref())
-                        .unwrap_or_else(|| format!("{name}-{env_name}")),
-                    cluster: value(e.cluster.as_ref()).unwrap_or_else(|| DEFAULT_CLUSTER.into()),
+                        .unwrap_or_else(|| default_namespace(&name, &env_name)),
+                    cluster: value(e.cluster.as_ref()).unwrap_or_else(|| defaults::CLUSTER.into()),
                     host: value(e.host.as_ref()).or(default_host),
-                    replicas: value(e.replicas.as_ref()).unwrap_or(DEFAULT_REPLICAS),
-                    auto_sync: value(e.auto_sync.as_ref()).unwrap_or(true),
+                    replicas: replicas(None, value(e.replicas.as_ref())),
+                    auto_sync: value(e.auto_sync.as_ref()).unwrap_or(defaults::AUTO_SYNC),
                     tls_secret: value(e.tls_secret.as_ref())
-                        .unwrap_or_else(|| format!("{name}-tls")),
+                        .unwrap_or_else(|| default_tls_secret(&name)),
                     index,
                     first: index == 0,
                     production: index == last,
@@ -526,16 +528,18 @@ impl Model {
         for (service, dependents) in services.iter_mut().zip(dependents) {
             service.dependents = dependents;
         }
-        let mut owners = IndexMap::new();
-        let mut publishers = IndexMap::new();
+        let claimed = |list: fn(&Service) -> &[String]| -> IndexMap<String, String> {
+            let services = services.iter().map(|s| (s.name.as_str(), list(s)));
+            let (first, _) = claims(services, String::as_str);
+            first
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        };
+        let owners = claimed(|s| &s.owns);
+        let publishers = claimed(|s| &s.publishes);
         let mut subscribers: IndexMap<String, Vec<String>> = IndexMap::new();
         for s in &services {
-            for d in &s.owns {
-                owners.insert(d.clone(), s.name.clone());
-            }
-            for t in &s.publishes {
-                publishers.insert(t.clone(), s.name.clone());
-            }
             for t in &s.consumes {
                 subscribers
                     .entry(t.clone())
@@ -544,9 +548,9 @@ impl Model {
             }
         }
 
-        let mesh = value(p.mesh.as_ref()).unwrap_or(Mesh::Istio);
+        let mesh = value(p.mesh.as_ref()).unwrap_or(defaults::MESH);
         let repository = value(p.repository.as_ref()).unwrap_or_default();
-        let revision = value(p.revision.as_ref()).unwrap_or_else(|| "main".into());
+        let revision = value(p.revision.as_ref()).unwrap_or_else(|| defaults::REVISION.into());
         let external_topics: Vec<String> =
             p.external_topics.iter().map(|t| t.value.clone()).collect();
         for s in &mut services {
@@ -589,8 +593,8 @@ impl Model {
                 revision,
                 domain,
                 mesh,
-                deploy: value(p.deploy.as_ref()).unwrap_or(Deploy::Kustomize),
-                ci: value(p.ci.as_ref()).unwrap_or(Ci::GithubActions),
+                deploy: value(p.deploy.as_ref()).unwrap_or(defaults::DEPLOY),
+                ci: value(p.ci.as_ref()).unwrap_or(defaults::CI),
                 blueprints: value(p.blueprints.as_ref()),
                 external_topics,
                 graph,
@@ -650,31 +654,29 @@ fn release(over: Option<&ReleaseSpec>, base: &Release) -> Release {
         None
     });
     Release {
-        weight: (strategy == Strategy::Canary).then(|| weight.unwrap_or(DEFAULT_CANARY_WEIGHT)),
+        weight: (strategy == Strategy::Canary).then(|| weight.unwrap_or(defaults::WEIGHT.default)),
         strategy,
     }
 }
 
-pub const DEFAULT_CANARY_WEIGHT: i64 = 10;
-
 impl Service {
     fn build(s: &crate::spec::ServiceSpec, registry: &str, environments: &[Environment]) -> Self {
         let name = s.name.value.clone();
-        let datastore = value(s.datastore.as_ref()).unwrap_or(Datastore::None);
+        let datastore = value(s.datastore.as_ref()).unwrap_or(defaults::DATASTORE);
         let base_resources = resources(
             Some(&s.resources),
             &Resources {
-                cpu: "100m".into(),
-                memory: "128Mi".into(),
-                cpu_limit: None,
-                memory_limit: Some("256Mi".into()),
+                cpu: defaults::CPU.into(),
+                memory: defaults::MEMORY.into(),
+                cpu_limit: defaults::CPU_LIMIT.map(Into::into),
+                memory_limit: defaults::MEMORY_LIMIT.map(Into::into),
             },
         );
         let base_autoscale = s.autoscale.as_ref().and_then(|a| autoscale(Some(a), None));
         let base_release = release(
             s.release.as_ref(),
             &Release {
-                strategy: Strategy::Rolling,
+                strategy: defaults::STRATEGY,
                 weight: None,
             },
         );
@@ -684,18 +686,22 @@ impl Service {
             .map(|(k, v)| (k.value.clone(), v.value.clone()))
             .collect();
         let r = &s.resilience;
-        let timeout_ms = r
-            .timeout
-            .as_ref()
-            .and_then(|t| units::parse_duration_ms(&t.value))
-            .unwrap_or(5000);
-        let ejection_ms = r
-            .ejection
-            .as_ref()
-            .and_then(|t| units::parse_duration_ms(&t.value))
-            .unwrap_or(30_000);
-        let availability = value(s.slo.availability.as_ref()).unwrap_or(99.9);
-        let retries = value(r.retries.as_ref()).unwrap_or(2);
+        // Validation rejected any other text; a test of `defaults` parses the defaults.
+        let timeout_ms = units::parse_duration_ms(
+            r.timeout
+                .as_ref()
+                .map_or(defaults::TIMEOUT, |t| t.value.as_str()),
+        )
+        .unwrap_or_default();
+        let ejection_ms = units::parse_duration_ms(
+            r.ejection
+                .as_ref()
+                .map_or(defaults::EJECTION, |t| t.value.as_str()),
+        )
+        .unwrap_or_default();
+        let availability =
+            value(s.slo.availability.as_ref()).unwrap_or(defaults::AVAILABILITY.default);
+        let retries = value(r.retries.as_ref()).unwrap_or(defaults::RETRIES.default);
 
         let per_env = environments
             .iter()
@@ -724,7 +730,10 @@ impl Service {
                     release: rel != base_release,
                 };
                 let se = ServiceEnvironment {
-                    replicas: value(over.and_then(|o| o.replicas.as_ref())).unwrap_or(e.replicas),
+                    replicas: replicas(
+                        value(over.and_then(|o| o.replicas.as_ref())),
+                        Some(e.replicas),
+                    ),
                     resources: res,
                     autoscale: auto,
                     env: merged,
@@ -744,7 +753,7 @@ impl Service {
             image: format!("{registry}/{name}"),
             description: value(s.description.as_ref()),
             runtime: value(s.runtime.as_ref()).unwrap_or(Runtime::Go),
-            port: value(s.port.as_ref()).unwrap_or(8080),
+            port: value(s.port.as_ref()).unwrap_or(defaults::PORT.default),
             owns: strings(&s.owns),
             store: store(&name, datastore),
             datastore,
@@ -756,8 +765,10 @@ impl Service {
             publishes: strings(&s.publishes),
             consumes: strings(&s.consumes),
             health: Health {
-                liveness: value(s.health.liveness.as_ref()).unwrap_or_else(|| "/livez".into()),
-                readiness: value(s.health.readiness.as_ref()).unwrap_or_else(|| "/readyz".into()),
+                liveness: value(s.health.liveness.as_ref())
+                    .unwrap_or_else(|| defaults::LIVENESS.into()),
+                readiness: value(s.health.readiness.as_ref())
+                    .unwrap_or_else(|| defaults::READINESS.into()),
             },
             resources: base_resources,
             autoscale: base_autoscale,
@@ -766,10 +777,12 @@ impl Service {
                 timeout: units::proto_duration(timeout_ms),
                 timeout_ms,
                 retries,
-                consecutive_errors: value(r.consecutive_errors.as_ref()).unwrap_or(5),
+                consecutive_errors: value(r.consecutive_errors.as_ref())
+                    .unwrap_or(defaults::CONSECUTIVE_ERRORS.default),
                 ejection: units::proto_duration(ejection_ms),
                 ejection_ms,
-                max_connections: value(r.max_connections.as_ref()).unwrap_or(1024),
+                max_connections: value(r.max_connections.as_ref())
+                    .unwrap_or(defaults::MAX_CONNECTIONS.default),
                 per_try_timeout: units::proto_duration(
                     (timeout_ms / (retries.max(0).unsigned_abs() + 1)).max(1),
                 ),
@@ -784,7 +797,8 @@ impl Service {
                 // Rounded away from float noise (0.0009999999999999432 → 0.001), finely enough
                 // that six nines keep a non-zero budget.
                 error_budget: ((100.0 - availability) / 100.0 * 1e12).round() / 1e12,
-                latency_p95_ms: value(s.slo.latency_p95_ms.as_ref()).unwrap_or(500),
+                latency_p95_ms: value(s.slo.latency_p95_ms.as_ref())
+                    .unwrap_or(defaults::LATENCY_P95_MS.default),
             },
             env,
             secrets: strings(&s.secrets),
@@ -889,7 +903,7 @@ fn store(service: &str, kind: Datastore) -> Option<Store> {
             ],
         ),
     };
-    let name = format!("{service}-{kind}");
+    let name = store_name(service, kind);
     Some(Store {
         kind,
         secret: format!("{name}-credentials"),

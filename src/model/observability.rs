@@ -110,7 +110,9 @@ pub fn decimal(x: f64) -> String {
 /// One group of a PrometheusRule, in the operator's field names.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct RuleGroup {
+    /// `{service}-slo-recordings` or `{service}-slo-alerts`.
     pub name: String,
+    /// Its rules, in evaluation order.
     pub rules: Vec<Rule>,
 }
 
@@ -118,13 +120,18 @@ pub struct RuleGroup {
 /// a rule lacks is none or empty).
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Rule {
+    /// The series a recording rule writes.
     pub record: Option<String>,
+    /// The alert's name.
     pub alert: Option<String>,
+    /// The PromQL expression.
     pub expr: String,
     /// How long the condition must hold before the alert fires.
     #[serde(rename = "for")]
     pub hold: Option<&'static str>,
+    /// Labels the rule adds to its series or alerts.
     pub labels: IndexMap<&'static str, String>,
+    /// An alert's summary, description and runbook URL (empty for recording rules).
     pub annotations: IndexMap<&'static str, String>,
 }
 

@@ -61,8 +61,11 @@ pub struct Canary {
 /// One VirtualService.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct View {
+    /// `{service}`, or `{service}-public` for the public paths.
     pub name: String,
+    /// The hosts it routes: the in-cluster name, or the environment's public host.
     pub hosts: Vec<String>,
+    /// `mesh` inside the mesh, or the environment's Gateway (`{namespace}/{platform}-gateway`).
     pub gateways: Vec<String>,
     /// Path prefixes matched (the public `apis`); empty inside the mesh.
     pub prefixes: Vec<String>,
@@ -71,9 +74,11 @@ pub struct View {
 /// One HTTP route of a VirtualService.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Route {
+    /// `default`, `canary-header` or `canary-split`.
     pub name: &'static str,
     /// Matches only requests with the header `x-canary: true`.
     pub header: bool,
+    /// Where its requests go.
     pub to: Vec<Destination>,
 }
 
@@ -104,7 +109,9 @@ impl Traffic {
     pub fn new(input: &TrafficInput) -> Self {
         let service = input.service;
         let canary = (input.strategy == Strategy::Canary).then(|| {
-            let weight = input.weight.unwrap_or(crate::model::DEFAULT_CANARY_WEIGHT);
+            let weight = input
+                .weight
+                .unwrap_or(crate::spec::defaults::WEIGHT.default);
             let replicas = canary_replicas(input.mesh, input.replicas, weight);
             Canary {
                 weight,

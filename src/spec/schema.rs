@@ -11,6 +11,11 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 
+use super::defaults::{
+    self, AUTOSCALE_REPLICAS, AUTOSCALE_TARGET, AVAILABILITY, CONSECUTIVE_ERRORS, HOST_MAX,
+    LABEL_MAX, LATENCY_P95_MS, MAX_CONNECTIONS, PLATFORM_NAME_MAX, PORT, REPLICAS, RETRIES,
+    SERVICE_NAME_MAX, TOPIC_MAX, WEIGHT,
+};
 use super::{Ci, Datastore, Deploy, Mesh, Runtime, Strategy};
 
 /// A DNS-1123 label starting with a letter (the length is checked separately).
@@ -41,14 +46,14 @@ pub struct ServiceToml {
     /// production. The table key is the environment's name, a DNS-1123 label.
     #[schemars(extend(
         "minProperties" = 1,
-        "propertyNames" = { "pattern": DNS_LABEL, "maxLength": 63 }
+        "propertyNames" = { "pattern": DNS_LABEL, "maxLength": LABEL_MAX }
     ))]
     pub environments: IndexMap<String, EnvironmentTable>,
     /// The services, one per domain boundary. The table key is the service's name: a
     /// DNS-1123 label of at most 50 characters.
     #[schemars(extend(
         "minProperties" = 1,
-        "propertyNames" = { "pattern": DNS_LABEL, "maxLength": 50 }
+        "propertyNames" = { "pattern": DNS_LABEL, "maxLength": SERVICE_NAME_MAX }
     ))]
     pub services: IndexMap<String, ServiceTable>,
 }
@@ -58,7 +63,7 @@ pub struct ServiceToml {
 #[schemars(deny_unknown_fields)]
 pub struct PlatformTable {
     /// DNS-1123 label, at most 40 characters; prefix of namespaces and the Argo CD project.
-    #[schemars(regex(pattern = DNS_LABEL), length(max = 40))]
+    #[schemars(regex(pattern = DNS_LABEL), length(max = PLATFORM_NAME_MAX))]
     pub name: String,
     /// Image repository prefix; a service's image is `{registry}/{service}`.
     #[schemars(
@@ -75,28 +80,28 @@ pub struct PlatformTable {
     /// Git revision Argo CD tracks.
     #[schemars(
         regex(pattern = "^[A-Za-z0-9._/][A-Za-z0-9._/-]*$"),
-        extend("default" = "main")
+        extend("default" = defaults::REVISION)
     )]
     pub revision: Option<String>,
     /// Public host base; an environment's host defaults to `{env}.{domain}`, the last
     /// environment's to `{domain}`.
-    #[schemars(example = "fleet.example.com")]
+    #[schemars(length(max = HOST_MAX), example = "fleet.example.com")]
     pub domain: Option<String>,
     /// The service mesh. With `none`, no Istio objects; resilience falls back to what
     /// Kubernetes offers.
-    #[schemars(extend("default" = "istio"))]
+    #[schemars(extend("default" = defaults::MESH))]
     pub mesh: Option<Mesh>,
     /// Which tree the Argo CD Applications point at (both trees are always generated).
-    #[schemars(extend("default" = "kustomize"))]
+    #[schemars(extend("default" = defaults::DEPLOY))]
     pub deploy: Option<Deploy>,
     /// Which CI system gets workflows.
-    #[schemars(extend("default" = "github-actions"))]
+    #[schemars(extend("default" = defaults::CI))]
     pub ci: Option<Ci>,
     /// Folder whose files override or add to the built-in blueprints (relative to
     /// service.toml); `--blueprints DIR` takes precedence.
     pub blueprints: Option<String>,
     /// Topics consumed here but published outside the platform.
-    #[schemars(inner(regex(pattern = TOPIC), length(max = 249)))]
+    #[schemars(inner(regex(pattern = TOPIC), length(max = TOPIC_MAX)))]
     pub external_topics: Option<Vec<String>>,
     /// Free-form values handed to blueprints as `vars` (for custom blueprints).
     pub vars: Option<serde_json::Map<String, serde_json::Value>>,
@@ -107,24 +112,28 @@ pub struct PlatformTable {
 #[schemars(deny_unknown_fields)]
 pub struct EnvironmentTable {
     /// Kubernetes namespace, a DNS-1123 label [default: `{platform}-{env}`].
-    #[schemars(regex(pattern = DNS_LABEL), length(max = 63))]
+    #[schemars(regex(pattern = DNS_LABEL), length(max = LABEL_MAX))]
     pub namespace: Option<String>,
     /// Argo CD destination server.
     #[schemars(
         regex(pattern = "^https?://"),
-        extend("default" = "https://kubernetes.default.svc")
+        extend("default" = defaults::CLUSTER)
     )]
     pub cluster: Option<String>,
     /// Public host of the gateway in this environment [default: from `platform.domain`].
+    #[schemars(length(max = HOST_MAX))]
     pub host: Option<String>,
     /// Default replica count of every service here.
-    #[schemars(range(min = 1, max = 1000), extend("default" = 2))]
+    #[schemars(
+        range(min = REPLICAS.min, max = REPLICAS.max),
+        extend("default" = REPLICAS.default)
+    )]
     pub replicas: Option<i64>,
     /// Argo CD automated sync with prune and self-heal; false = manual sync.
-    #[schemars(extend("default" = true))]
+    #[schemars(extend("default" = defaults::AUTO_SYNC))]
     pub auto_sync: Option<bool>,
     /// TLS credential of the gateway [default: `{platform}-tls`].
-    #[schemars(regex(pattern = DNS_LABEL), length(max = 63))]
+    #[schemars(regex(pattern = DNS_LABEL), length(max = LABEL_MAX))]
     pub tls_secret: Option<String>,
 }
 
@@ -137,27 +146,27 @@ pub struct ServiceTable {
     /// Language toolchain: picks the Dockerfile and CI build steps.
     pub runtime: Runtime,
     /// Container port.
-    #[schemars(range(min = 1, max = 65535), extend("default" = 8080))]
+    #[schemars(range(min = PORT.min, max = PORT.max), extend("default" = PORT.default))]
     pub port: Option<i64>,
     /// Data this service owns (tables, aggregates, collections); no other service may own
     /// them.
     #[schemars(inner(regex(pattern = IDENTIFIER)))]
     pub owns: Option<Vec<String>>,
     /// The service's own database (database per service).
-    #[schemars(extend("default" = "none"))]
+    #[schemars(extend("default" = defaults::DATASTORE))]
     pub datastore: Option<Datastore>,
     /// Public route prefixes through the gateway, each starting with `/`; empty = internal
     /// only.
     #[schemars(inner(regex(pattern = HTTP_PATH)))]
     pub apis: Option<Vec<String>>,
     /// Services this one calls synchronously.
-    #[schemars(inner(regex(pattern = DNS_LABEL), length(max = 50)))]
+    #[schemars(inner(regex(pattern = DNS_LABEL), length(max = SERVICE_NAME_MAX)))]
     pub calls: Option<Vec<String>>,
     /// Event topics this service publishes (and owns).
-    #[schemars(inner(regex(pattern = TOPIC), length(max = 249)))]
+    #[schemars(inner(regex(pattern = TOPIC), length(max = TOPIC_MAX)))]
     pub publishes: Option<Vec<String>>,
     /// Event topics it subscribes to.
-    #[schemars(inner(regex(pattern = TOPIC), length(max = 249)))]
+    #[schemars(inner(regex(pattern = TOPIC), length(max = TOPIC_MAX)))]
     pub consumes: Option<Vec<String>>,
     /// Probe paths; the startup probe uses the liveness path.
     pub health: Option<HealthTable>,
@@ -179,7 +188,7 @@ pub struct ServiceTable {
     #[schemars(inner(regex(pattern = ENV_VAR)))]
     pub secrets: Option<Vec<String>>,
     /// Per-environment overrides, keyed by the name of an environment of `[environments]`.
-    #[schemars(extend("propertyNames" = { "pattern": DNS_LABEL, "maxLength": 63 }))]
+    #[schemars(extend("propertyNames" = { "pattern": DNS_LABEL, "maxLength": LABEL_MAX }))]
     pub environments: Option<IndexMap<String, ServiceEnvironmentTable>>,
 }
 
@@ -188,10 +197,10 @@ pub struct ServiceTable {
 #[schemars(deny_unknown_fields)]
 pub struct HealthTable {
     /// Liveness (and startup) probe path; must not check dependencies.
-    #[schemars(regex(pattern = HTTP_PATH), extend("default" = "/livez"))]
+    #[schemars(regex(pattern = HTTP_PATH), extend("default" = defaults::LIVENESS))]
     pub liveness: Option<String>,
     /// Readiness probe path; may check dependencies.
-    #[schemars(regex(pattern = HTTP_PATH), extend("default" = "/readyz"))]
+    #[schemars(regex(pattern = HTTP_PATH), extend("default" = defaults::READINESS))]
     pub readiness: Option<String>,
 }
 
@@ -200,16 +209,16 @@ pub struct HealthTable {
 #[schemars(deny_unknown_fields)]
 pub struct ResourcesTable {
     /// CPU request, e.g. `100m` or `1`.
-    #[schemars(regex(pattern = CPU), extend("default" = "100m"))]
+    #[schemars(regex(pattern = CPU), extend("default" = defaults::CPU))]
     pub cpu: Option<String>,
     /// Memory request, e.g. `128Mi`.
-    #[schemars(regex(pattern = MEMORY), extend("default" = "128Mi"))]
+    #[schemars(regex(pattern = MEMORY), extend("default" = defaults::MEMORY))]
     pub memory: Option<String>,
     /// CPU limit [default: none].
     #[schemars(regex(pattern = CPU))]
     pub cpu_limit: Option<String>,
     /// Memory limit.
-    #[schemars(regex(pattern = MEMORY), extend("default" = "256Mi"))]
+    #[schemars(regex(pattern = MEMORY), extend("default" = defaults::MEMORY_LIMIT))]
     pub memory_limit: Option<String>,
 }
 
@@ -218,16 +227,16 @@ pub struct ResourcesTable {
 #[schemars(deny_unknown_fields)]
 pub struct AutoscaleTable {
     /// Fewest replicas.
-    #[schemars(range(min = 1, max = 1000))]
+    #[schemars(range(min = AUTOSCALE_REPLICAS.min, max = AUTOSCALE_REPLICAS.max))]
     pub min: Option<i64>,
     /// Most replicas (at least `min`).
-    #[schemars(range(min = 1, max = 1000))]
+    #[schemars(range(min = AUTOSCALE_REPLICAS.min, max = AUTOSCALE_REPLICAS.max))]
     pub max: Option<i64>,
     /// Target average CPU utilisation in percent.
-    #[schemars(range(min = 1, max = 100))]
+    #[schemars(range(min = AUTOSCALE_TARGET.min, max = AUTOSCALE_TARGET.max))]
     pub cpu: Option<i64>,
     /// Target average memory utilisation in percent.
-    #[schemars(range(min = 1, max = 100))]
+    #[schemars(range(min = AUTOSCALE_TARGET.min, max = AUTOSCALE_TARGET.max))]
     pub memory: Option<i64>,
 }
 
@@ -236,10 +245,13 @@ pub struct AutoscaleTable {
 #[schemars(deny_unknown_fields)]
 pub struct ReleaseTable {
     /// `rolling`, `canary` (a share of traffic to the new version) or `blue-green`.
-    #[schemars(extend("default" = "rolling"))]
+    #[schemars(extend("default" = defaults::STRATEGY))]
     pub strategy: Option<Strategy>,
     /// Percent of traffic to the canary (canary only).
-    #[schemars(range(min = 1, max = 99), extend("default" = 10))]
+    #[schemars(
+        range(min = WEIGHT.min, max = WEIGHT.max),
+        extend("default" = WEIGHT.default)
+    )]
     pub weight: Option<i64>,
 }
 
@@ -248,19 +260,28 @@ pub struct ReleaseTable {
 #[schemars(deny_unknown_fields)]
 pub struct ResilienceTable {
     /// Overall request timeout, e.g. `3s`, `500ms`, `1m30s`.
-    #[schemars(regex(pattern = DURATION), extend("default" = "5s"))]
+    #[schemars(regex(pattern = DURATION), extend("default" = defaults::TIMEOUT))]
     pub timeout: Option<String>,
     /// Retries of a failed request (each attempt gets a share of `timeout`).
-    #[schemars(range(min = 0, max = 10), extend("default" = 2))]
+    #[schemars(
+        range(min = RETRIES.min, max = RETRIES.max),
+        extend("default" = RETRIES.default)
+    )]
     pub retries: Option<i64>,
     /// Consecutive 5xx errors before an instance is ejected.
-    #[schemars(range(min = 1, max = 1000), extend("default" = 5))]
+    #[schemars(
+        range(min = CONSECUTIVE_ERRORS.min, max = CONSECUTIVE_ERRORS.max),
+        extend("default" = CONSECUTIVE_ERRORS.default)
+    )]
     pub consecutive_errors: Option<i64>,
     /// How long an ejected instance stays out, e.g. `30s`.
-    #[schemars(regex(pattern = DURATION), extend("default" = "30s"))]
+    #[schemars(regex(pattern = DURATION), extend("default" = defaults::EJECTION))]
     pub ejection: Option<String>,
     /// Connection pool size towards this service.
-    #[schemars(range(min = 1, max = 1_000_000), extend("default" = 1024))]
+    #[schemars(
+        range(min = MAX_CONNECTIONS.min, max = MAX_CONNECTIONS.max),
+        extend("default" = MAX_CONNECTIONS.default)
+    )]
     pub max_connections: Option<i64>,
 }
 
@@ -268,11 +289,18 @@ pub struct ResilienceTable {
 #[derive(JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct SloTable {
-    /// Availability in percent, below 100, e.g. `99.9`.
-    #[schemars(extend("exclusiveMinimum" = 0, "exclusiveMaximum" = 100, "default" = 99.9))]
+    /// Availability in percent, e.g. `99.9`.
+    #[schemars(extend(
+        "exclusiveMinimum" = AVAILABILITY.above,
+        "maximum" = AVAILABILITY.max,
+        "default" = AVAILABILITY.default
+    ))]
     pub availability: Option<f64>,
     /// 95th percentile latency objective in milliseconds.
-    #[schemars(range(min = 1, max = 600_000), extend("default" = 500))]
+    #[schemars(
+        range(min = LATENCY_P95_MS.min, max = LATENCY_P95_MS.max),
+        extend("default" = LATENCY_P95_MS.default)
+    )]
     pub latency_p95_ms: Option<i64>,
 }
 
@@ -281,7 +309,7 @@ pub struct SloTable {
 #[schemars(deny_unknown_fields)]
 pub struct ServiceEnvironmentTable {
     /// Replica count in this environment [default: the environment's `replicas`].
-    #[schemars(range(min = 1, max = 1000))]
+    #[schemars(range(min = REPLICAS.min, max = REPLICAS.max))]
     pub replicas: Option<i64>,
     /// Resources merged over the service's.
     pub resources: Option<ResourcesTable>,

@@ -1,31 +1,40 @@
 //! Rules over the domain graph: one owner per datum (4), calls to known services (5), one
 //! publisher per topic (6), unambiguous API prefixes (7), overrides for known
-//! environments (8), and the call-cycle warning.
+//! environments (8), and the call-cycle warning. Who owns or publishes what is the
+//! model's derivation (`model::claims`); the rules only report its clashes.
 
 use std::collections::{BTreeMap, HashMap};
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::spec::{Spanned, Spec};
+use crate::model::{Clash, claims};
+use crate::spec::{ServiceSpec, Spanned, Spec};
+
+/// The model's owner (publisher) of each datum (topic), and the second claims to report.
+fn claimed<'a>(
+    spec: &'a Spec,
+    list: fn(&ServiceSpec) -> &[Spanned<String>],
+) -> (
+    indexmap::IndexMap<&'a str, &'a str>,
+    Vec<Clash<'a, Spanned<String>>>,
+) {
+    claims(
+        spec.services
+            .iter()
+            .map(|s| (s.name.value.as_str(), list(s))),
+        |item| item.value.as_str(),
+    )
+}
 
 pub fn single_owner(spec: &Spec, out: &mut Vec<Diagnostic>) {
-    let mut owner: HashMap<&str, &str> = HashMap::new();
-    for s in &spec.services {
-        for d in &s.owns {
-            match owner.get(d.value.as_str()) {
-                Some(first) if *first != s.name.value => out.push(
-                    Diagnostic::error(
-                        d.span.clone(),
-                        format!("\"{}\" is owned by both {first} and {}", d.value, s.name.value),
-                    )
-                    .label("second owner")
-                    .help("database per service: exactly one service owns a datum; the other calls it or consumes its events"),
-                ),
-                Some(_) => {}
-                None => {
-                    owner.insert(&d.value, &s.name.value);
-                }
-            }
-        }
+    for Clash { item: d, first, by } in claimed(spec, |s| &s.owns).1 {
+        out.push(
+            Diagnostic::error(
+                d.span.clone(),
+                format!("\"{}\" is owned by both {first} and {by}", d.value),
+            )
+            .label("second owner")
+            .help("database per service: exactly one service owns a datum; the other calls it or consumes its events"),
+        );
     }
 }
 
@@ -65,27 +74,19 @@ pub fn calls_known_services(spec: &Spec, out: &mut Vec<Diagnostic>) {
 
 pub fn topics_have_one_publisher(spec: &Spec, out: &mut Vec<Diagnostic>) {
     // In file order, so suggestions are stable.
-    let mut publisher: indexmap::IndexMap<&str, &str> = indexmap::IndexMap::new();
-    for s in &spec.services {
-        for t in &s.publishes {
-            match publisher.get(t.value.as_str()) {
-                Some(first) if *first != s.name.value => out.push(
-                    Diagnostic::error(
-                        t.span.clone(),
-                        format!(
-                            "topic \"{}\" is published by both {first} and {}",
-                            t.value, s.name.value
-                        ),
-                    )
-                    .label("second publisher")
-                    .help("a topic belongs to the one service that owns its events"),
+    let (publisher, clashes) = claimed(spec, |s| &s.publishes);
+    for Clash { item: t, first, by } in clashes {
+        out.push(
+            Diagnostic::error(
+                t.span.clone(),
+                format!(
+                    "topic \"{}\" is published by both {first} and {by}",
+                    t.value
                 ),
-                Some(_) => {}
-                None => {
-                    publisher.insert(&t.value, &s.name.value);
-                }
-            }
-        }
+            )
+            .label("second publisher")
+            .help("a topic belongs to the one service that owns its events"),
+        );
     }
     let external: Vec<&str> = spec
         .platform

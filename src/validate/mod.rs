@@ -6,7 +6,6 @@ mod graph;
 mod names;
 mod values;
 
-pub(crate) use names::PLATFORM_NAME_MAX;
 pub(crate) use values::SECRET_WORDS;
 
 use crate::diagnostic::Diagnostic;

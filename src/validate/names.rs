@@ -2,13 +2,11 @@
 //! escape the output folder.
 
 use crate::diagnostic::Diagnostic;
+use crate::model::{default_namespace, store_name};
+use crate::spec::defaults::{
+    self, HOST_MAX, LABEL_MAX, PLATFORM_NAME_MAX, SERVICE_NAME_MAX, STATEFULSET_NAME_MAX, TOPIC_MAX,
+};
 use crate::spec::{Datastore, Spanned, Spec};
-
-pub const PLATFORM_NAME_MAX: usize = 40;
-pub const SERVICE_NAME_MAX: usize = 50;
-const LABEL_MAX: usize = 63;
-/// A StatefulSet's name plus the controller's 11-character hash suffix must fit a label.
-const STATEFULSET_NAME_MAX: usize = 52;
 
 /// Why `name` is not a DNS-1123 label, if it is not.
 pub fn dns_label_problem(name: &str, max: usize) -> Option<String> {
@@ -57,20 +55,20 @@ pub fn names_are_dns_labels(spec: &Spec, out: &mut Vec<Diagnostic>) {
     if let Some(name) = platform {
         check_label(out, "platform name", name, PLATFORM_NAME_MAX);
     }
-    let platform_len = platform.map_or(0, |p| p.value.len());
+    let platform_name = platform.map_or("", |p| p.value.as_str());
     for env in &spec.environments {
         check_label(out, "environment name", &env.name, LABEL_MAX);
         match &env.namespace {
             Some(ns) => check_label(out, "namespace", ns, LABEL_MAX),
             None => {
-                let len = platform_len + 1 + env.name.value.len();
+                let len = default_namespace(platform_name, &env.name.value).len();
                 if len > LABEL_MAX && dns_label_problem(&env.name.value, LABEL_MAX).is_none() {
                     out.push(
                         Diagnostic::error(
                             env.name.span.clone(),
                             format!("the default namespace of environment `{}` would be {len} characters long", env.name.value),
                         )
-                        .label(format!("`{{platform}}-{{env}}` must fit in {LABEL_MAX} characters"))
+                        .label(format!("`{}` must fit in {LABEL_MAX} characters", default_namespace("{platform}", "{env}")))
                         .help("shorten the name or set `namespace` explicitly"),
                     );
                 }
@@ -91,11 +89,7 @@ pub fn names_are_dns_labels(spec: &Spec, out: &mut Vec<Diagnostic>) {
         let (ns, span) = match &env.namespace {
             Some(ns) => (ns.value.clone(), ns.span.clone()),
             None => (
-                format!(
-                    "{}-{}",
-                    platform.map_or("", |p| p.value.as_str()),
-                    env.name.value
-                ),
+                default_namespace(platform_name, &env.name.value),
                 env.name.span.clone(),
             ),
         };
@@ -126,10 +120,7 @@ pub fn names_are_dns_labels(spec: &Spec, out: &mut Vec<Diagnostic>) {
                 .datastore
                 .as_ref()
                 .filter(|d| d.value != Datastore::None)?;
-            Some((
-                format!("{}-{}", s.name.value, ds.value),
-                s.name.value.as_str(),
-            ))
+            Some((store_name(&s.name.value, ds.value), s.name.value.as_str()))
         })
         .collect();
     for svc in &spec.services {
@@ -162,7 +153,7 @@ pub fn names_are_dns_labels(spec: &Spec, out: &mut Vec<Diagnostic>) {
         if let Some(ds) = &svc.datastore
             && ds.value != Datastore::None
         {
-            let store = format!("{}-{}", svc.name.value, ds.value);
+            let store = store_name(&svc.name.value, ds.value);
             if store.len() > STATEFULSET_NAME_MAX && svc.name.value.len() <= SERVICE_NAME_MAX {
                 out.push(
                     Diagnostic::error(
@@ -170,8 +161,8 @@ pub fn names_are_dns_labels(spec: &Spec, out: &mut Vec<Diagnostic>) {
                         format!("the datastore name `{store}` is too long for a StatefulSet"),
                     )
                     .label(format!(
-                        "`{{service}}-{}` must fit in {STATEFULSET_NAME_MAX} characters",
-                        ds.value
+                        "`{}` must fit in {STATEFULSET_NAME_MAX} characters",
+                        store_name("{service}", ds.value)
                     ))
                     .help("shorten the service name"),
                 );
@@ -182,7 +173,7 @@ pub fn names_are_dns_labels(spec: &Spec, out: &mut Vec<Diagnostic>) {
 
 fn check_hostname(out: &mut Vec<Diagnostic>, host: &Spanned<String>) {
     let ok = !host.value.is_empty()
-        && host.value.len() <= 253
+        && host.value.len() <= HOST_MAX
         && host
             .value
             .split('.')
@@ -226,7 +217,7 @@ fn check_url(out: &mut Vec<Diagnostic>, what: &str, url: &Spanned<String>, schem
                 .help(format!(
                     "e.g. `{}`",
                     if what == "cluster" {
-                        crate::model::DEFAULT_CLUSTER
+                        defaults::CLUSTER
                     } else {
                         "https://github.com/acme/fleet.git"
                     }
@@ -266,7 +257,7 @@ fn env_var_name(s: &str) -> bool {
 
 fn topic(s: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && s.len() <= 249
+        && s.len() <= TOPIC_MAX
         && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
 }

@@ -1,15 +1,21 @@
 //! Rules on single values: quantities, durations, percentages, ports, bounds (9); that
 //! something is declared at all (10); and the warnings about datastores, probes and
-//! production redundancy.
+//! production redundancy. Bounds and defaults are read from `spec::defaults`, never
+//! written here.
 
 use crate::diagnostic::{Diagnostic, Span};
-use crate::model::{DEFAULT_REPLICAS, units};
+use crate::model::{self, units};
+use crate::spec::defaults::{
+    self, AUTOSCALE_REPLICAS, AUTOSCALE_TARGET, AVAILABILITY, CONSECUTIVE_ERRORS, LATENCY_P95_MS,
+    MAX_CONNECTIONS, PORT, PRODUCTION_MIN_REPLICAS, REPLICAS, RETRIES, Range, WEIGHT,
+};
 use crate::spec::{AutoscaleSpec, Datastore, ReleaseSpec, ResourcesSpec, Spanned, Spec, Strategy};
 
-fn range(out: &mut Vec<Diagnostic>, what: &str, v: Option<&Spanned<i64>>, min: i64, max: i64) {
+fn range(out: &mut Vec<Diagnostic>, what: &str, v: Option<&Spanned<i64>>, bounds: Range) {
     if let Some(v) = v
-        && !(min..=max).contains(&v.value)
+        && !bounds.contains(v.value)
     {
+        let Range { min, max } = bounds;
         out.push(
             Diagnostic::error(
                 v.span.clone(),
@@ -58,11 +64,6 @@ fn quantity(
     parsed
 }
 
-/// The defaults of `resources` (service-toml.md).
-const DEFAULT_CPU: &str = "100m";
-const DEFAULT_MEMORY: &str = "128Mi";
-const DEFAULT_MEMORY_LIMIT: &str = "256Mi";
-
 type Pick = fn(&ResourcesSpec) -> Option<&Spanned<String>>;
 
 /// A request and its limit: how to read each from a table, and their defaults.
@@ -79,17 +80,17 @@ const PAIRS: [Pair; 2] = [
     Pair {
         what: "CPU",
         request: |r| r.cpu.as_ref(),
-        request_default: DEFAULT_CPU,
+        request_default: defaults::CPU,
         limit: |r| r.cpu_limit.as_ref(),
-        limit_default: None,
+        limit_default: defaults::CPU_LIMIT,
         limit_key: "cpu_limit",
     },
     Pair {
         what: "memory",
         request: |r| r.memory.as_ref(),
-        request_default: DEFAULT_MEMORY,
+        request_default: defaults::MEMORY,
         limit: |r| r.memory_limit.as_ref(),
-        limit_default: Some(DEFAULT_MEMORY_LIMIT),
+        limit_default: defaults::MEMORY_LIMIT,
         limit_key: "memory_limit",
     },
 ];
@@ -156,15 +157,19 @@ fn resources(out: &mut Vec<Diagnostic>, r: &ResourcesSpec, beneath: Option<&Reso
 }
 
 fn autoscale(out: &mut Vec<Diagnostic>, a: &AutoscaleSpec, complete: bool) {
-    range(out, "`autoscale.min`", a.min.as_ref(), 1, 1000);
-    range(out, "`autoscale.max`", a.max.as_ref(), 1, 1000);
-    range(out, "`autoscale.cpu` (percent)", a.cpu.as_ref(), 1, 100);
+    range(out, "`autoscale.min`", a.min.as_ref(), AUTOSCALE_REPLICAS);
+    range(out, "`autoscale.max`", a.max.as_ref(), AUTOSCALE_REPLICAS);
+    range(
+        out,
+        "`autoscale.cpu` (percent)",
+        a.cpu.as_ref(),
+        AUTOSCALE_TARGET,
+    );
     range(
         out,
         "`autoscale.memory` (percent)",
         a.memory.as_ref(),
-        1,
-        100,
+        AUTOSCALE_TARGET,
     );
     if let (Some(min), Some(max)) = (&a.min, &a.max)
         && min.value > max.value
@@ -206,7 +211,7 @@ fn autoscale(out: &mut Vec<Diagnostic>, a: &AutoscaleSpec, complete: bool) {
 }
 
 fn release(out: &mut Vec<Diagnostic>, r: &ReleaseSpec, inherited: Option<Strategy>) {
-    range(out, "the canary weight", r.weight.as_ref(), 1, 99);
+    range(out, "the canary weight", r.weight.as_ref(), WEIGHT.bounds());
     let strategy = r.strategy.as_ref().map(|s| s.value).or(inherited);
     if let Some(w) = &r.weight
         && strategy != Some(Strategy::Canary)
@@ -236,16 +241,12 @@ fn duration(out: &mut Vec<Diagnostic>, what: &str, v: Option<&Spanned<String>>) 
     }
 }
 
-/// Six nines: beyond it the error budget is too small to alert on (burn-rate rules divide
-/// by it).
-const MAX_AVAILABILITY: f64 = 99.9999;
-
 pub fn numbers_and_quantities(spec: &Spec, out: &mut Vec<Diagnostic>) {
     for e in &spec.environments {
-        range(out, "`replicas`", e.replicas.as_ref(), 1, 1000);
+        range(out, "`replicas`", e.replicas.as_ref(), REPLICAS.bounds());
     }
     for s in &spec.services {
-        range(out, "`port`", s.port.as_ref(), 1, 65535);
+        range(out, "`port`", s.port.as_ref(), PORT.bounds());
         resources(out, &s.resources, None);
         if let Some(a) = &s.autoscale {
             autoscale(out, a, true);
@@ -258,32 +259,33 @@ pub fn numbers_and_quantities(spec: &Spec, out: &mut Vec<Diagnostic>) {
             .as_ref()
             .and_then(|r| r.strategy.as_ref())
             .map(|s| s.value)
-            .or(Some(Strategy::Rolling));
+            .or(Some(defaults::STRATEGY));
         let r = &s.resilience;
         duration(out, "timeout", r.timeout.as_ref());
         duration(out, "ejection time", r.ejection.as_ref());
-        range(out, "`retries`", r.retries.as_ref(), 0, 10);
+        range(out, "`retries`", r.retries.as_ref(), RETRIES.bounds());
         range(
             out,
             "`consecutive_errors`",
             r.consecutive_errors.as_ref(),
-            1,
-            1000,
+            CONSECUTIVE_ERRORS.bounds(),
         );
         range(
             out,
             "`max_connections`",
             r.max_connections.as_ref(),
-            1,
-            1_000_000,
+            MAX_CONNECTIONS.bounds(),
         );
         if let Some(a) = &s.slo.availability
-            && !(a.value > 0.0 && a.value <= MAX_AVAILABILITY)
+            && !AVAILABILITY.contains(a.value)
         {
             out.push(
                 Diagnostic::error(
                     a.span.clone(),
-                    "`slo.availability` is a percentage between 0 and 99.9999",
+                    format!(
+                        "`slo.availability` is a percentage between {} and {}",
+                        AVAILABILITY.above, AVAILABILITY.max
+                    ),
                 )
                 .label(format!("{} is out of range", a.value))
                 .help("e.g. `99.9` for three nines"),
@@ -293,11 +295,10 @@ pub fn numbers_and_quantities(spec: &Spec, out: &mut Vec<Diagnostic>) {
             out,
             "`slo.latency_p95_ms`",
             s.slo.latency_p95_ms.as_ref(),
-            1,
-            600_000,
+            LATENCY_P95_MS.bounds(),
         );
         for o in &s.environments {
-            range(out, "`replicas`", o.replicas.as_ref(), 1, 1000);
+            range(out, "`replicas`", o.replicas.as_ref(), REPLICAS.bounds());
             if let Some(res) = &o.resources {
                 resources(out, res, Some(&s.resources));
             }
@@ -379,12 +380,12 @@ pub fn probes_differ(spec: &Spec, out: &mut Vec<Diagnostic>) {
             .health
             .liveness
             .as_ref()
-            .map_or("/livez", |l| l.value.as_str());
+            .map_or(defaults::LIVENESS, |l| l.value.as_str());
         let ready = s
             .health
             .readiness
             .as_ref()
-            .map_or("/readyz", |r| r.value.as_str());
+            .map_or(defaults::READINESS, |r| r.value.as_str());
         if live == ready {
             let span = s
                 .health
@@ -410,24 +411,28 @@ pub fn production_is_redundant(spec: &Spec, out: &mut Vec<Diagnostic>) {
             .environments
             .iter()
             .find(|o| o.name.value == prod.name.value);
-        let (replicas, span): (i64, Span) =
-            match (over.and_then(|o| o.replicas.as_ref()), &prod.replicas) {
-                (Some(r), _) | (None, Some(r)) => (r.value, r.span.clone()),
-                (None, None) => (DEFAULT_REPLICAS, s.name.span.clone()),
-            };
+        let own = over.and_then(|o| o.replicas.as_ref());
+        let replicas = model::replicas(
+            own.map(|r| r.value),
+            prod.replicas.as_ref().map(|r| r.value),
+        );
+        // Point at whichever setting decided the count; the service's name when none did.
+        let span: Span = own
+            .or(prod.replicas.as_ref())
+            .map_or(s.name.span.clone(), |r| r.span.clone());
         let min = over
             .and_then(|o| o.autoscale.as_ref())
             .and_then(|a| a.min.as_ref())
             .or_else(|| s.autoscale.as_ref().and_then(|a| a.min.as_ref()));
         if let Some(min) = min {
-            if min.value < 2 {
+            if min.value < PRODUCTION_MIN_REPLICAS {
                 out.push(
                     Diagnostic::warning(min.span.clone(), format!("`{}` may scale down to {} replica in production (`{}`)", s.name.value, min.value, prod.name.value))
-                        .label("autoscale.min < 2")
-                        .help("one replica cannot survive a node failure or a rolling update: use at least 2"),
+                        .label(format!("autoscale.min < {PRODUCTION_MIN_REPLICAS}"))
+                        .help(format!("one replica cannot survive a node failure or a rolling update: use at least {PRODUCTION_MIN_REPLICAS}")),
                 );
             }
-        } else if replicas < 2 {
+        } else if replicas < PRODUCTION_MIN_REPLICAS {
             out.push(
                 Diagnostic::warning(
                     span,
@@ -436,10 +441,10 @@ pub fn production_is_redundant(spec: &Spec, out: &mut Vec<Diagnostic>) {
                         s.name.value, prod.name.value
                     ),
                 )
-                .label("fewer than 2 replicas")
-                .help(
-                    "one replica cannot survive a node failure or a rolling update: use at least 2",
-                ),
+                .label(format!("fewer than {PRODUCTION_MIN_REPLICAS} replicas"))
+                .help(format!(
+                    "one replica cannot survive a node failure or a rolling update: use at least {PRODUCTION_MIN_REPLICAS}"
+                )),
             );
         }
     }

@@ -1,0 +1,212 @@
+//! Every default and bound of service.toml, stated once: the JSON Schema (`schema.rs`),
+//! `validate`, the model and docs/service-toml.md read them from here. Values only: what a
+//! default derives from other keys (`{platform}-{env}`, …) is a function of the model.
+//!
+//! `tests/defaults.rs` holds the schema, the model, validate and the docs to these values.
+
+use super::{Ci, Datastore, Deploy, Mesh, Strategy};
+
+/// Inclusive bounds of an integer key without a default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub min: i64,
+    pub max: i64,
+}
+
+impl Range {
+    pub const fn contains(self, value: i64) -> bool {
+        self.min <= value && value <= self.max
+    }
+}
+
+/// An integer key: its default and inclusive bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Int {
+    pub default: i64,
+    pub min: i64,
+    pub max: i64,
+}
+
+impl Int {
+    pub const fn bounds(self) -> Range {
+        Range {
+            min: self.min,
+            max: self.max,
+        }
+    }
+}
+
+/// A percentage key: its default, the value it must stay above and its maximum.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Percent {
+    pub default: f64,
+    pub above: f64,
+    pub max: f64,
+}
+
+impl Percent {
+    pub fn contains(self, value: f64) -> bool {
+        value > self.above && value <= self.max
+    }
+}
+
+// ── Name lengths ───────────────────────────────────────────────────────────────────────
+
+/// `platform.name`: it prefixes namespaces (`{platform}-{env}`) and the Argo CD project.
+pub const PLATFORM_NAME_MAX: usize = 40;
+/// A service's name: it prefixes its objects (`{service}-canary`, `{service}-secrets`).
+pub const SERVICE_NAME_MAX: usize = 50;
+/// A DNS-1123 label: environment names, namespaces, TLS secret names, host name labels.
+pub const LABEL_MAX: usize = 63;
+/// A datastore's StatefulSet, `{service}-{datastore}`: the controller appends an
+/// 11-character hash and the whole must fit a label.
+pub const STATEFULSET_NAME_MAX: usize = 52;
+/// An event topic (Kafka's limit).
+pub const TOPIC_MAX: usize = 249;
+/// A host name (`platform.domain`, `environments.<env>.host`).
+pub const HOST_MAX: usize = 253;
+
+// ── [platform] ─────────────────────────────────────────────────────────────────────────
+
+/// `platform.revision`: the Git revision Argo CD tracks.
+pub const REVISION: &str = "main";
+/// `platform.mesh`.
+pub const MESH: Mesh = Mesh::Istio;
+/// `platform.deploy`.
+pub const DEPLOY: Deploy = Deploy::Kustomize;
+/// `platform.ci`.
+pub const CI: Ci = Ci::GithubActions;
+
+// ── [environments.<env>] ───────────────────────────────────────────────────────────────
+// `namespace`, `host` and `tls_secret` derive from other keys: `model::default_namespace`,
+// `model::default_host`, `model::default_tls_secret`.
+
+/// `environments.<env>.cluster`: the cluster Argo CD runs in.
+pub const CLUSTER: &str = "https://kubernetes.default.svc";
+/// `environments.<env>.replicas`, also the bounds of `services.<name>.environments.<env>.replicas`.
+pub const REPLICAS: Int = Int {
+    default: 2,
+    min: 1,
+    max: 1000,
+};
+/// `environments.<env>.auto_sync`.
+pub const AUTO_SYNC: bool = true;
+/// The fewest replicas production should run (a warning below): one replica cannot
+/// survive a node failure or a rolling update.
+pub const PRODUCTION_MIN_REPLICAS: i64 = 2;
+
+// ── [services.<name>] ──────────────────────────────────────────────────────────────────
+
+/// `port`: the container port.
+pub const PORT: Int = Int {
+    default: 8080,
+    min: 1,
+    max: 65535,
+};
+/// `datastore`.
+pub const DATASTORE: Datastore = Datastore::None;
+/// `health.liveness` (and the startup probe).
+pub const LIVENESS: &str = "/livez";
+/// `health.readiness`.
+pub const READINESS: &str = "/readyz";
+/// `resources.cpu`.
+pub const CPU: &str = "100m";
+/// `resources.memory`.
+pub const MEMORY: &str = "128Mi";
+/// `resources.cpu_limit`: none, so a busy service may use idle cores.
+pub const CPU_LIMIT: Option<&str> = None;
+/// `resources.memory_limit`.
+pub const MEMORY_LIMIT: Option<&str> = Some("256Mi");
+/// `autoscale.min` and `autoscale.max` (no default: without `autoscale`, no autoscaler).
+pub const AUTOSCALE_REPLICAS: Range = REPLICAS.bounds();
+/// `autoscale.cpu` and `autoscale.memory`: target utilisation in percent.
+pub const AUTOSCALE_TARGET: Range = Range { min: 1, max: 100 };
+/// `release.strategy`.
+pub const STRATEGY: Strategy = Strategy::Rolling;
+/// `release.weight`: percent of traffic to the canary (canary only).
+pub const WEIGHT: Int = Int {
+    default: 10,
+    min: 1,
+    max: 99,
+};
+/// `resilience.timeout`.
+pub const TIMEOUT: &str = "5s";
+/// `resilience.retries`.
+pub const RETRIES: Int = Int {
+    default: 2,
+    min: 0,
+    max: 10,
+};
+/// `resilience.consecutive_errors`.
+pub const CONSECUTIVE_ERRORS: Int = Int {
+    default: 5,
+    min: 1,
+    max: 1000,
+};
+/// `resilience.ejection`.
+pub const EJECTION: &str = "30s";
+/// `resilience.max_connections`.
+pub const MAX_CONNECTIONS: Int = Int {
+    default: 1024,
+    min: 1,
+    max: 1_000_000,
+};
+/// `slo.availability`. Six nines at most: beyond it the error budget is too small to
+/// alert on (burn-rate rules divide by it).
+pub const AVAILABILITY: Percent = Percent {
+    default: 99.9,
+    above: 0.0,
+    max: 99.9999,
+};
+/// `slo.latency_p95_ms`.
+pub const LATENCY_P95_MS: Int = Int {
+    default: 500,
+    min: 1,
+    max: 600_000,
+};
+
+// Checked by the compiler: every default lies within its own bounds, production's minimum
+// is a valid count, and the names derived from a valid platform name fit a label.
+const _: () = {
+    assert!(REPLICAS.bounds().contains(REPLICAS.default));
+    assert!(REPLICAS.bounds().contains(PRODUCTION_MIN_REPLICAS));
+    assert!(PORT.bounds().contains(PORT.default));
+    assert!(WEIGHT.bounds().contains(WEIGHT.default));
+    assert!(RETRIES.bounds().contains(RETRIES.default));
+    assert!(
+        CONSECUTIVE_ERRORS
+            .bounds()
+            .contains(CONSECUTIVE_ERRORS.default)
+    );
+    assert!(MAX_CONNECTIONS.bounds().contains(MAX_CONNECTIONS.default));
+    assert!(LATENCY_P95_MS.bounds().contains(LATENCY_P95_MS.default));
+    assert!(PLATFORM_NAME_MAX + "-tls".len() <= LABEL_MAX);
+    assert!(SERVICE_NAME_MAX <= LABEL_MAX);
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::units;
+
+    #[test]
+    fn the_availability_default_is_within_its_bounds() {
+        assert!(AVAILABILITY.contains(AVAILABILITY.default));
+        assert!(!AVAILABILITY.contains(AVAILABILITY.above));
+        assert!(AVAILABILITY.contains(AVAILABILITY.max));
+    }
+
+    #[test]
+    fn the_default_durations_and_quantities_parse() {
+        for d in [TIMEOUT, EJECTION] {
+            assert!(units::parse_duration_ms(d).is_some(), "{d}");
+        }
+        let memory = units::parse_quantity(MEMORY).unwrap();
+        let limit = units::parse_quantity(MEMORY_LIMIT.unwrap()).unwrap();
+        assert!(
+            limit >= memory,
+            "the default memory limit is below the request"
+        );
+        assert!(units::parse_quantity(CPU).is_some());
+    }
+}
