@@ -1,6 +1,7 @@
 //! Helm and Kustomize deploy the same thing: for every examples/*/service.toml, for each of
-//! them again without a mesh, and for tests/fixtures/specs/helm-variety (what the examples
-//! leave out), each (service, environment) rendered by the real Helm engine (helm/chart,
+//! them again without a mesh, for tests/fixtures/specs/helm-variety (what the examples
+//! leave out) and for a generated platform that writes every key of service.toml
+//! (examples/synth, `--every-key`), with and without a mesh, each (service, environment) rendered by the real Helm engine (helm/chart,
 //! release = the service, namespace = the environment's, values.yaml then values-<env>.yaml)
 //! holds exactly the objects `kubectl kustomize deploy/overlays/<env>/<service>` builds, with
 //! the same fields, apart from the labels and annotations only one of the tools adds. Helm's
@@ -445,6 +446,35 @@ fn helm_renders_what_kustomize_builds_for_every_feature() {
             &dir.path().join("service.toml"),
         ),
     ]);
+}
+
+/// A generated platform that writes every key of service.toml with varied values
+/// (examples/synth, `--every-key`; tests/synth.rs checks that it covers every key): Istio,
+/// a domain and `deploy = "helm"`; then no mesh, no domain and `deploy = "kustomize"`.
+#[test]
+fn helm_renders_what_kustomize_builds_for_every_key() {
+    use crate::synth::platform as synth;
+    tools_python();
+    let outcomes = [true, false]
+        .into_iter()
+        .map(|mesh| {
+            let text = synth::generate(&synth::Options {
+                every_key: true,
+                mesh,
+                ..synth::Options::default()
+            });
+            let dir = platform(&text);
+            // `platform.blueprints` names this folder; empty, it overrides nothing.
+            std::fs::create_dir(dir.path().join("blueprints")).unwrap();
+            let label = if mesh {
+                "every key"
+            } else {
+                "every key (mesh = none)"
+            };
+            check(label, &dir.path().join("service.toml"))
+        })
+        .collect();
+    assert_equivalent(outcomes);
 }
 
 /// Values from service.toml that YAML, Go templates or Helm could misread reach both trees as

@@ -13,6 +13,12 @@
 //! settings and secret names, and override replicas, resources, autoscaling, settings or
 //! the release strategy per environment. The last environment is production and keeps at
 //! least 2 replicas of everything, so the file passes `validate --deny-warnings`.
+//!
+//! `--every-key` prints instead a small platform (at least 8 services × 3 environments)
+//! that writes every key service.toml knows, with varied values: every runtime, datastore
+//! and release strategy, per-environment overrides of each, Istio with a domain (or, with
+//! `--no-mesh`, no mesh and no domain). Its `platform.blueprints` names `blueprints/`, a
+//! folder to create next to the file (it may be empty).
 
 mod platform;
 
@@ -21,10 +27,12 @@ use std::process::ExitCode;
 use platform::Options;
 
 const USAGE: &str = "\
-usage: synth [--services N] [--environments E] [--seed S] [--name NAME]
+usage: synth [--services N] [--environments E] [--seed S] [--name NAME] [--every-key [--no-mesh]]
 
 Prints a valid service.toml of N services (default 10) and E environments (default 3;
-the last one is production) to stdout, deterministically for a seed (default 1).";
+the last one is production) to stdout, deterministically for a seed (default 1).
+--every-key writes every key of service.toml (at least 8 services and 3 environments);
+--no-mesh makes that platform's mesh \"none\", without a domain.";
 
 fn parse_args() -> Result<Options, String> {
     let mut opts = Options::default();
@@ -36,6 +44,17 @@ fn parse_args() -> Result<Options, String> {
         };
         if key == "-h" || key == "--help" {
             return Err(String::new());
+        }
+        match (key.as_str(), &inline) {
+            ("--every-key", None) => {
+                opts.every_key = true;
+                continue;
+            }
+            ("--no-mesh", None) => {
+                opts.mesh = false;
+                continue;
+            }
+            _ => {}
         }
         let value = match inline {
             Some(v) => v,
@@ -55,6 +74,19 @@ fn parse_args() -> Result<Options, String> {
     }
     if opts.services == 0 || opts.environments == 0 {
         return Err("--services and --environments must be at least 1".into());
+    }
+    if !opts.mesh && !opts.every_key {
+        return Err("--no-mesh only applies to --every-key".into());
+    }
+    if opts.every_key
+        && (opts.services < platform::EVERY_KEY_MIN_SERVICES
+            || opts.environments < platform::EVERY_KEY_MIN_ENVIRONMENTS)
+    {
+        return Err(format!(
+            "--every-key needs at least {} services and {} environments",
+            platform::EVERY_KEY_MIN_SERVICES,
+            platform::EVERY_KEY_MIN_ENVIRONMENTS
+        ));
     }
     Ok(opts)
 }

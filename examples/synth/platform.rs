@@ -1,6 +1,9 @@
 //! The generator behind `cargo run --example synth`: a valid service.toml of N services
 //! and E environments, the same text for the same seed. Shared with the criterion
-//! benchmark (benches/pipeline.rs), which includes this file as a module.
+//! benchmark (benches/pipeline.rs) and the tests, which include this file as a module.
+//! Two shapes: the benchmark's typical mix (the default, whose output must not change:
+//! scripts/bench and benches/results.md depend on it), and an every-key platform that
+//! writes every key service.toml knows with varied values, for equivalence tests.
 
 use std::fmt::Write as _;
 
@@ -10,6 +13,17 @@ pub struct Options {
     pub environments: usize,
     pub seed: u64,
     pub name: String,
+    /// Write every key service.toml knows, with varied values, instead of the typical mix
+    /// (at least `EVERY_KEY_MIN_SERVICES` services and `EVERY_KEY_MIN_ENVIRONMENTS`
+    /// environments). `platform.blueprints` then names `blueprints`, a folder next to
+    /// service.toml that the caller creates (empty is fine).
+    pub every_key: bool,
+    /// Every-key platforms only. A file holds one value of each platform-wide key, so two
+    /// files cover both: `mesh = "istio"`, `deploy = "helm"`, `ci = "github-actions"` and a
+    /// domain (every key); or `mesh = "none"`, `deploy = "kustomize"`, `ci = "none"` and no
+    /// domain, public hosts only where an environment names one (every key but
+    /// `platform.domain`).
+    pub mesh: bool,
 }
 
 impl Default for Options {
@@ -19,6 +33,8 @@ impl Default for Options {
             environments: 3,
             seed: 1,
             name: "synth".into(),
+            every_key: false,
+            mesh: true,
         }
     }
 }
@@ -144,6 +160,9 @@ fn environment_names(count: usize) -> Vec<String> {
 
 /// The service.toml text (`services` and `environments` at least 1).
 pub fn generate(opts: &Options) -> String {
+    if opts.every_key {
+        return every_key(opts);
+    }
     let mut rng = Rng(opts.seed ^ 0x005E_ED0F_B01C_4EAD);
     let n = opts.services;
     let width = n.to_string().len().max(3);
@@ -383,6 +402,494 @@ pub fn generate(opts: &Options) -> String {
                 rng.range(2, 6) * 128
             );
             out.push('\n');
+        }
+    }
+    out
+}
+
+/// The smallest every-key platform: no list of choices below is longer than this, so
+/// each choice lands on at least one service.
+pub const EVERY_KEY_MIN_SERVICES: usize = 8;
+/// A first, a middle and a last (production) environment for the overrides.
+pub const EVERY_KEY_MIN_ENVIRONMENTS: usize = 3;
+
+/// Every datastore kind, `"none"` written out, and no `datastore` key at all.
+const EVERY_DATASTORE: &[Option<&str>] = &[
+    Some("postgres"),
+    Some("mysql"),
+    Some("mongodb"),
+    Some("redis"),
+    Some("none"),
+    None,
+];
+
+/// One service's `[services.<name>.environments.<env>]` lines for the first, a middle and
+/// the last (production) environment.
+#[derive(Default)]
+struct Overrides {
+    first: Vec<String>,
+    middle: Vec<String>,
+    prod: Vec<String>,
+}
+
+/// A small platform that writes every key service.toml knows (`Options::every_key`).
+/// Service `i` takes choice `(i + shift) % choices` of each feature, with a shift per
+/// feature from the seed: every seed gives every choice to some service, in a different
+/// combination. The numbers within a choice come from the seed too.
+fn every_key(opts: &Options) -> String {
+    assert!(
+        opts.services >= EVERY_KEY_MIN_SERVICES && opts.environments >= EVERY_KEY_MIN_ENVIRONMENTS,
+        "an every-key platform needs at least {EVERY_KEY_MIN_SERVICES} services and \
+         {EVERY_KEY_MIN_ENVIRONMENTS} environments"
+    );
+    let mut rng = Rng(opts.seed ^ 0x00E7_E4EE_C0DE_5EED);
+    let n = opts.services;
+    let width = n.to_string().len().max(3);
+    let platform = &opts.name;
+    let envs = environment_names(opts.environments);
+    let (first, middle, prod) = (&envs[0], &envs[1], &envs[envs.len() - 1]);
+    let shifts: [usize; 17] = std::array::from_fn(|_| rng.below(97));
+    let choice = |feature: usize, i: usize, choices: usize| (i + shifts[feature]) % choices;
+
+    let names: Vec<String> = (0..n)
+        .map(|i| format!("{}-{:0width$}", rng.pick(DOMAINS), i + 1))
+        .collect();
+    let external = [
+        format!("partner.{}.v1", rng.pick(THINGS)),
+        "legacy.billing-events".to_string(),
+    ];
+    let publishes: Vec<Vec<String>> = (0..n)
+        .map(|i| {
+            if choice(0, i, 2) == 0 {
+                let start = rng.below(VERBS.len());
+                (0..rng.range(1, 2))
+                    .map(|k| format!("{}.{}", names[i], VERBS[(start + k) % VERBS.len()]))
+                    .collect()
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
+    let topics: Vec<(usize, &String)> = publishes
+        .iter()
+        .enumerate()
+        .flat_map(|(i, ts)| ts.iter().map(move |t| (i, t)))
+        .collect();
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# A synthetic platform that writes every key of service.toml: {n} services, {} \
+         environments, seed {}, {}.\n\
+         # Generated by `cargo run --example synth -- --every-key`; do not edit. The folder \
+         blueprints/\n# must exist next to this file (it may be empty).\n",
+        envs.len(),
+        opts.seed,
+        if opts.mesh { "Istio" } else { "no mesh" }
+    );
+    let _ = writeln!(out, "[platform]");
+    let _ = writeln!(out, "name = {}", q(platform));
+    let _ = writeln!(out, "registry = \"registry.example.com/{platform}\"");
+    if opts.mesh {
+        let _ = writeln!(
+            out,
+            "repository = \"https://git.example.com/{platform}/platform.git\""
+        );
+        let _ = writeln!(out, "revision = \"release-{}\"", rng.range(1, 9));
+        let _ = writeln!(out, "domain = \"{platform}.example.com\"");
+        let _ = writeln!(out, "mesh = \"istio\"");
+        let _ = writeln!(out, "deploy = \"helm\"");
+        let _ = writeln!(out, "ci = \"github-actions\"");
+    } else {
+        let _ = writeln!(
+            out,
+            "repository = \"git@git.example.com:{platform}/platform.git\""
+        );
+        let _ = writeln!(out, "revision = \"v1.{}.0\"", rng.range(0, 9));
+        let _ = writeln!(out, "mesh = \"none\"");
+        let _ = writeln!(out, "deploy = \"kustomize\"");
+        let _ = writeln!(out, "ci = \"none\"");
+    }
+    let _ = writeln!(out, "blueprints = \"blueprints\"");
+    let _ = writeln!(out, "external_topics = {}", list(&external));
+    out.push('\n');
+    // Free-form: one value of every TOML type, and a nested table.
+    let _ = writeln!(out, "[platform.vars]");
+    let _ = writeln!(out, "team = \"{platform}-team\"");
+    let _ = writeln!(out, "chat = \"#{platform}-oncall\"");
+    let _ = writeln!(out, "pages = {}", rng.range(1, 5));
+    let _ = writeln!(out, "ratio = 0.{}", rng.range(1, 9));
+    let _ = writeln!(out, "paging = {}", rng.chance(50));
+    let _ = writeln!(out, "regions = [\"eu-west-1\", \"us-east-1\"]");
+    let _ = writeln!(out, "since = 2024-0{}-01", rng.range(1, 9));
+    out.push('\n');
+    let _ = writeln!(out, "[platform.vars.oncall]");
+    let _ = writeln!(out, "rotation = \"primary\"");
+    let _ = writeln!(out, "page_after = \"{}m\"", rng.range(1, 30));
+    out.push('\n');
+
+    for (k, env) in envs.iter().enumerate() {
+        let _ = writeln!(out, "[environments.{env}]");
+        if k == 0 {
+            let _ = writeln!(out, "namespace = \"{platform}-development\"");
+            let _ = writeln!(out, "host = \"{env}.{platform}.example.net\"");
+            let _ = writeln!(out, "replicas = 1");
+            let _ = writeln!(out, "auto_sync = true");
+        } else if env == prod {
+            let _ = writeln!(out, "cluster = \"https://{env}.k8s.example.com:6443\"");
+            // With the mesh, the domain itself is production's host.
+            if !opts.mesh {
+                let _ = writeln!(out, "host = \"www.{platform}.example.org\"");
+            }
+            let _ = writeln!(out, "replicas = {}", rng.range(2, 3));
+            let _ = writeln!(out, "auto_sync = false");
+            let _ = writeln!(out, "tls_secret = \"{platform}-{env}-tls\"");
+        } else if k == 1 {
+            // No host: `{env}.{domain}` with the mesh's domain, none without.
+            let _ = writeln!(out, "cluster = \"https://{env}.k8s.example.com\"");
+            let _ = writeln!(out, "tls_secret = \"{platform}-{env}-cert\"");
+        }
+        out.push('\n');
+    }
+
+    let mut external_next = 0;
+    for (i, svc) in names.iter().enumerate() {
+        let (runtime, default_port) = RUNTIMES[choice(1, i, RUNTIMES.len())];
+        let datastore = EVERY_DATASTORE[choice(2, i, EVERY_DATASTORE.len())];
+        let mut over = Overrides::default();
+        let _ = writeln!(out, "[services.{svc}]");
+        match choice(3, i, 3) {
+            0 => {}
+            1 => {
+                let _ = writeln!(out, "description = \"The {runtime} service {svc}\"");
+            }
+            _ => {
+                let text = format!(
+                    "{runtime} #{}: \"{}\" & friends: 100% — naïve {{ok}}",
+                    i + 1,
+                    rng.pick(THINGS)
+                );
+                let _ = writeln!(out, "description = {}", q(&text));
+            }
+        }
+        let _ = writeln!(out, "runtime = {}", q(runtime));
+        match choice(4, i, 4) {
+            0 => {}
+            1 => {
+                let port = if default_port == 8080 {
+                    9090
+                } else {
+                    default_port
+                };
+                let _ = writeln!(out, "port = {port}");
+            }
+            2 => {
+                let _ = writeln!(out, "port = {}", 8000 + rng.below(1000));
+            }
+            _ => {
+                let _ = writeln!(out, "port = 8080");
+            }
+        }
+        if let Some(store) = datastore {
+            if store != "none" {
+                let snake = svc.replace('-', "_");
+                let start = rng.below(THINGS.len());
+                let owns: Vec<String> = (0..rng.range(1, 2))
+                    .map(|k| format!("{snake}_{}", THINGS[(start + k) % THINGS.len()]))
+                    .collect();
+                let _ = writeln!(out, "owns = {}", list(&owns));
+            }
+            let _ = writeln!(out, "datastore = {}", q(store));
+        }
+        let apis = match choice(5, i, 4) {
+            0 => Vec::new(),
+            1 => vec![format!("/{svc}")],
+            2 => vec![format!("/{svc}"), format!("/v2/{svc}/")],
+            _ => vec![format!("/{svc}/"), format!("/public/{svc}")],
+        };
+        if !apis.is_empty() {
+            let _ = writeln!(out, "apis = {}", list(&apis));
+        }
+        // Only lower-numbered services: calls never form a cycle.
+        let mut calls: Vec<&String> = Vec::new();
+        if i > 0 {
+            for _ in 0..choice(6, i, 3).min(i) {
+                let callee = &names[rng.below(i)];
+                if !calls.contains(&callee) {
+                    calls.push(callee);
+                }
+            }
+        }
+        if !calls.is_empty() {
+            let calls: Vec<String> = calls.into_iter().cloned().collect();
+            let _ = writeln!(out, "calls = {}", list(&calls));
+        }
+        if !publishes[i].is_empty() {
+            let _ = writeln!(out, "publishes = {}", list(&publishes[i]));
+        }
+        let mut consumes: Vec<String> = Vec::new();
+        let others: Vec<&String> = topics
+            .iter()
+            .filter(|(publisher, _)| *publisher != i)
+            .map(|(_, t)| *t)
+            .collect();
+        let wanted = choice(7, i, 3);
+        if wanted > 0 && !others.is_empty() {
+            for _ in 0..rng.range(1, 2) {
+                let topic = (*rng.pick(&others)).clone();
+                if !consumes.contains(&topic) {
+                    consumes.push(topic);
+                }
+            }
+        }
+        if wanted == 2 {
+            consumes.push(external[external_next % external.len()].clone());
+            external_next += 1;
+        }
+        if !consumes.is_empty() {
+            let _ = writeln!(out, "consumes = {}", list(&consumes));
+        }
+        match choice(8, i, 4) {
+            0 => {}
+            1 => {
+                let _ = writeln!(
+                    out,
+                    "health = {{ liveness = \"/health/live\", readiness = \"/health/ready\" }}"
+                );
+            }
+            2 => {
+                let _ = writeln!(out, "health = {{ liveness = \"/live\" }}");
+            }
+            _ => {
+                let _ = writeln!(out, "health = {{ readiness = \"/ready\" }}");
+            }
+        }
+        // Every limit stays at least its request once merged over the service's values
+        // and the defaults (cpu 100m, memory 128Mi, memory limit 256Mi).
+        match choice(9, i, 5) {
+            0 => over.prod.push(format!(
+                "resources = {{ cpu = \"{}m\", memory = \"{}Mi\", cpu_limit = \"1\", memory_limit = \"1Gi\" }}",
+                rng.range(2, 8) * 50,
+                rng.range(2, 6) * 128
+            )),
+            1 => {
+                let _ = writeln!(
+                    out,
+                    "resources = {{ cpu = \"{}m\", memory = \"{}Mi\" }}",
+                    rng.range(1, 3) * 25,
+                    rng.range(1, 3) * 32
+                );
+                over.first
+                    .push("resources = { cpu = \"10m\", memory = \"16Mi\" }".to_string());
+            }
+            2 => {
+                let _ = writeln!(
+                    out,
+                    "resources = {{ cpu = \"{}m\", memory = \"{}Mi\", cpu_limit = \"500m\", memory_limit = \"512Mi\" }}",
+                    rng.range(2, 4) * 50,
+                    rng.range(1, 2) * 128
+                );
+                over.first.push(
+                    "resources = { cpu_limit = \"250m\", memory_limit = \"384Mi\" }".to_string(),
+                );
+            }
+            3 => {
+                let _ = writeln!(
+                    out,
+                    "resources = {{ cpu = \"0.5\", memory_limit = \"1Gi\" }}"
+                );
+            }
+            _ => {
+                let _ = writeln!(out, "resources = {{ cpu_limit = \"2\" }}");
+                over.middle
+                    .push(format!("resources = {{ memory = \"{}Mi\" }}", rng.range(3, 8) * 25));
+            }
+        }
+        // Production keeps at least 2 replicas: `autoscale.min` there is 2 or more.
+        match choice(10, i, 5) {
+            0 => {}
+            1 => {
+                let _ = writeln!(
+                    out,
+                    "autoscale = {{ min = 2, max = {}, cpu = {} }}",
+                    rng.range(4, 10),
+                    rng.range(50, 80)
+                );
+                over.first
+                    .push("autoscale = { min = 1, max = 2 }".to_string());
+            }
+            2 => {
+                let _ = writeln!(
+                    out,
+                    "autoscale = {{ min = 2, max = {}, memory = {} }}",
+                    rng.range(4, 10),
+                    rng.range(60, 85)
+                );
+                over.prod.push("autoscale = { min = 3 }".to_string());
+            }
+            3 => {
+                let _ = writeln!(
+                    out,
+                    "autoscale = {{ min = 3, max = {}, cpu = {}, memory = {} }}",
+                    rng.range(6, 12),
+                    rng.range(50, 80),
+                    rng.range(60, 90)
+                );
+                over.middle
+                    .push(format!("autoscale = {{ cpu = {} }}", rng.range(40, 60)));
+            }
+            _ => over.prod.push(format!(
+                "autoscale = {{ min = 2, max = {}, cpu = {}, memory = {} }}",
+                rng.range(3, 8),
+                rng.range(50, 80),
+                rng.range(60, 90)
+            )),
+        }
+        let canary = |rng: &mut Rng| {
+            format!(
+                "release = {{ strategy = \"canary\", weight = {} }}",
+                rng.range(5, 50)
+            )
+        };
+        let rolling = "release = { strategy = \"rolling\" }".to_string();
+        let blue_green = "release = { strategy = \"blue-green\" }".to_string();
+        match choice(11, i, 6) {
+            // Each release plan starts, changes or keeps its strategy per environment.
+            0 => over.middle.push(canary(&mut rng)),
+            1 => {
+                let _ = writeln!(out, "{rolling}");
+                over.prod.push(blue_green);
+            }
+            2 => {
+                let _ = writeln!(out, "{}", canary(&mut rng));
+                over.first.push(rolling);
+                over.prod
+                    .push(format!("release = {{ weight = {} }}", rng.range(1, 99)));
+            }
+            3 => {
+                let _ = writeln!(out, "{blue_green}");
+                over.first.push(rolling);
+                over.middle.push(canary(&mut rng));
+            }
+            4 => {
+                let _ = writeln!(out, "{}", canary(&mut rng));
+            }
+            _ => {
+                let _ = writeln!(out, "{blue_green}");
+            }
+        }
+        match choice(12, i, 5) {
+            0 => {}
+            1 => {
+                let _ = writeln!(
+                    out,
+                    "resilience = {{ timeout = \"{}ms\", retries = 0, consecutive_errors = {}, ejection = \"{}s\", max_connections = {} }}",
+                    rng.range(1, 18) * 50,
+                    rng.range(2, 6),
+                    rng.range(10, 90),
+                    rng.range(1, 64) * 16
+                );
+            }
+            2 => {
+                let _ = writeln!(
+                    out,
+                    "resilience = {{ timeout = \"{}s\", retries = {} }}",
+                    rng.range(1, 5),
+                    rng.range(1, 4)
+                );
+            }
+            3 => {
+                let _ = writeln!(
+                    out,
+                    "resilience = {{ timeout = \"1500ms\", consecutive_errors = {}, ejection = \"2m\" }}",
+                    rng.range(3, 9)
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    out,
+                    "resilience = {{ retries = 0, max_connections = {} }}",
+                    rng.range(1, 8) * 100
+                );
+            }
+        }
+        match choice(13, i, 5) {
+            0 => {}
+            1 => {
+                let _ = writeln!(
+                    out,
+                    "slo = {{ availability = 99.{}, latency_p95_ms = {} }}",
+                    rng.pick(&["5", "9", "95", "99"]),
+                    rng.range(1, 10) * 50
+                );
+            }
+            2 => {
+                let _ = writeln!(
+                    out,
+                    "slo = {{ availability = 99, latency_p95_ms = {} }}",
+                    rng.range(1, 4) * 1000
+                );
+            }
+            3 => {
+                let _ = writeln!(out, "slo = {{ availability = 99.5 }}");
+            }
+            _ => {
+                let _ = writeln!(out, "slo = {{ latency_p95_ms = {} }}", rng.range(1, 9) * 25);
+            }
+        }
+        match choice(14, i, 4) {
+            0 => {}
+            1 => {
+                let _ = writeln!(
+                    out,
+                    "env = {{ LOG_LEVEL = \"info\", PAGE_SIZE = \"{}\" }}",
+                    rng.range(1, 10) * 10
+                );
+                over.first
+                    .push("env = { LOG_LEVEL = \"debug\" }".to_string());
+            }
+            2 => {
+                // Values YAML would read as other types unless quoted.
+                let _ = writeln!(
+                    out,
+                    "env = {{ ENABLED = \"true\", RATIO = \"0.{}\", EMPTY = \"\", LIST = \"a, b\" }}",
+                    rng.range(1, 9)
+                );
+                over.prod
+                    .push("env = { RATIO = \"1.0\", REGION = \"eu-west-1\" }".to_string());
+            }
+            _ => over.middle.push("env = { FEATURE = \"beta\" }".to_string()),
+        }
+        match choice(15, i, 3) {
+            0 => {}
+            1 => {
+                let _ = writeln!(out, "secrets = [\"DATABASE_URL\"]");
+            }
+            _ => {
+                let _ = writeln!(out, "secrets = [\"API_TOKEN\", \"SIGNING_KEY\"]");
+            }
+        }
+        match choice(16, i, 3) {
+            0 => {}
+            1 => {
+                over.first.push("replicas = 2".to_string());
+                over.prod.push(format!("replicas = {}", rng.range(3, 5)));
+            }
+            _ => over.middle.push("replicas = 1".to_string()),
+        }
+        out.push('\n');
+        for (env, lines) in [
+            (first, &over.first),
+            (middle, &over.middle),
+            (prod, &over.prod),
+        ] {
+            if !lines.is_empty() {
+                let _ = writeln!(out, "[services.{svc}.environments.{env}]");
+                for line in lines {
+                    let _ = writeln!(out, "{line}");
+                }
+                out.push('\n');
+            }
         }
     }
     out
