@@ -104,6 +104,8 @@ pub struct Platform {
     pub graph: graph::Drawings,
     /// Grafana uid of the overview dashboard (see `dashboard_uid`).
     pub overview_dashboard_uid: String,
+    /// What a service gets for every key it leaves out.
+    pub service_defaults: ServiceDefaults,
     /// `OTEL_RESOURCE_ATTRIBUTES` of every service: the platform, the pod's namespace and
     /// name (expanded by Kubernetes from `POD_NAMESPACE` and `POD_NAME`).
     pub otel_resource_attributes: String,
@@ -412,6 +414,112 @@ pub struct Slo {
     pub latency_p95_ms: i64,
 }
 
+impl Resources {
+    /// What a service that sets no `resources` gets.
+    pub fn defaults() -> Self {
+        Self {
+            cpu: defaults::CPU.into(),
+            memory: defaults::MEMORY.into(),
+            cpu_limit: defaults::CPU_LIMIT.map(Into::into),
+            memory_limit: defaults::MEMORY_LIMIT.map(Into::into),
+        }
+    }
+}
+
+impl Resilience {
+    pub fn new(
+        timeout_ms: u64,
+        retries: i64,
+        consecutive_errors: i64,
+        ejection_ms: u64,
+        max_connections: i64,
+    ) -> Self {
+        Self {
+            timeout: units::proto_duration(timeout_ms),
+            timeout_ms,
+            retries,
+            consecutive_errors,
+            ejection: units::proto_duration(ejection_ms),
+            ejection_ms,
+            max_connections,
+            per_try_timeout: units::proto_duration(
+                (timeout_ms / (retries.max(0).unsigned_abs() + 1)).max(1),
+            ),
+            timeout_seconds: timeout_ms.div_ceil(1000),
+            attempts: retries + 1,
+            retry_on: "5xx,reset,connect-failure",
+            interval: "10s",
+            max_ejection_percent: 50,
+        }
+    }
+
+    /// What a service that sets no `resilience` gets.
+    pub fn defaults() -> Self {
+        Self::new(
+            units::parse_duration_ms(defaults::TIMEOUT).unwrap_or_default(),
+            defaults::RETRIES.default,
+            defaults::CONSECUTIVE_ERRORS.default,
+            units::parse_duration_ms(defaults::EJECTION).unwrap_or_default(),
+            defaults::MAX_CONNECTIONS.default,
+        )
+    }
+}
+
+impl Slo {
+    pub fn new(availability: f64, latency_p95_ms: i64) -> Self {
+        Self {
+            availability,
+            // Rounded away from float noise (0.0009999999999999432 → 0.001), finely enough
+            // that six nines keep a non-zero budget.
+            error_budget: ((100.0 - availability) / 100.0 * 1e12).round() / 1e12,
+            latency_p95_ms,
+        }
+    }
+}
+
+/// What a service gets for every key it leaves out: the chart's `values.yaml` documents
+/// these, so a platform team overriding a template sees the same defaults as the model.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ServiceDefaults {
+    /// Container port.
+    pub port: i64,
+    /// Replicas in an environment that sets none.
+    pub replicas: i64,
+    /// Probe paths.
+    pub health: Health,
+    /// Requests and limits.
+    pub resources: Resources,
+    /// Calls to the service.
+    pub resilience: Resilience,
+    /// Percent of traffic to a canary.
+    pub canary_weight: i64,
+    /// Percent of traffic to the stable track beside such a canary.
+    pub canary_stable_weight: i64,
+    /// Service level objectives.
+    pub slo: Slo,
+}
+
+impl Default for ServiceDefaults {
+    fn default() -> Self {
+        Self {
+            port: defaults::PORT.default,
+            replicas: defaults::REPLICAS.default,
+            health: Health {
+                liveness: defaults::LIVENESS.into(),
+                readiness: defaults::READINESS.into(),
+            },
+            resources: Resources::defaults(),
+            resilience: Resilience::defaults(),
+            canary_weight: defaults::WEIGHT.default,
+            canary_stable_weight: 100 - defaults::WEIGHT.default,
+            slo: Slo::new(
+                defaults::AVAILABILITY.default,
+                defaults::LATENCY_P95_MS.default,
+            ),
+        }
+    }
+}
+
 /// One service in one environment.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ServiceEnvironment {
@@ -599,6 +707,7 @@ impl Model {
                 external_topics,
                 graph,
                 overview_dashboard_uid: dashboard_uid(&name, "overview"),
+                service_defaults: ServiceDefaults::default(),
                 otel_resource_attributes: format!(
                     "service.namespace={name},k8s.namespace.name=$(POD_NAMESPACE),k8s.pod.name=$(POD_NAME)"
                 ),
@@ -663,15 +772,7 @@ impl Service {
     fn build(s: &crate::spec::ServiceSpec, registry: &str, environments: &[Environment]) -> Self {
         let name = s.name.value.clone();
         let datastore = value(s.datastore.as_ref()).unwrap_or(defaults::DATASTORE);
-        let base_resources = resources(
-            Some(&s.resources),
-            &Resources {
-                cpu: defaults::CPU.into(),
-                memory: defaults::MEMORY.into(),
-                cpu_limit: defaults::CPU_LIMIT.map(Into::into),
-                memory_limit: defaults::MEMORY_LIMIT.map(Into::into),
-            },
-        );
+        let base_resources = resources(Some(&s.resources), &Resources::defaults());
         let base_autoscale = s.autoscale.as_ref().and_then(|a| autoscale(Some(a), None));
         let base_release = release(
             s.release.as_ref(),
@@ -773,33 +874,18 @@ impl Service {
             resources: base_resources,
             autoscale: base_autoscale,
             release: base_release,
-            resilience: Resilience {
-                timeout: units::proto_duration(timeout_ms),
+            resilience: Resilience::new(
                 timeout_ms,
                 retries,
-                consecutive_errors: value(r.consecutive_errors.as_ref())
+                value(r.consecutive_errors.as_ref())
                     .unwrap_or(defaults::CONSECUTIVE_ERRORS.default),
-                ejection: units::proto_duration(ejection_ms),
                 ejection_ms,
-                max_connections: value(r.max_connections.as_ref())
-                    .unwrap_or(defaults::MAX_CONNECTIONS.default),
-                per_try_timeout: units::proto_duration(
-                    (timeout_ms / (retries.max(0).unsigned_abs() + 1)).max(1),
-                ),
-                timeout_seconds: timeout_ms.div_ceil(1000),
-                attempts: retries + 1,
-                retry_on: "5xx,reset,connect-failure",
-                interval: "10s",
-                max_ejection_percent: 50,
-            },
-            slo: Slo {
+                value(r.max_connections.as_ref()).unwrap_or(defaults::MAX_CONNECTIONS.default),
+            ),
+            slo: Slo::new(
                 availability,
-                // Rounded away from float noise (0.0009999999999999432 → 0.001), finely enough
-                // that six nines keep a non-zero budget.
-                error_budget: ((100.0 - availability) / 100.0 * 1e12).round() / 1e12,
-                latency_p95_ms: value(s.slo.latency_p95_ms.as_ref())
-                    .unwrap_or(defaults::LATENCY_P95_MS.default),
-            },
+                value(s.slo.latency_p95_ms.as_ref()).unwrap_or(defaults::LATENCY_P95_MS.default),
+            ),
             env,
             secrets: strings(&s.secrets),
             dashboard_uid: String::new(),
