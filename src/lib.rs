@@ -5,6 +5,8 @@
 //! The pipeline, one module per stage:
 //! `spec` (read service.toml) → `validate` (rules) → `model` (resolved platform) →
 //! `render` (blueprints → files) → `plan` (diff against disk) → `apply` (safe writes).
+//! `state` owns `.bulkhead/` (lock, bases, journal): `plan` and `audit` read it, `apply`
+//! writes it.
 
 pub mod apply;
 pub mod audit;
@@ -16,6 +18,7 @@ pub mod model;
 pub mod plan;
 pub mod render;
 pub mod spec;
+pub mod state;
 pub mod validate;
 
 use std::ffi::OsString;
