@@ -5,7 +5,8 @@
 //! The pipeline, one module per stage:
 //! `spec` (read service.toml) → `validate` (rules) → `model` (resolved platform) →
 //! `render` (blueprints → files) → `plan` (diff against disk) → `apply` (safe writes).
-//! `state` owns `.bulkhead/` (lock, bases, journal): `plan` and `audit` read it, `apply`
+//! `load` chains the first three (service.toml text → validated model with its
+//! diagnostics); commands, tests and the benchmark all call it. `state` owns `.bulkhead/` (lock, bases, journal): `plan` and `audit` read it, `apply`
 //! writes it.
 
 pub mod apply;
@@ -14,6 +15,7 @@ pub mod cli;
 pub mod commands;
 pub mod diagnostic;
 pub mod error;
+pub mod load;
 pub mod model;
 pub mod plan;
 pub mod render;
