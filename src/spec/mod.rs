@@ -1,7 +1,9 @@
 //! The service.toml format as written: every value keeps the byte span it came from, so
 //! later stages can point at it. This module only reads and type-checks (syntax, types,
-//! unknown keys); the rules between values live in `validate`, defaults in `model`.
+//! unknown keys), and `edit` writes the format back; the rules between values live in
+//! `validate`, defaults in `model`.
 
+pub mod edit;
 mod read;
 pub mod schema;
 
