@@ -39,14 +39,12 @@ fn source(services: usize) -> Source {
 }
 
 fn load(source: &Source) -> Model {
-    let (spec, mut diagnostics) = bulkhead::spec::parse(source);
-    let spec = spec.expect("the synthetic service.toml parses");
-    diagnostics.extend(bulkhead::validate::validate(&spec));
+    let checked = bulkhead::load::load(source);
     assert!(
-        diagnostics.is_empty(),
+        checked.diagnostics.is_empty(),
         "the synthetic service.toml must be valid without warnings"
     );
-    Model::build(&spec)
+    checked.model.expect("a valid service.toml has a model")
 }
 
 fn renderer() -> Renderer {

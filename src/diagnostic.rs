@@ -145,6 +145,24 @@ impl Source {
     }
 }
 
+/// The diagnostics of `after` that `before` does not have, each matched at most once by
+/// severity, message and label: what a change to the file brought, whatever was wrong
+/// already. Spans are not compared, since an edit moves everything after it.
+pub fn new_since<'a>(before: &[Diagnostic], after: &'a [Diagnostic]) -> Vec<&'a Diagnostic> {
+    let key = |d: &Diagnostic| (d.severity, d.message.clone(), d.label.clone());
+    let mut old: Vec<_> = before.iter().map(key).collect();
+    after
+        .iter()
+        .filter(|d| match old.iter().position(|k| *k == key(d)) {
+            Some(i) => {
+                old.remove(i);
+                false
+            }
+            None => true,
+        })
+        .collect()
+}
+
 /// "did you mean `x`?" when a candidate is close enough to be a plausible typo.
 pub fn did_you_mean<'a>(
     given: &str,
@@ -175,6 +193,19 @@ mod tests {
         assert_eq!(src.line_col(0), (1, 1));
         assert_eq!(src.line_col(6), (2, 1));
         assert_eq!(src.line_col(src.text.find('"').unwrap()), (2, 6));
+    }
+
+    #[test]
+    fn new_since_counts_repeats_and_ignores_positions() {
+        let before = [Diagnostic::error(0..1, "a"), Diagnostic::warning(5..6, "w")];
+        let after = [
+            Diagnostic::error(9..10, "a"),
+            Diagnostic::error(11..12, "a"),
+            Diagnostic::error(1..2, "a").label("x"),
+            Diagnostic::warning(1..2, "w"),
+        ];
+        let new: Vec<_> = new_since(&before, &after).into_iter().cloned().collect();
+        assert_eq!(new, [after[1].clone(), after[2].clone()]);
     }
 
     #[test]

@@ -5,6 +5,17 @@
 //! The pipeline, one module per stage:
 //! `spec` (read service.toml) → `validate` (rules) → `model` (resolved platform) →
 //! `render` (blueprints → files) → `plan` (diff against disk) → `apply` (safe writes).
+//!
+//! Around it, one owner for each job:
+//! - `load`: the front of the pipeline, service.toml text → validated model with its
+//!   diagnostics; commands, tests and the benchmark all call it.
+//! - `state`: `.bulkhead/` (lock, bases, journal); `plan` and `audit` read it, `apply`
+//!   writes it.
+//! - `spec::edit`: writing service.toml (a new commented file, a service added), keeping
+//!   every comment.
+//! - `prompts`: the questions `init` and `add` ask on a terminal.
+//! - `commands`: one file per command, composing the above; `cli` parses the arguments,
+//!   `diagnostic` and `error` are what gets reported, `audit` checks a generated tree.
 
 pub mod apply;
 pub mod audit;
@@ -12,10 +23,13 @@ pub mod cli;
 pub mod commands;
 pub mod diagnostic;
 pub mod error;
+pub mod load;
 pub mod model;
 pub mod plan;
+pub mod prompts;
 pub mod render;
 pub mod spec;
+pub mod state;
 pub mod validate;
 
 use std::ffi::OsString;

@@ -531,10 +531,10 @@ fn errors(text: &str) -> Vec<String> {
         name: "service.toml".into(),
         text: text.into(),
     };
-    let (spec, mut diagnostics) = bulkhead::spec::parse(&source);
-    let spec = spec.expect("parses");
-    diagnostics.extend(bulkhead::validate::validate(&spec));
-    diagnostics
+    let checked = bulkhead::load::load(&source);
+    assert!(checked.spec.is_some(), "parses");
+    checked
+        .diagnostics
         .into_iter()
         .filter(|d| d.is_error())
         .map(|d| d.message)
@@ -724,8 +724,8 @@ fn production_needs_the_modules_replicas() {
             name: "service.toml".into(),
             text: text.into(),
         };
-        let (spec, _) = bulkhead::spec::parse(&source);
-        bulkhead::validate::validate(&spec.unwrap())
+        bulkhead::load::load(&source)
+            .diagnostics
             .into_iter()
             .filter(|d| !d.is_error())
             .map(|d| d.message)

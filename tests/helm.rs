@@ -43,14 +43,7 @@ fn tools_python() -> PathBuf {
 }
 
 fn model_of(spec: &Path) -> Model {
-    let source = bulkhead::diagnostic::Source {
-        name: spec.display().to_string(),
-        text: std::fs::read_to_string(spec).unwrap(),
-    };
-    let spec = bulkhead::spec::parse(&source)
-        .0
-        .expect("service.toml parses");
-    Model::build(&spec)
+    crate::common::model_of_file(spec)
 }
 
 /// `(kind, namespace, name)`: how both tools' objects are matched.

@@ -1,7 +1,7 @@
 //! Every overlay of every example builds with the real `kubectl kustomize`, and each
 //! builds exactly what it should: one service's objects in its environment's namespace.
 
-use crate::common::{EXAMPLES, example, generate, kustomize};
+use crate::common::{EXAMPLES, example, generate, kustomize, model_of_file};
 
 fn name(o: &serde_yaml_ng::Value) -> &str {
     o["metadata"]["name"].as_str().unwrap()
@@ -12,12 +12,7 @@ fn every_overlay_builds_and_holds_what_it_should() {
     for ex in EXAMPLES {
         let spec = example(ex);
         let out = generate(&spec);
-        let text = std::fs::read_to_string(&spec).unwrap();
-        let source = bulkhead::diagnostic::Source {
-            name: "service.toml".into(),
-            text,
-        };
-        let model = bulkhead::model::Model::build(&bulkhead::spec::parse(&source).0.unwrap());
+        let model = model_of_file(&spec);
         for env in &model.environments {
             let env_dir = out.path().join("deploy/overlays").join(&env.name);
             let all = kustomize(&env_dir);

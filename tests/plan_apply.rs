@@ -295,7 +295,7 @@ fn lock_records_version_and_hash_of_every_written_file() {
     assert_eq!(files.len(), generated.len());
     for path in generated {
         let hash = files[path.as_str()].as_str().unwrap();
-        assert_eq!(hash, bulkhead::apply::lock::hash(&tree[path]), "{path}");
+        assert_eq!(hash, bulkhead::state::hash(&tree[path]), "{path}");
     }
 }
 

@@ -1,30 +1,15 @@
 //! The complete output of every example, pinned. A blueprint change shows up here as a
 //! reviewable diff (`cargo insta review`).
 
-use bulkhead::diagnostic::Source;
-use bulkhead::model::Model;
 use bulkhead::render::{Blueprints, Renderer};
 
-use crate::common::{EXAMPLES, example};
+use crate::common::{EXAMPLES, example, model_of_file};
 
 pub fn render_example(name: &str) -> bulkhead::render::Files {
-    let path = example(name);
-    let source = Source {
-        name: path.display().to_string(),
-        text: std::fs::read_to_string(&path).unwrap(),
-    };
-    let (spec, diagnostics) = bulkhead::spec::parse(&source);
-    let spec = spec.unwrap();
-    let mut all = diagnostics;
-    all.extend(bulkhead::validate::validate(&spec));
-    assert!(
-        all.iter().all(|d| !d.is_error()),
-        "{}",
-        source.render(&all, false)
-    );
+    let model = model_of_file(&example(name));
     Renderer::new(Blueprints::builtin())
         .unwrap()
-        .render(&Model::build(&spec))
+        .render(&model)
         .unwrap()
 }
 

@@ -23,10 +23,7 @@ fn problems(text: &str) -> Vec<String> {
         name: "service.toml".into(),
         text: text.to_string(),
     };
-    let (spec, mut diagnostics) = bulkhead::spec::parse(&source);
-    if let Some(spec) = &spec {
-        diagnostics.extend(bulkhead::validate::validate(spec));
-    }
+    let diagnostics = bulkhead::load::load(&source).diagnostics;
     if diagnostics.is_empty() {
         Vec::new()
     } else {

@@ -9,8 +9,7 @@
 //!
 //! Killed anywhere, the next run reads the journal, sees which writes happened, and
 //! finishes the job. Nothing is written outside the output folder or through a link.
-
-pub mod lock;
+//! What `.bulkhead/` holds, and how it is read, is `state`'s; this module only writes it.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
@@ -19,7 +18,7 @@ use std::sync::Mutex;
 
 use crate::error::Error;
 use crate::plan::{Action, Plan};
-use lock::{Intent, Journal};
+use crate::state::{self, Intent, Journal};
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Written {
@@ -42,7 +41,7 @@ pub fn apply(plan: &Plan) -> Result<Written, Error> {
     let bases: Vec<(&str, &str)> = plan.bases_to_store().collect();
     bases
         .par_iter()
-        .try_for_each(|(h, text)| writer.write(&lock::base_rel(h), text.as_bytes()))?;
+        .try_for_each(|(h, text)| writer.write(&state::base_rel(h), text.as_bytes()))?;
 
     let mut journal = Journal::default();
     for change in &plan.changes {
@@ -51,7 +50,7 @@ pub fn apply(plan: &Plan) -> Result<Written, Error> {
             // What create and update write is the new base itself: its hash is known.
             let written = match (change.action, &base) {
                 (Action::Create | Action::Update, Some(h)) => h.clone(),
-                _ => lock::hash(text),
+                _ => state::hash(text),
             };
             journal.files.insert(
                 change.path.clone(),
@@ -70,9 +69,9 @@ pub fn apply(plan: &Plan) -> Result<Written, Error> {
             );
         }
     }
-    let journal_rel = lock::journal_rel();
+    let journal_rel = state::journal_rel();
     if !journal.files.is_empty() {
-        writer.write(&journal_rel, lock::to_text(&journal).as_bytes())?;
+        writer.write(&journal_rel, state::to_text(&journal).as_bytes())?;
     }
 
     let mut written = Written::default();
@@ -94,7 +93,10 @@ pub fn apply(plan: &Plan) -> Result<Written, Error> {
         }
     }
 
-    writer.write(&lock::lock_rel(), lock::to_text(&plan.next_lock).as_bytes())?;
+    writer.write(
+        &state::lock_rel(),
+        state::to_text(&plan.next_lock).as_bytes(),
+    )?;
     let journal_path = out.join(&journal_rel);
     match std::fs::remove_file(&journal_path) {
         Ok(()) => {}
@@ -112,9 +114,9 @@ fn collect_garbage(out: &Path, plan: &Plan) {
         .next_lock
         .files
         .values()
-        .map(|h| lock::base_rel(h))
+        .map(|h| state::base_rel(h))
         .collect();
-    let root = out.join(lock::DIR).join(lock::BASES);
+    let root = out.join(state::DIR).join(state::BASES);
     let Ok(dirs) = std::fs::read_dir(&root) else {
         return;
     };
@@ -125,8 +127,8 @@ fn collect_garbage(out: &Path, plan: &Plan) {
         for object in objects.flatten() {
             let rel = format!(
                 "{}/{}/{}/{}",
-                lock::DIR,
-                lock::BASES,
+                state::DIR,
+                state::BASES,
                 dir.file_name().to_string_lossy(),
                 object.file_name().to_string_lossy()
             );
@@ -146,7 +148,7 @@ fn remove_stray_temp_files(out: &Path, plan: &Plan) {
         .iter()
         .filter_map(|c| out.join(&c.path).parent().map(Path::to_path_buf))
         .collect();
-    dirs.insert(out.join(lock::DIR));
+    dirs.insert(out.join(state::DIR));
     for dir in dirs {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;

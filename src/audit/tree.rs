@@ -11,8 +11,8 @@ use serde_yaml_ng::{Mapping, Value};
 use super::Problem;
 use super::dockerfile::Dockerfile;
 use super::yaml::{self, parse_docs, seq_at, str_at};
-use crate::apply::lock::{self, Lock};
 use crate::error::Error;
+use crate::state::{self as lock, Lock};
 
 /// What a document is to Kustomize.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -46,13 +46,14 @@ impl Setup {
                 name: super::display_path(path),
                 text,
             };
-            let (parsed, diagnostics) = crate::spec::parse(&source);
-            match parsed {
+            // The rules' verdict does not matter here: only broken TOML stops the command.
+            let checked = crate::load::load(&source);
+            match checked.spec {
                 Some(parsed) => configured = parsed.platform.blueprints.map(|b| b.value),
                 // Broken TOML: nothing can be read from it, not even `platform.blueprints`.
                 None => {
                     return Err(Error::Invalid {
-                        rendered: source.render(&diagnostics, true),
+                        rendered: source.render(&checked.diagnostics, true),
                         summary: format!("{} is not valid TOML", source.name),
                     });
                 }

@@ -1,5 +1,5 @@
-//! One file per command. Shared here: finding and loading service.toml through the
-//! pipeline up to the rendered files.
+//! One file per command. Shared here: finding service.toml, loading it through the front
+//! of the pipeline (`crate::load`) for the command line, and rendering it.
 
 pub mod add;
 pub mod apply;
@@ -82,6 +82,8 @@ pub struct Loaded {
     pub blueprints_flag: Option<PathBuf>,
 }
 
+/// service.toml for a command: located, read and loaded; its errors (and its warnings,
+/// with `--deny-warnings`) refuse it, rendered for the terminal.
 pub fn load(global: &GlobalArgs) -> Result<Loaded, Error> {
     let path = locate(global)?;
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
@@ -89,27 +91,23 @@ pub fn load(global: &GlobalArgs) -> Result<Loaded, Error> {
         name: display_path(&path),
         text,
     };
-    let (spec, mut diagnostics) = crate::spec::parse(&source);
-    if let Some(spec) = &spec {
-        diagnostics.extend(crate::validate::validate(spec));
-    }
-    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-    let warnings = diagnostics.len() - errors;
-    if errors > 0 || (global.deny_warnings && warnings > 0) {
-        return Err(Error::Invalid {
-            rendered: source.render(&diagnostics, true),
+    let checked = crate::load::load(&source);
+    let errors = checked.errors().count();
+    let warnings = checked.diagnostics.len() - errors;
+    let denied = global.deny_warnings && warnings > 0;
+    match (checked.spec, checked.model) {
+        (Some(spec), Some(model)) if !denied => Ok(Loaded {
+            path,
+            spec,
+            model,
+            warnings: checked.diagnostics,
+            blueprints_flag: global.blueprints.clone(),
+        }),
+        _ => Err(Error::Invalid {
+            rendered: source.render(&checked.diagnostics, true),
             summary: summary(&source.name, errors, warnings, global.deny_warnings),
-        });
+        }),
     }
-    let spec = spec.expect("a spec without errors was parsed");
-    let model = Model::build(&spec);
-    Ok(Loaded {
-        path,
-        spec,
-        model,
-        warnings: diagnostics,
-        blueprints_flag: global.blueprints.clone(),
-    })
 }
 
 fn plural(n: usize, word: &str) -> String {

@@ -20,9 +20,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::apply::lock::{Lock, State, hash};
 use crate::error::Error;
 use crate::render::Files;
+use crate::state::{Lock, State, hash};
 
 pub use display::{print_json, print_text};
 
@@ -225,8 +225,7 @@ fn decide(
     let adopt = |store: BaseText| -> (Option<String>, Option<(String, BaseText)>) {
         // Stored again when missing too (a damaged or hand-pruned .bulkhead/).
         let missing = base_hash != Some(&new_hash)
-            || !out_dir
-                .is_some_and(|out| out.join(crate::apply::lock::base_rel(&new_hash)).is_file());
+            || !out_dir.is_some_and(|out| out.join(crate::state::base_rel(&new_hash)).is_file());
         let stored = missing.then(|| (new_hash.clone(), store));
         (Some(new_hash.clone()), stored)
     };

@@ -1,9 +1,11 @@
 //! The service.toml format as written: every value keeps the byte span it came from, so
 //! later stages can point at it. This module only reads and type-checks (syntax, types,
-//! unknown keys); the rules between values live in `validate`, defaults are applied in
-//! `model`, and every default and bound is stated in `defaults`.
+//! unknown keys), and `edit` writes the format back; the rules between values live in
+//! `validate`, defaults are applied in `model`, and every default and bound is stated in
+//! `defaults`.
 
 pub mod defaults;
+pub mod edit;
 mod read;
 pub mod schema;
 

@@ -134,15 +134,10 @@ pub fn model_of(name: &str, text: &str) -> Model {
         name: name.to_string(),
         text: text.to_string(),
     };
-    let (spec, mut diagnostics) = bulkhead::spec::parse(&source);
-    let spec = spec.expect("service.toml parses");
-    diagnostics.extend(bulkhead::validate::validate(&spec));
-    assert!(
-        diagnostics.iter().all(|d| !d.is_error()),
-        "{}",
-        source.render(&diagnostics, false)
-    );
-    Model::build(&spec)
+    let checked = bulkhead::load::load(&source);
+    checked
+        .model
+        .unwrap_or_else(|| panic!("{}", source.render(&checked.diagnostics, false)))
 }
 
 /// The model of the service.toml at `path`; the test fails on any error.

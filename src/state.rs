@@ -1,5 +1,7 @@
-//! `.bulkhead/`: what bulkhead last wrote, so a later run can tell a user's edit from its
-//! own and merge the two.
+//! `.bulkhead/` in an output folder: what bulkhead last wrote, so a later run can tell a
+//! user's edit from its own and merge the two. This module owns the folder's layout, its
+//! formats and reading them (plan and audit read, apply writes); it never writes a file
+//! itself: apply writes through its atomic writer.
 //!
 //! - `lock.json`: the generator version and, per generated file, the hash of its base (the
 //!   exact content bulkhead last generated for it).
