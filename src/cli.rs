@@ -86,8 +86,11 @@ from the gateway (thick arrows). It is the same graph docs/architecture.md shows
 non-root, probes, autoscaling, TLS, mTLS, observability, releases, resilience) on service.toml \
 and the files on disk in the output folder, hand edits included. Each item is pass, fail, n/a \
 (with why) or manual (what only the running cluster can show, with the command to check it). \
-Exits 1 when an item fails.",
-        after_help = "Examples:\n  bulkhead audit\n  bulkhead audit -f examples/fleet/service.toml -o /tmp/fleet\n  bulkhead audit -q              # only the failures\n  bulkhead audit --format json   # for tools"
+It reads what the platform deploys: the files the blueprints generate (custom ones included), \
+and with deploy = \"helm\" every service in every environment as `helm template` renders the \
+chart helm/chart with its values files (Helm is then required: --helm PATH, $BULKHEAD_HELM, or \
+helm on PATH). Exits 1 when an item fails.",
+        after_help = "Examples:\n  bulkhead audit\n  bulkhead audit -f examples/fleet/service.toml -o /tmp/fleet\n  bulkhead audit -q              # only the failures\n  bulkhead audit --format json   # for tools\n  bulkhead audit --helm ~/bin/helm   # deploy = \"helm\": the helm binary to render with"
     )]
     Audit(AuditArgs),
     /// Create service.toml: a few questions on a terminal, or flags with --no-input
@@ -344,6 +347,10 @@ pub struct AuditArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// The helm binary that renders the chart when deploy = "helm" (default:
+    /// $BULKHEAD_HELM, else helm on PATH)
+    #[arg(long, value_name = "PATH")]
+    pub helm: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -1,19 +1,97 @@
-//! `bulkhead audit`: every freshly generated example passes, and a hand edit that breaks
-//! one checklist item fails exactly that item.
+//! `bulkhead audit`: every freshly generated example passes, a hand edit that breaks one
+//! checklist item fails exactly that check, a Helm platform is audited from its chart as
+//! `helm template` renders it, and custom blueprints decide which files there are.
+//!
+//! Helm: no `helm` binary is needed. tests/helpers/helm_template.py implements `helm
+//! template` on the real Helm engine (PyPI helm-python-sdk) from the conformance tools venv
+//! (`BULKHEAD_TOOLS_DIR`, default .cache/conformance; `scripts/conformance` installs it);
+//! `BULKHEAD_HELM` points at a launcher for it. Without the venv the tests fail.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-use crate::common::{EXAMPLES, bulkhead, example, generate, platform};
+use crate::common::{EXAMPLES, bulkhead, example, generate, platform, root};
 
-/// Runs `audit --format json` on `out` and returns the exit code and the report.
-fn audit_json(spec: &Path, out: &Path) -> (i32, serde_json::Value) {
-    let output = bulkhead(out)
+/// Every check's name, in checklist order: the names tools key on.
+const CHECKS: [&str; 22] = [
+    "split_by_domain",
+    "datastore_owner_only",
+    "calls_by_service_name",
+    "database_per_service",
+    "state_in_statefulsets",
+    "no_latest_tag",
+    "multi_stage_build",
+    "no_secrets_in_images",
+    "non_root",
+    "small_runtime_image",
+    "rolling_deployments",
+    "tls_gateway_only",
+    "separate_probes",
+    "liveness_is_local",
+    "startup_probe",
+    "autoscaling",
+    "config_and_namespaces",
+    "least_privilege",
+    "json_logs_with_traces",
+    "dashboards_and_alerts",
+    "release_and_rollback",
+    "resilience",
+];
+
+/// An executable `helm` for the audit: a launcher that runs tests/helpers/helm_template.py
+/// with the tools venv's Python. Written once per test run.
+fn helm_shim() -> &'static Path {
+    static SHIM: OnceLock<PathBuf> = OnceLock::new();
+    SHIM.get_or_init(|| {
+        let tools = std::env::var_os("BULKHEAD_TOOLS_DIR")
+            .map(PathBuf::from)
+            .map_or_else(|| root().join(".cache/conformance"), |d| root().join(d));
+        let python = tools.join("venv/bin/python");
+        assert!(
+            python.is_file(),
+            "the audit of a Helm platform runs `helm template`, which these tests provide \
+             through the real Helm engine (PyPI helm-python-sdk) in the conformance tools \
+             venv, and {} does not exist: run `scripts/conformance --install-only`, or point \
+             BULKHEAD_TOOLS_DIR at its cache folder",
+            python.display()
+        );
+        let script = root().join("tests/helpers/helm_template.py");
+        for path in [&python, &script] {
+            assert!(!path.to_string_lossy().contains('\''), "{}", path.display());
+        }
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let shim = dir.join("helm");
+        let temp = dir.join(format!("helm.{}.tmp", std::process::id()));
+        std::fs::write(
+            &temp,
+            format!(
+                "#!/bin/sh\nexec '{}' '{}' \"$@\"\n",
+                python.display(),
+                script.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::rename(&temp, &shim).unwrap();
+        shim
+    })
+}
+
+/// `bulkhead audit --format json -f spec -o out`, with the Helm shim.
+fn audit_cmd(spec: &Path, out: &Path) -> assert_cmd::Command {
+    let mut cmd = bulkhead(out);
+    cmd.env("BULKHEAD_HELM", helm_shim())
         .args(["audit", "--format", "json", "-f"])
         .arg(spec)
         .arg("-o")
-        .arg(out)
-        .output()
-        .unwrap();
+        .arg(out);
+    cmd
+}
+
+/// Runs `audit --format json` on `out` and returns the exit code and the report.
+fn audit_json(spec: &Path, out: &Path) -> (i32, serde_json::Value) {
+    let output = audit_cmd(spec, out).output().unwrap();
     let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!(
             "audit printed no JSON ({e}): {}{}",
@@ -24,15 +102,25 @@ fn audit_json(spec: &Path, out: &Path) -> (i32, serde_json::Value) {
     (output.status.code().unwrap_or(-1), report)
 }
 
-/// Numbers of the items whose status is `fail`.
-fn failing(report: &serde_json::Value) -> Vec<u64> {
+/// Names of the checks whose status is `fail`.
+fn failing(report: &serde_json::Value) -> Vec<String> {
     report["items"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|i| i["status"] == "fail")
-        .map(|i| i["number"].as_u64().unwrap())
+        .map(|i| i["check"].as_str().unwrap().to_string())
         .collect()
+}
+
+/// The item of the check named `check`.
+fn item<'a>(report: &'a serde_json::Value, check: &str) -> &'a serde_json::Value {
+    report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["check"] == check)
+        .unwrap_or_else(|| panic!("no check {check}"))
 }
 
 /// Every failing finding as `where | why`.
@@ -47,6 +135,17 @@ fn failures(report: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// Every finding, whatever its status, as `where | why`.
+fn all_findings(report: &serde_json::Value) -> Vec<String> {
+    report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["findings"].as_array().unwrap())
+        .map(|f| format!("{} | {}", f["where"], f["why"]))
+        .collect()
+}
+
 fn assert_every_item_once(report: &serde_json::Value) {
     let numbers: Vec<u64> = report["items"]
         .as_array()
@@ -55,6 +154,13 @@ fn assert_every_item_once(report: &serde_json::Value) {
         .map(|i| i["number"].as_u64().unwrap())
         .collect();
     assert_eq!(numbers, (1..=22).collect::<Vec<u64>>());
+    let checks: Vec<&str> = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(checks, CHECKS);
     for item in report["items"].as_array().unwrap() {
         let status = item["status"].as_str().unwrap();
         assert!(
@@ -117,14 +223,14 @@ fn a_platform_without_a_mesh_passes_through_ingresses() {
     let (code, report) = audit_json(&spec, dir.path());
     assert_eq!(code, 0, "{:#?}", failures(&report));
     assert_every_item_once(&report);
-    let item18 = &report["items"][17];
+    let privilege = item(&report, "least_privilege");
     assert!(
-        item18["findings"]
+        privilege["findings"]
             .as_array()
             .unwrap()
             .iter()
             .any(|f| f["status"] == "n/a" && f["why"].as_str().unwrap().contains("mesh = none")),
-        "{item18}"
+        "{privilege}"
     );
 }
 
@@ -259,17 +365,17 @@ fn cut_block(dir: &Path, file: &str, start: &str) {
     std::fs::write(&path, out.join("\n") + "\n").unwrap();
 }
 
-type Breakage = (&'static str, u64, &'static str, fn(&Path));
+type Breakage = (&'static str, &'static str, &'static str, fn(&Path));
 
 const DEPLOYMENT: &str = "deploy/base/vehicle-management/deployment.yaml";
 
-/// A hand edit, the item it breaks, and the file the failure must name.
+/// A hand edit, the check it breaks, and the file the failure must name.
 const BREAKAGES: &[Breakage] = &[
-    ("remove runAsNonRoot", 9, DEPLOYMENT, |d| {
+    ("remove runAsNonRoot", "non_root", DEPLOYMENT, |d| {
         // Every occurrence: the pod's and the container's.
         drop_lines(d, DEPLOYMENT, "runAsNonRoot: true");
     }),
-    ("a `latest` image", 6, DEPLOYMENT, |d| {
+    ("a `latest` image", "no_latest_tag", DEPLOYMENT, |d| {
         edit(
             d,
             DEPLOYMENT,
@@ -279,7 +385,7 @@ const BREAKAGES: &[Breakage] = &[
     }),
     (
         "a NodePort Service",
-        12,
+        "tls_gateway_only",
         "deploy/base/vehicle-management/service.yaml",
         |d| {
             edit(
@@ -290,20 +396,25 @@ const BREAKAGES: &[Breakage] = &[
             );
         },
     ),
-    ("no startup probe", 15, DEPLOYMENT, |d| {
+    ("no startup probe", "startup_probe", DEPLOYMENT, |d| {
         cut_block(d, DEPLOYMENT, "startupProbe:");
     }),
-    ("the API token mounted", 18, DEPLOYMENT, |d| {
-        edit(
-            d,
-            DEPLOYMENT,
-            "automountServiceAccountToken: false",
-            "automountServiceAccountToken: true",
-        );
-    }),
+    (
+        "the API token mounted",
+        "least_privilege",
+        DEPLOYMENT,
+        |d| {
+            edit(
+                d,
+                DEPLOYMENT,
+                "automountServiceAccountToken: false",
+                "automountServiceAccountToken: true",
+            );
+        },
+    ),
     (
         "a single-stage Dockerfile",
-        7,
+        "multi_stage_build",
         "services/trip-management/Dockerfile",
         |d| {
             let path = d.join("services/trip-management/Dockerfile");
@@ -315,17 +426,22 @@ const BREAKAGES: &[Breakage] = &[
             std::fs::write(&path, single).unwrap();
         },
     ),
-    ("a Pod IP in an env value", 3, DEPLOYMENT, |d| {
-        edit(
-            d,
-            DEPLOYMENT,
-            "            - name: PORT\n",
-            "            - name: PEER_URL\n              value: http://10.244.1.7:8080\n            - name: PORT\n",
-        );
-    }),
+    (
+        "a Pod IP in an env value",
+        "calls_by_service_name",
+        DEPLOYMENT,
+        |d| {
+            edit(
+                d,
+                DEPLOYMENT,
+                "            - name: PORT\n",
+                "            - name: PEER_URL\n              value: http://10.244.1.7:8080\n            - name: PORT\n",
+            );
+        },
+    ),
     (
         "a datastore open to every pod",
-        2,
+        "datastore_owner_only",
         "deploy/base/vehicle-management/datastore.yaml",
         |d| {
             edit(
@@ -338,7 +454,7 @@ const BREAKAGES: &[Breakage] = &[
     ),
     (
         "no PodDisruptionBudget",
-        22,
+        "resilience",
         "deploy/base/user-profiles",
         |d| {
             edit(
@@ -349,20 +465,30 @@ const BREAKAGES: &[Breakage] = &[
             );
         },
     ),
-    ("plain-text logs", 19, DEPLOYMENT, |d| {
-        edit(d, DEPLOYMENT, "value: json", "value: text");
-    }),
-    ("a Recreate rollout", 11, DEPLOYMENT, |d| {
-        edit(
-            d,
-            DEPLOYMENT,
-            "    type: RollingUpdate\n    rollingUpdate:\n      maxUnavailable: 0\n      maxSurge: 25%\n",
-            "    type: Recreate\n",
-        );
-    }),
+    (
+        "plain-text logs",
+        "json_logs_with_traces",
+        DEPLOYMENT,
+        |d| {
+            edit(d, DEPLOYMENT, "value: json", "value: text");
+        },
+    ),
+    (
+        "a Recreate rollout",
+        "rolling_deployments",
+        DEPLOYMENT,
+        |d| {
+            edit(
+                d,
+                DEPLOYMENT,
+                "    type: RollingUpdate\n    rollingUpdate:\n      maxUnavailable: 0\n      maxSurge: 25%\n",
+                "    type: Recreate\n",
+            );
+        },
+    ),
     (
         ".env in the build context",
-        8,
+        "no_secrets_in_images",
         "services/user-profiles/.dockerignore",
         |d| {
             edit(d, "services/user-profiles/.dockerignore", "**/.env\n", "");
@@ -370,7 +496,7 @@ const BREAKAGES: &[Breakage] = &[
     ),
     (
         "a password in a ConfigMap",
-        8,
+        "no_secrets_in_images",
         "deploy/base/user-profiles/configmap.yaml",
         |d| {
             edit(
@@ -383,7 +509,7 @@ const BREAKAGES: &[Breakage] = &[
     ),
     (
         "an HPA on the datastore",
-        16,
+        "autoscaling",
         "deploy/overlays/prod/vehicle-management/horizontalpodautoscaler-db.yaml",
         |d| {
             let overlay = "deploy/overlays/prod/vehicle-management";
@@ -402,7 +528,7 @@ const BREAKAGES: &[Breakage] = &[
     ),
     (
         "a `latest` tag in Helm values",
-        6,
+        "no_latest_tag",
         "helm/user-profiles/values-prod.yaml",
         |d| {
             edit(
@@ -415,7 +541,7 @@ const BREAKAGES: &[Breakage] = &[
     ),
     (
         "a patch removing the startup probe",
-        15,
+        "startup_probe",
         "deploy/overlays/dev/user-profiles/no-startup.yaml",
         |d| {
             let overlay = "deploy/overlays/dev/user-profiles";
@@ -434,10 +560,10 @@ const BREAKAGES: &[Breakage] = &[
 ];
 
 #[test]
-fn breaking_a_generated_file_fails_exactly_that_item() {
+fn breaking_a_generated_file_fails_exactly_that_check() {
     let spec = example("fleet");
     let fresh = generate(&spec);
-    for (what, item, file, breakage) in BREAKAGES {
+    for (what, check, file, breakage) in BREAKAGES {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(fresh.path(), dir.path());
         breakage(dir.path());
@@ -446,8 +572,8 @@ fn breaking_a_generated_file_fails_exactly_that_item() {
         assert_eq!(report["passed"], false, "{what}");
         assert_eq!(
             failing(&report),
-            vec![*item],
-            "{what} must fail item {item} only: {:#?}",
+            vec![*check],
+            "{what} must fail {check} only: {:#?}",
             failures(&report)
         );
         assert!(
@@ -514,4 +640,284 @@ fn quiet_prints_only_the_failures() {
     );
     assert!(text.contains("type LoadBalancer"), "{text}");
     assert!(text.contains("failed: item 12"), "{text}");
+}
+
+/// A hand edit of a Helm platform (examples/shop, deploy = "helm"): the file, the text
+/// replaced, its replacement, the check it breaks and what the failure must name.
+type HelmBreakage = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+const HELM_BREAKAGES: &[HelmBreakage] = &[
+    (
+        "helm/web/values-production.yaml",
+        "autoscaling:\n  enabled: true",
+        "autoscaling:\n  enabled: false",
+        "autoscaling",
+        "helm/chart for web in production",
+    ),
+    (
+        "helm/orders/values-staging.yaml",
+        "environment: staging\n",
+        "environment: staging\ndatastore:\n  enabled: false\n",
+        "state_in_statefulsets",
+        "helm/chart for orders in staging",
+    ),
+    (
+        "helm/web/values-production.yaml",
+        "release:\n  blueGreen:",
+        "release:\n  strategy: rolling\n  blueGreen:",
+        "release_and_rollback",
+        "helm/chart for web in production",
+    ),
+];
+
+/// Every finding of `check` whose status is `status`, as `where | why`.
+fn findings_of(report: &serde_json::Value, check: &str, status: &str) -> Vec<String> {
+    item(report, check)["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == status)
+        .map(|f| {
+            format!(
+                "{} | {}",
+                f["where"].as_str().unwrap(),
+                f["why"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_helm_platform_is_audited_as_the_chart_renders_it() {
+    let spec = example("shop");
+    let fresh = generate(&spec);
+    let (code, report) = audit_json(&spec, fresh.path());
+    assert_eq!(code, 0, "{:#?}", failures(&report));
+    assert_eq!(report["deploy"], "helm");
+    // The objects come from the chart's releases: the pass names them, and the Deployments
+    // counted are every (service, environment)'s: 3 services in 3 environments, and the
+    // second track of api (canary) and web (blue-green) in staging and production.
+    let rolling = findings_of(&report, "rolling_deployments", "pass");
+    assert!(
+        rolling[0].starts_with("helm/chart, deploy/ | 13 Deployments "),
+        "{rolling:?}"
+    );
+
+    // Kustomize files of the services are not deployed with Helm: breaking one changes
+    // nothing, while the same break in what the chart renders fails.
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(fresh.path(), dir.path());
+    edit(
+        dir.path(),
+        "deploy/base/api/service.yaml",
+        "type: ClusterIP",
+        "type: NodePort",
+    );
+    let (code, report) = audit_json(&spec, dir.path());
+    assert_eq!(code, 0, "{:#?}", failures(&report));
+
+    for (file, old, new, check, place) in HELM_BREAKAGES {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(fresh.path(), dir.path());
+        edit(dir.path(), file, old, new);
+        let (code, report) = audit_json(&spec, dir.path());
+        assert_eq!(code, 1, "{file}: audit must fail");
+        assert_eq!(
+            failing(&report),
+            vec![*check],
+            "{file} must fail {check} only: {:#?}",
+            failures(&report)
+        );
+        assert!(
+            failures(&report).iter().all(|f| f.contains(place)),
+            "{file}: the failure names {place}: {:#?}",
+            failures(&report)
+        );
+        assert!(report["problems"].as_array().unwrap().is_empty(), "{file}");
+    }
+}
+
+#[test]
+fn a_chart_that_helm_cannot_render_fails_the_audit() {
+    let spec = example("shop");
+    let out = generate(&spec);
+    edit(
+        out.path(),
+        "helm/chart/templates/service.yaml",
+        "apiVersion: v1",
+        "{{ fail \"broken by hand\" }}\napiVersion: v1",
+    );
+    let (code, report) = audit_json(&spec, out.path());
+    assert_eq!(code, 1);
+    assert_eq!(report["passed"], false);
+    let problems = report["problems"].as_array().unwrap();
+    // One per release: every service in every environment.
+    assert_eq!(problems.len(), 9, "{problems:#?}");
+    assert!(
+        problems.iter().all(|p| {
+            p["path"].as_str().unwrap().starts_with("helm/chart for ")
+                && p["error"].as_str().unwrap().contains("broken by hand")
+        }),
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn a_helm_platform_without_helm_is_a_clear_error() {
+    let spec = example("shop");
+    let out = generate(&spec);
+    let empty = tempfile::tempdir().unwrap();
+    let output = bulkhead(out.path())
+        .env_remove("BULKHEAD_HELM")
+        // No helm on PATH, whatever this machine has installed.
+        .env("PATH", empty.path())
+        .args(["audit", "-f"])
+        .arg(&spec)
+        .arg("-o")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for needed in [
+        "deploy = \"helm\"",
+        "helm template",
+        "--helm",
+        "BULKHEAD_HELM",
+    ] {
+        assert!(stderr.contains(needed), "{needed}: {stderr}");
+    }
+
+    // A helm named explicitly that is not there is an error too, naming it.
+    let output = bulkhead(out.path())
+        .env("BULKHEAD_HELM", helm_shim())
+        .args(["audit", "--helm", "/nonexistent/helm", "-f"])
+        .arg(&spec)
+        .arg("-o")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("/nonexistent/helm"), "{stderr}");
+
+    // --helm wins over BULKHEAD_HELM.
+    let output = bulkhead(out.path())
+        .env("BULKHEAD_HELM", "/nonexistent/helm")
+        .args(["audit", "-q", "--helm"])
+        .arg(helm_shim())
+        .arg("-f")
+        .arg(&spec)
+        .arg("-o")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn custom_blueprints_decide_which_files_are_audited() {
+    // examples/platform-repo: its own Go Dockerfile, runbooks and on-call files.
+    let spec = example("platform-repo");
+    let out = generate(&spec);
+    let (code, report) = audit_json(&spec, out.path());
+    assert_eq!(code, 0, "{:#?}", failures(&report));
+    assert_every_item_once(&report);
+
+    // A platform whose blueprints build images from images/<svc>/, keep its Argo CD
+    // Applications in gitops/ and ship no dashboard files: audit reads the files where
+    // they are, and does not miss what was never generated.
+    let dir = platform(
+        &std::fs::read_to_string(example("fleet")).unwrap().replacen(
+            "[platform]\n",
+            "[platform]\nblueprints = \"blueprints\"\n",
+            1,
+        ),
+    );
+    let blueprints = dir.path().join("blueprints");
+    let application =
+        std::fs::read_to_string(root().join("blueprints/argocd/__env__/__service__.yaml")).unwrap();
+    for (path, text) in [
+        ("services/__service__/Dockerfile", ""),
+        ("services/__service__/.dockerignore", ""),
+        (
+            "images/__service__/Dockerfile",
+            "{% include \"_runtimes/\" ~ service.runtime ~ \"/Dockerfile\" %}\n",
+        ),
+        ("images/__service__/.dockerignore", "**/.env\n.git\n"),
+        ("observability/dashboards/__service__.json", ""),
+        ("observability/dashboards/overview.json", ""),
+        ("argocd/__env__/__service__.yaml", ""),
+        ("gitops/__env__/__service__.yaml", application.as_str()),
+    ] {
+        let file = blueprints.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    }
+    let spec = dir.path().join("service.toml");
+    bulkhead(dir.path())
+        .args(["apply", "--yes", "-q"])
+        .assert()
+        .success();
+    assert!(!dir.path().join("services").exists());
+    assert!(!dir.path().join("observability").exists());
+    assert!(dir.path().join("gitops/prod/user-profiles.yaml").is_file());
+    let (code, report) = audit_json(&spec, dir.path());
+    assert_eq!(code, 0, "{:#?}", failures(&report));
+    let all = all_findings(&report);
+    assert!(
+        !all.iter()
+            .any(|f| f.contains("services/") || f.contains("observability/")),
+        "{all:#?}"
+    );
+    let releases = findings_of(&report, "release_and_rollback", "pass");
+    assert!(
+        releases[0].contains("an Argo CD Application per service and environment"),
+        "{releases:?}"
+    );
+    let built = findings_of(&report, "multi_stage_build", "pass");
+    assert!(
+        built[0].starts_with("images/*/Dockerfile | 4 Dockerfiles"),
+        "{built:?}"
+    );
+
+    // What is read is the moved file: breaking it fails, naming it.
+    drop_lines(
+        dir.path(),
+        "images/trip-management/Dockerfile",
+        "USER 65532:65532",
+    );
+    let (code, report) = audit_json(&spec, dir.path());
+    assert_eq!(code, 1);
+    assert_eq!(failing(&report), vec!["non_root"]);
+    assert!(
+        failures(&report)
+            .iter()
+            .all(|f| f.contains("images/trip-management/Dockerfile")),
+        "{:#?}",
+        failures(&report)
+    );
+
+    // A generated file that is gone still fails.
+    std::fs::remove_file(dir.path().join("images/user-profiles/.dockerignore")).unwrap();
+    let (_, report) = audit_json(&spec, dir.path());
+    assert!(
+        findings_of(&report, "no_secrets_in_images", "fail")
+            .iter()
+            .any(|f| f.contains("images/user-profiles/.dockerignore") && f.contains("missing")),
+        "{:#?}",
+        failures(&report)
+    );
 }

@@ -131,6 +131,7 @@ pub fn print_text(
 #[derive(Serialize)]
 struct JsonReport<'a> {
     out_dir: &'a str,
+    deploy: &'a str,
     passed: bool,
     summary: Counts,
     items: &'a [ItemReport],
@@ -140,6 +141,7 @@ struct JsonReport<'a> {
 pub fn print_json(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     let doc = JsonReport {
         out_dir: &report.out_dir,
+        deploy: report.deploy,
         passed: !report.failed(),
         summary: report.counts(),
         items: &report.items,

@@ -1,29 +1,41 @@
 //! `bulkhead audit`: the operations checklist (design/ops-checklist.md) evaluated on a
 //! platform: the model of service.toml plus the files on disk in the output folder, user
-//! edits included. It reads what is there (YAML parsed document by document, Dockerfiles
-//! line by line) and never renders blueprints: a hand edit that breaks an item must show.
+//! edits included. It reads what the platform deploys as it is on disk (YAML parsed
+//! document by document, Dockerfiles line by line): a hand edit that breaks an item must
+//! show. The blueprints only say where the files are (`layout`); bulkhead never re-renders
+//! what it judges.
 //!
-//! One function per checklist item (`checks`), each returning findings: `pass`, `fail`,
-//! `n/a` (the item does not apply, with why) or `manual` (a part only the running cluster
-//! can show, with the command that shows it — never reported as pass).
+//! - deploy = "kustomize": the kustomizations and what they list.
+//! - deploy = "helm": each service in each environment as Argo CD deploys it, the chart
+//!   rendered by a real `helm template` (`helm`); Kustomize still deploys what belongs to
+//!   no service (namespaces, platform policies). Without helm the audit fails: it never
+//!   passes what it could not read.
+//!
+//! One check per checklist item (`checks`), named after what it checks, each returning
+//! findings: `pass`, `fail`, `n/a` (the item does not apply, with why) or `manual` (a part
+//! only the running cluster can show, with the command that shows it — never reported as
+//! pass).
 //!
 //! Decisions the checklist leaves open, made here:
-//! - 1: a service that owns no data passes when it is stateless with a role (it consumes
-//!   or publishes events, calls services, serves public routes or is called); it fails
-//!   when it has a datastore but owns nothing, or owns nothing and has no role at all.
-//! - 3: IPv4 literals fail anywhere in the Kubernetes manifests and Helm values, except
-//!   loopback (127.0.0.0/8) and 0.0.0.0 (listen on every interface).
-//! - 4: owning data without a datastore fails (database per service).
-//! - 14: the liveness probe must use the declared local endpoint (`health.liveness`),
-//!   without a `host` and without reaching other services.
-//! - 16: an HPA on CPU alone passes when service.toml declares CPU alone; every metric
-//!   service.toml declares must be there.
-//! - Files the generator never produced for this tree (an older lock) make their part
-//!   `n/a`; files it produced and that are gone fail.
+//! - `split_by_domain` (1): a service that owns no data passes when it is stateless with a
+//!   role (it consumes or publishes events, calls services, serves public routes or is
+//!   called); it fails when it has a datastore but owns nothing, or owns nothing and has no
+//!   role at all.
+//! - `calls_by_service_name` (3): IPv4 literals fail anywhere in the Kubernetes manifests
+//!   and Helm values, except loopback (127.0.0.0/8) and 0.0.0.0 (listen on every interface).
+//! - `database_per_service` (4): owning data without a datastore fails.
+//! - `liveness_is_local` (14): the liveness probe must use the declared local endpoint
+//!   (`health.liveness`), without a `host` and without reaching other services.
+//! - `autoscaling` (16): an HPA on CPU alone passes when service.toml declares CPU alone;
+//!   every metric service.toml declares must be there.
+//! - Files the blueprints do not produce for this platform (a custom blueprint moved or
+//!   dropped them) make their part `n/a`; files they produce and that are gone fail.
 
 mod checks;
 mod display;
 mod dockerfile;
+mod helm;
+mod layout;
 mod tree;
 mod yaml;
 
@@ -32,10 +44,13 @@ use std::path::Path;
 use serde::Serialize;
 
 pub use display::{print_json, print_text};
+use helm::Helm;
+pub use layout::Layout;
 pub use tree::Tree;
 
 use crate::error::Error;
 use crate::model::Model;
+use crate::spec::{Choice, Deploy};
 
 /// How one finding, or a whole item, came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -95,7 +110,11 @@ impl Finding {
 /// One checklist item and what the audit found for it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ItemReport {
+    /// Its number in design/ops-checklist.md.
     pub number: u8,
+    /// The check's stable name (`non_root`).
+    pub check: &'static str,
+    /// The item's short title.
     pub item: &'static str,
     /// The worst of its findings: fail, then manual, then pass, then n/a.
     pub status: Status,
@@ -112,6 +131,9 @@ pub struct Problem {
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub out_dir: String,
+    /// How the services were read: `kustomize` (their overlays) or `helm` (the chart's
+    /// releases).
+    pub deploy: &'static str,
     pub items: Vec<ItemReport>,
     pub problems: Vec<Problem>,
 }
@@ -145,10 +167,12 @@ impl Report {
     }
 }
 
-/// What every check sees: the model, the files on disk, and how to name service.toml.
+/// What every check sees: the model, the files on disk, where the blueprints put them,
+/// and how to name service.toml.
 pub struct Context<'a> {
     pub model: &'a Model,
     pub tree: &'a Tree,
+    pub layout: &'a Layout,
     /// service.toml as the user named it, for "where" of model-based findings.
     pub spec: &'a str,
 }
@@ -158,21 +182,81 @@ impl Context<'_> {
     pub fn spec_service(&self, service: &str) -> String {
         format!("{} [services.{service}]", self.spec)
     }
+
+    /// What a service's objects are read for: with Kustomize `None`, its base (every
+    /// environment); with Helm each environment, a release each.
+    pub fn scopes(&self) -> Vec<Option<&str>> {
+        if self.tree.helm {
+            self.model
+                .environments
+                .iter()
+                .map(|e| Some(e.name.as_str()))
+                .collect()
+        } else {
+            vec![None]
+        }
+    }
+
+    /// Where a service's objects for `env` (none: every environment) come from: the Helm
+    /// release, or the folder of its kustomization.
+    pub fn service_place(&self, service: &str, env: Option<&str>) -> String {
+        if self.tree.helm {
+            return match env {
+                Some(env) => format!("{} for {service} in {env}", tree::HELM_CHART),
+                None => format!("{} for {service}", tree::HELM_CHART),
+            };
+        }
+        self.layout
+            .declaring("Kustomization", Some(service), env)
+            .map(|k| k.rsplit_once('/').map_or(k, |(dir, _)| dir).to_string())
+            .unwrap_or_else(|| self.spec_service(service))
+    }
+
+    /// Where an object of `kind` for `service` and `env` is generated: the blueprint's
+    /// output file (a Helm release for a service's objects with deploy = "helm"), else the
+    /// service's place, else service.toml.
+    pub fn place_of(&self, kind: &str, service: Option<&str>, env: Option<&str>) -> String {
+        if let (true, Some(s)) = (self.tree.helm, service) {
+            return self.service_place(s, env);
+        }
+        if let Some(path) = self.layout.declaring(kind, service, env) {
+            return path.to_string();
+        }
+        match (service, env) {
+            (Some(s), _) => self.service_place(s, env),
+            (None, Some(env)) => format!("{} [environments.{env}]", self.spec),
+            (None, None) => self.spec.to_string(),
+        }
+    }
 }
 
-/// Evaluates every item on the generated tree in `out_dir`. Fails when the folder holds no
-/// generated tree (no `.bulkhead/lock.json`).
-pub fn audit(model: &Model, spec: &str, out_dir: &Path) -> Result<Report, Error> {
-    let tree = Tree::load(out_dir)?;
+/// Evaluates every item on the platform in `out_dir`, where `layout` says the blueprints
+/// put its files. With deploy = "helm" the services are read from the chart rendered by
+/// helm (`--helm`'s `helm_flag`, else `$BULKHEAD_HELM`, else `helm` on PATH), which is then
+/// required. Fails when the folder holds no generated tree (no `.bulkhead/lock.json`).
+pub fn audit(
+    model: &Model,
+    spec: &str,
+    out_dir: &Path,
+    layout: &Layout,
+    helm_flag: Option<&Path>,
+) -> Result<Report, Error> {
+    tree::ensure_generated(out_dir)?;
+    let helm = match model.platform.deploy {
+        Deploy::Kustomize => None,
+        Deploy::Helm => Some(Helm::locate(helm_flag)?),
+    };
+    let tree = Tree::load(out_dir, layout, model, helm.as_ref());
     let cx = Context {
         model,
         tree: &tree,
+        layout,
         spec,
     };
     let items = checks::ITEMS
         .iter()
-        .map(|(number, item, check)| {
-            let mut findings = check(&cx);
+        .map(|item| {
+            let mut findings = (item.run)(&cx);
             if findings.is_empty() {
                 findings.push(Finding::na("-", "nothing to check"));
             }
@@ -189,8 +273,9 @@ pub fn audit(model: &Model, spec: &str, out_dir: &Path) -> Result<Report, Error>
                 .max()
                 .unwrap_or(Status::NotApplicable);
             ItemReport {
-                number: *number,
-                item,
+                number: item.number,
+                check: item.check,
+                item: item.title,
                 status,
                 findings,
             }
@@ -198,6 +283,7 @@ pub fn audit(model: &Model, spec: &str, out_dir: &Path) -> Result<Report, Error>
         .collect();
     Ok(Report {
         out_dir: out_dir.display().to_string(),
+        deploy: model.platform.deploy.as_str(),
         items,
         problems: tree.problems.clone(),
     })

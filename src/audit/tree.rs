@@ -1,7 +1,9 @@
-//! The generated tree as it is on disk: every Kubernetes document under `deploy/` sorted
-//! into what the kustomizations deploy (resources) and what they change (patches), plus
-//! Argo CD objects, workflows, Helm values, dashboards and the services' Dockerfiles.
-//! Symlinks are never followed; files are read in a stable order.
+//! The platform as it is on disk: the Kubernetes documents the platform deploys (what the
+//! kustomizations deploy and change, and with deploy = "helm" each release of the chart as
+//! `helm template` renders it), plus Argo CD objects, workflows, Helm values, dashboards and
+//! the services' Dockerfiles. Where to look comes from the layout (what the blueprints
+//! produce), never from fixed paths; what is read is the files on disk. Symlinks are never
+//! followed; files are read in a stable order.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -10,9 +12,23 @@ use serde_yaml_ng::{Mapping, Value};
 
 use super::Problem;
 use super::dockerfile::Dockerfile;
+use super::helm::{Helm, split_manifests};
+use super::layout::Layout;
 use super::yaml::{self, parse_docs, seq_at, str_at};
 use crate::error::Error;
+use crate::model::Model;
 use crate::state::{self as lock, Lock};
+
+/// The chart and the values files Argo CD deploys each service from with deploy = "helm":
+/// `helm/chart` with `helm/<service>/values.yaml`, then `values-<environment>.yaml`.
+pub const HELM_CHART: &str = "helm/chart";
+
+pub fn helm_values_files(service: &str, env: &str) -> [String; 2] {
+    [
+        format!("helm/{service}/values.yaml"),
+        format!("helm/{service}/values-{env}.yaml"),
+    ]
+}
 
 /// What a document is to Kustomize.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,11 +54,12 @@ pub struct Doc {
     pub removed: Vec<String>,
     /// The object a patch applies to, when the kustomization names it (`Deployment x`).
     pub target: Option<String>,
-    /// The service whose folder holds the file (`deploy/base/<svc>/`,
-    /// `deploy/overlays/<env>/<svc>/`).
+    /// The service the file was generated for (a Kustomize base or overlay, a release).
     pub service: Option<String>,
-    /// The environment whose overlay holds the file.
+    /// The environment the file was generated for; none for what every environment gets.
     pub env: Option<String>,
+    /// Rendered by `helm template` for (service, env) from `file`, a chart template.
+    pub helm: bool,
 }
 
 impl Doc {
@@ -58,7 +75,8 @@ impl Doc {
         self.kind() == kind
     }
 
-    /// `deploy/base/x/deployment.yaml (Deployment x)`.
+    /// `deploy/base/x/deployment.yaml (Deployment x)`; for a Helm render
+    /// `helm/chart/templates/deployment.yaml for x in prod (Deployment x)`.
     pub fn place(&self) -> String {
         let what = match (self.role, self.kind(), self.name()) {
             (Role::Patch, "", _) => match &self.target {
@@ -69,7 +87,12 @@ impl Doc {
             (Role::Resource, "", _) => format!("document {}", self.index + 1),
             (Role::Resource, kind, name) => format!("{kind} {name}"),
         };
-        format!("{} ({what})", self.file)
+        match (self.helm, &self.service, &self.env) {
+            (true, Some(service), Some(env)) => {
+                format!("{} for {service} in {env} ({what})", self.file)
+            }
+            _ => format!("{} ({what})", self.file),
+        }
     }
 }
 
@@ -80,41 +103,71 @@ pub struct Kustomization {
     pub value: Value,
     pub service: Option<String>,
     pub env: Option<String>,
+    /// It only gathers other overlays of its environment (lists nothing but their
+    /// folders): they set the namespace, not it.
+    pub aggregate: bool,
 }
 
-/// A service folder's Dockerfile and .dockerignore.
+/// A service's generated Dockerfile and the .dockerignore beside it.
 #[derive(Debug, Clone)]
 pub struct ServiceFiles {
-    /// `services/<name>/`.
+    pub service: String,
+    /// The Dockerfile's path.
+    pub path: String,
+    /// Its folder: the build context.
     pub dir: String,
-    pub dockerfile: Option<(String, Dockerfile)>,
+    /// Parsed; none when it was generated and is gone.
+    pub dockerfile: Option<Dockerfile>,
     pub dockerignore: Option<String>,
+    /// Whether the blueprints produce a .dockerignore beside it.
+    pub dockerignore_generated: bool,
 }
 
 impl ServiceFiles {
     pub fn dockerfile_path(&self) -> String {
-        format!("{}/Dockerfile", self.dir)
+        self.path.clone()
     }
+
+    pub fn dockerignore_path(&self) -> String {
+        if self.dir.is_empty() {
+            ".dockerignore".to_string()
+        } else {
+            format!("{}/.dockerignore", self.dir)
+        }
+    }
+}
+
+/// A generated Grafana dashboard file.
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    /// The service it is for; none for the platform's overview.
+    pub service: Option<String>,
+    /// Parsed; none when it was generated and is gone.
+    pub json: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Default)]
 pub struct Tree {
     pub root: PathBuf,
-    /// Every file the last `apply` wrote (from the lock).
-    pub generated: BTreeSet<String>,
-    /// Documents under `deploy/` that a kustomization lists (resources) or applies (patches).
+    /// The services deploy as releases of the Helm chart (deploy = "helm"), not through
+    /// their kustomizations.
+    pub helm: bool,
+    /// Documents a deployed kustomization lists (resources) or applies (patches), and
+    /// with deploy = "helm" every release's rendered objects.
     pub docs: Vec<Doc>,
     pub kustomizations: Vec<Kustomization>,
-    /// Documents under `argocd/`.
+    /// Argo CD objects (Applications, projects).
     pub argocd: Vec<Doc>,
     /// `.github/workflows/*.yaml`: path → document.
     pub workflows: BTreeMap<String, Value>,
     /// Helm values files (`helm/**/values*.yaml`, templates excluded): path → documents.
     pub helm_values: BTreeMap<String, Vec<Value>>,
-    /// `observability/dashboards/*.json`: path → parsed JSON.
-    pub dashboards: BTreeMap<String, serde_json::Value>,
-    /// Service folder name → its build files.
-    pub services: BTreeMap<String, ServiceFiles>,
+    /// Generated Grafana dashboards: path → the dashboard.
+    pub dashboards: BTreeMap<String, Dashboard>,
+    /// Every generated Dockerfile, by path, with the service it builds.
+    pub dockerfiles: BTreeMap<String, ServiceFiles>,
+    /// Where the deployed objects come from, for findings about all of them (`deploy/`).
+    pub manifests: String,
     pub problems: Vec<Problem>,
 }
 
@@ -175,19 +228,6 @@ fn dir_of(path: &str) -> &str {
     path.rsplit_once('/').map_or("", |(d, _)| d)
 }
 
-/// The service and environment a path under `deploy/` belongs to.
-fn owner_of(path: &str) -> (Option<String>, Option<String>) {
-    let parts: Vec<&str> = path.split('/').collect();
-    match parts.as_slice() {
-        ["deploy", "base", svc, _, ..] => (Some((*svc).to_string()), None),
-        ["deploy", "overlays", env, dir, _, ..] if !dir.starts_with('_') => {
-            (Some((*dir).to_string()), Some((*env).to_string()))
-        }
-        ["deploy", "overlays", env, ..] => (None, Some((*env).to_string())),
-        _ => (None, None),
-    }
-}
-
 /// The last segment of a JSON pointer, unescaped.
 fn pointer_leaf(pointer: &str) -> String {
     pointer
@@ -218,35 +258,59 @@ fn nulled_keys(value: &Value) -> Vec<String> {
     out
 }
 
+/// Fails unless `root` holds a generated tree (`.bulkhead/lock.json`, readable).
+pub fn ensure_generated(root: &Path) -> Result<(), Error> {
+    let lock_path = lock::lock_path(root);
+    let text = match std::fs::read_to_string(&lock_path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::Message(format!(
+                "{} holds no generated tree (no {}): run `bulkhead apply` first, or point -o at the output folder",
+                root.display(),
+                lock::lock_rel()
+            )));
+        }
+        Err(e) => return Err(Error::io(&lock_path, e)),
+    };
+    serde_json::from_str::<Lock>(&text).map(drop).map_err(|e| {
+        Error::Message(format!(
+            "{} is damaged ({e}); restore it from version control",
+            lock_path.display()
+        ))
+    })
+}
+
 impl Tree {
-    /// Reads the generated tree under `root`. Fails when there is none.
-    pub fn load(root: &Path) -> Result<Self, Error> {
-        let lock_path = lock::lock_path(root);
-        let text = match std::fs::read_to_string(&lock_path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::Message(format!(
-                    "{} holds no generated tree (no {}): run `bulkhead apply` first, or point -o at the output folder",
-                    root.display(),
-                    lock::lock_rel()
-                )));
-            }
-            Err(e) => return Err(Error::io(&lock_path, e)),
-        };
-        let lock: Lock = serde_json::from_str(&text).map_err(|e| {
-            Error::Message(format!(
-                "{} is damaged ({e}); restore it from version control",
-                lock_path.display()
-            ))
-        })?;
+    /// Reads what the platform deploys under `root`, where `layout` says the blueprints put
+    /// it; with `helm`, the services as releases of the chart.
+    pub fn load(root: &Path, layout: &Layout, model: &Model, helm: Option<&Helm>) -> Self {
         let mut tree = Tree {
             root: root.to_path_buf(),
-            generated: lock.files.keys().cloned().collect(),
+            helm: helm.is_some(),
             ..Tree::default()
         };
-        tree.load_deploy();
-        tree.load_others();
-        Ok(tree)
+        tree.load_kustomize(layout);
+        if let Some(helm) = helm {
+            tree.load_helm(layout, model, helm);
+        }
+        tree.load_others(layout);
+        // The chart first: with Helm, Kustomize deploys only what belongs to no service.
+        let mut sources: Vec<String> = Vec::new();
+        if tree.helm {
+            sources.push(HELM_CHART.to_string());
+        }
+        for k in &tree.kustomizations {
+            let top = format!("{}/", k.file.split('/').next().unwrap_or(""));
+            if !sources.contains(&top) {
+                sources.push(top);
+            }
+        }
+        tree.manifests = if sources.is_empty() {
+            "-".to_string()
+        } else {
+            sources.join(", ")
+        };
+        tree
     }
 
     fn problem(&mut self, path: &str, error: impl Into<String>) {
@@ -267,60 +331,118 @@ impl Tree {
         }
     }
 
-    fn yaml_files(&mut self, dir: &str) -> BTreeMap<String, Vec<Value>> {
-        self.yaml_files_filtered(dir, |_| true)
+    /// The documents of a YAML file under the root; none (and a problem) when it cannot
+    /// be read or parsed.
+    fn read_yaml(&mut self, path: &str) -> Option<Vec<Value>> {
+        let text = self.read(&self.root.join(path))?;
+        match parse_docs(&text) {
+            Ok(docs) => Some(docs),
+            Err(e) => {
+                self.problem(path, format!("not valid YAML: {e}"));
+                None
+            }
+        }
     }
 
-    fn load_deploy(&mut self) {
-        let files = self.yaml_files("deploy");
+    fn is_file(&self, path: &str) -> bool {
+        std::fs::symlink_metadata(self.root.join(path)).is_ok_and(|m| m.is_file())
+    }
+
+    /// The kustomization file of a folder, if it has one.
+    fn kustomization_in(&self, dir: &str) -> Option<String> {
+        ["kustomization.yaml", "kustomization.yml", "Kustomization"]
+            .iter()
+            .map(|name| format!("{dir}/{name}"))
+            .find(|path| self.is_file(path))
+    }
+
+    /// Every kustomization the blueprints generate (with deploy = "helm", those of no
+    /// service: the services come from the chart), and what they reach: folders they list
+    /// are read through their own kustomization, files they list are deployed (resources)
+    /// or applied (patches).
+    fn load_kustomize(&mut self, layout: &Layout) {
+        let deployed = |path: &str, helm: bool| !(helm && layout.owner(path).service.is_some());
+        let mut queue: std::collections::VecDeque<String> = layout
+            .paths()
+            .filter(|p| is_kustomization(p) && deployed(p, self.helm))
+            .map(str::to_string)
+            .collect();
+        let mut seen: BTreeSet<String> = BTreeSet::new();
         let mut roles: BTreeMap<String, (Role, Option<String>)> = BTreeMap::new();
         let mut inline: Vec<(String, Value, Option<String>)> = Vec::new();
         let mut made: Vec<(String, Value)> = Vec::new();
-        for (path, docs) in &files {
-            if !is_kustomization(path) {
+        while let Some(path) = queue.pop_front() {
+            if !seen.insert(path.clone()) || !deployed(&path, self.helm) {
                 continue;
             }
-            let Some(k) = docs.first() else { continue };
-            for generator in seq_at(k, &["configMapGenerator"]) {
-                let config_map = self.generate_config_map(dir_of(path), generator);
+            // A generated kustomization that is gone deploys nothing: the checks say what
+            // is missing.
+            if !self.is_file(&path) {
+                continue;
+            }
+            let Some(docs) = self.read_yaml(&path) else {
+                continue;
+            };
+            let Some(k) = docs.into_iter().next() else {
+                continue;
+            };
+            for generator in seq_at(&k, &["configMapGenerator"]) {
+                let config_map = self.generate_config_map(dir_of(&path), generator);
                 made.push((path.clone(), config_map));
             }
-            let (service, env) = owner_of(path);
-            self.kustomizations.push(Kustomization {
-                file: path.clone(),
-                value: k.clone(),
-                service,
-                env,
-            });
-            let dir = dir_of(path);
+            let owner = layout.owner(&path);
+            let dir = dir_of(&path).to_string();
+            // Folders listed as resources, when every one is an overlay of the same
+            // environment: then this kustomization only aggregates them.
+            let mut overlays = 0;
+            let mut resources = 0;
             let mut refer = |entry: &str, role: Role, target: Option<String>, me: &mut Self| {
                 if entry.contains("://") || entry.starts_with("github.com/") {
                     return;
                 }
                 let Some(target_path) = normalize(&format!("{dir}/{entry}")) else {
-                    me.problem(path, format!("`{entry}` points outside the output folder"));
+                    me.problem(&path, format!("`{entry}` points outside the output folder"));
                     return;
                 };
-                if files.contains_key(&target_path) {
+                if role == Role::Resource {
+                    resources += 1;
+                }
+                if me.is_file(&target_path) {
                     let slot = roles.entry(target_path).or_insert((role, target.clone()));
                     if role == Role::Resource {
                         *slot = (Role::Resource, None);
                     }
-                } else if !me.root.join(&target_path).exists() {
-                    me.problem(path, format!("lists `{entry}`, which does not exist"));
+                } else if me.root.join(&target_path).is_dir() {
+                    match me.kustomization_in(&target_path) {
+                        Some(child) => {
+                            if role == Role::Resource
+                                && owner.env.is_some()
+                                && layout.owner(&child).env == owner.env
+                            {
+                                overlays += 1;
+                            }
+                            queue.push_back(child);
+                        }
+                        None => me.problem(
+                            &path,
+                            format!("lists `{entry}`, a folder without a kustomization"),
+                        ),
+                    }
+                } else {
+                    me.problem(&path, format!("lists `{entry}`, which does not exist"));
                 }
             };
-            for r in seq_at(k, &["resources"])
+            for r in seq_at(&k, &["resources"])
                 .iter()
-                .chain(seq_at(k, &["components"]))
+                .chain(seq_at(&k, &["components"]))
             {
                 if let Some(entry) = r.as_str() {
                     refer(entry, Role::Resource, None, self);
                 }
             }
-            for p in seq_at(k, &["patches"])
+            for p in seq_at(&k, &["patches"])
                 .iter()
-                .chain(seq_at(k, &["patchesJson6902"]))
+                .chain(seq_at(&k, &["patchesJson6902"]))
             {
                 let target = describe_target(p.get("target"));
                 if let Some(entry) = str_at(p, &["path"]) {
@@ -330,12 +452,12 @@ impl Tree {
                         Ok(docs) => inline
                             .extend(docs.into_iter().map(|d| (path.clone(), d, target.clone()))),
                         Err(e) => {
-                            self.problem(path, format!("inline patch is not valid YAML: {e}"))
+                            self.problem(&path, format!("inline patch is not valid YAML: {e}"))
                         }
                     }
                 }
             }
-            for p in seq_at(k, &["patchesStrategicMerge"]) {
+            for p in seq_at(&k, &["patchesStrategicMerge"]) {
                 let Some(entry) = p.as_str() else { continue };
                 if entry.contains('\n') {
                     match parse_docs(entry) {
@@ -343,30 +465,135 @@ impl Tree {
                             inline.extend(docs.into_iter().map(|d| (path.clone(), d, None)))
                         }
                         Err(e) => {
-                            self.problem(path, format!("inline patch is not valid YAML: {e}"))
+                            self.problem(&path, format!("inline patch is not valid YAML: {e}"))
                         }
                     }
                 } else {
                     refer(entry, Role::Patch, None, self);
                 }
             }
+            self.kustomizations.push(Kustomization {
+                file: path.clone(),
+                value: k,
+                service: owner.service,
+                env: owner.env,
+                aggregate: resources > 0 && overlays == resources,
+            });
         }
-        for (path, docs) in &files {
-            let Some((role, target)) = roles.get(path) else {
+        self.kustomizations.sort_by(|a, b| a.file.cmp(&b.file));
+        for (path, (role, target)) in roles {
+            let Some(docs) = self.read_yaml(&path) else {
                 continue;
             };
-            for (index, value) in docs.iter().enumerate() {
+            for (index, value) in docs.into_iter().enumerate() {
                 self.docs
-                    .push(make_doc(path, index, *role, value.clone(), target.clone()));
+                    .push(make_doc(layout, &path, index, role, value, target.clone()));
             }
         }
         for (index, (path, value, target)) in inline.into_iter().enumerate() {
             self.docs
-                .push(make_doc(&path, index, Role::Patch, value, target));
+                .push(make_doc(layout, &path, index, Role::Patch, value, target));
         }
         for (index, (path, value)) in made.into_iter().enumerate() {
             self.docs
-                .push(make_doc(&path, index, Role::Resource, value, None));
+                .push(make_doc(layout, &path, index, Role::Resource, value, None));
+        }
+    }
+
+    /// Every (service, environment) as Argo CD deploys it with deploy = "helm": the chart
+    /// rendered by `helm template` with release = the service, namespace = the
+    /// environment's, and the service's values files on disk.
+    fn load_helm(&mut self, layout: &Layout, model: &Model, helm: &Helm) {
+        if !self.is_file(&format!("{HELM_CHART}/Chart.yaml")) {
+            self.problem(
+                HELM_CHART,
+                "missing (no Chart.yaml): Argo CD deploys every service from this chart",
+            );
+            return;
+        }
+        let chart = self.root.join(HELM_CHART);
+        struct Release<'a> {
+            service: &'a str,
+            env: &'a str,
+            namespace: &'a str,
+            values: Vec<PathBuf>,
+        }
+        let mut releases = Vec::new();
+        for env in &model.environments {
+            for s in &model.services {
+                let mut values = Vec::new();
+                let mut complete = true;
+                for file in helm_values_files(&s.name, &env.name) {
+                    if self.is_file(&file) {
+                        values.push(self.root.join(&file));
+                    } else if layout.generated(&file) {
+                        complete = false;
+                        self.problem(
+                            &file,
+                            format!(
+                                "missing: Argo CD renders {} in {} with it",
+                                s.name, env.name
+                            ),
+                        );
+                    }
+                }
+                if complete {
+                    releases.push(Release {
+                        service: &s.name,
+                        env: &env.name,
+                        namespace: &env.namespace,
+                        values,
+                    });
+                }
+            }
+        }
+        // Each release is its own helm process: run them side by side.
+        let rendered: Vec<Result<String, String>> = {
+            use rayon::prelude::*;
+            releases
+                .par_iter()
+                .map(|r| helm.template(r.service, &chart, r.namespace, &r.values))
+                .collect()
+        };
+        for (release, result) in releases.iter().zip(rendered) {
+            let at = format!("{HELM_CHART} for {} in {}", release.service, release.env);
+            let text = match result {
+                Ok(text) => text,
+                Err(e) => {
+                    self.problem(&at, e);
+                    continue;
+                }
+            };
+            let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+            for (source, piece) in split_manifests(&text) {
+                let file = if source.is_empty() {
+                    HELM_CHART.to_string()
+                } else {
+                    format!("{HELM_CHART}/{source}")
+                };
+                match parse_docs(&piece) {
+                    Ok(values) => {
+                        for value in values {
+                            let index = counts.entry(file.clone()).or_default();
+                            self.docs.push(Doc {
+                                file: file.clone(),
+                                index: *index,
+                                role: Role::Resource,
+                                value,
+                                removed: Vec::new(),
+                                target: None,
+                                service: Some(release.service.to_string()),
+                                env: Some(release.env.to_string()),
+                                helm: true,
+                            });
+                            *index += 1;
+                        }
+                    }
+                    Err(e) => {
+                        self.problem(&at, format!("helm rendered invalid YAML in {file}: {e}"))
+                    }
+                }
+            }
         }
     }
 
@@ -412,8 +639,21 @@ impl Tree {
         Value::Mapping(object)
     }
 
-    fn load_others(&mut self) {
-        for (path, docs) in self.yaml_files("argocd") {
+    fn load_others(&mut self, layout: &Layout) {
+        // Argo CD objects: the generated files that declare them, wherever the blueprints
+        // put them, and anything added under argocd/.
+        let mut argocd = self.yaml_files("argocd");
+        let declared: Vec<String> = layout
+            .declaring_any(&["Application", "ApplicationSet", "AppProject"])
+            .filter(|p| !argocd.contains_key(*p) && self.is_file(p))
+            .map(str::to_string)
+            .collect();
+        for path in declared {
+            if let Some(docs) = self.read_yaml(&path) {
+                argocd.insert(path, docs);
+            }
+        }
+        for (path, docs) in argocd {
             for (index, value) in docs.into_iter().enumerate() {
                 self.argocd.push(Doc {
                     file: path.clone(),
@@ -424,6 +664,7 @@ impl Tree {
                     target: None,
                     service: None,
                     env: None,
+                    helm: false,
                 });
             }
         }
@@ -440,56 +681,57 @@ impl Tree {
         }) {
             self.helm_values.insert(path, docs);
         }
-        let mut paths = Vec::new();
-        files_under(&self.root.join("observability/dashboards"), &mut paths);
-        for path in paths {
-            let r = rel(&self.root, &path);
-            if !r.ends_with(".json") {
-                continue;
-            }
-            let Some(text) = self.read(&path) else {
-                continue;
-            };
-            match serde_json::from_str(&text) {
-                Ok(v) => {
-                    self.dashboards.insert(r, v);
+        let dashboards: Vec<String> = layout.dashboards().map(str::to_string).collect();
+        for path in dashboards {
+            let json = if self.is_file(&path) {
+                let Some(text) = self.read(&self.root.join(&path)) else {
+                    continue;
+                };
+                match serde_json::from_str(&text) {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        self.problem(&path, format!("not valid JSON: {e}"));
+                        continue;
+                    }
                 }
-                Err(e) => self.problem(&r, format!("not valid JSON: {e}")),
-            }
+            } else {
+                None
+            };
+            let service = layout.owner(&path).service;
+            self.dashboards.insert(path, Dashboard { service, json });
         }
-        let services_dir = self.root.join("services");
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&services_dir)
-            .map(|rd| rd.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        dirs.sort();
-        for dir in dirs {
-            if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
-                continue;
-            }
-            let name = dir
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default();
-            let dockerfile_path = dir.join("Dockerfile");
-            let dockerfile = std::fs::symlink_metadata(&dockerfile_path)
-                .is_ok_and(|m| m.is_file())
-                .then(|| self.read(&dockerfile_path))
+        let dockerfiles: Vec<(String, String)> = layout
+            .paths()
+            .filter(|p| p.rsplit('/').next() == Some("Dockerfile"))
+            .filter_map(|p| Some((p.to_string(), layout.owner(p).service?)))
+            .collect();
+        for (path, service) in dockerfiles {
+            let dir = dir_of(&path).to_string();
+            let dockerfile = self
+                .is_file(&path)
+                .then(|| self.read(&self.root.join(&path)))
                 .flatten()
-                .map(|t| (t.clone(), Dockerfile::parse(&t)));
-            let ignore_path = dir.join(".dockerignore");
-            let dockerignore = std::fs::symlink_metadata(&ignore_path)
-                .is_ok_and(|m| m.is_file())
-                .then(|| self.read(&ignore_path))
+                .map(|t| Dockerfile::parse(&t));
+            let mut files = ServiceFiles {
+                service,
+                path: path.clone(),
+                dir,
+                dockerfile,
+                dockerignore: None,
+                dockerignore_generated: false,
+            };
+            let ignore = files.dockerignore_path();
+            files.dockerignore_generated = layout.generated(&ignore);
+            files.dockerignore = self
+                .is_file(&ignore)
+                .then(|| self.read(&self.root.join(&ignore)))
                 .flatten();
-            self.services.insert(
-                name.clone(),
-                ServiceFiles {
-                    dir: format!("services/{name}"),
-                    dockerfile,
-                    dockerignore,
-                },
-            );
+            self.dockerfiles.insert(path, files);
         }
+    }
+
+    fn yaml_files(&mut self, dir: &str) -> BTreeMap<String, Vec<Value>> {
+        self.yaml_files_filtered(dir, |_| true)
     }
 
     fn yaml_files_filtered(
@@ -505,20 +747,14 @@ impl Tree {
             if !(is_yaml(&r) || is_kustomization(&r)) || !keep(&r) {
                 continue;
             }
-            let Some(text) = self.read(&path) else {
-                continue;
-            };
-            match parse_docs(&text) {
-                Ok(docs) => {
-                    out.insert(r, docs);
-                }
-                Err(e) => self.problem(&r, format!("not valid YAML: {e}")),
+            if let Some(docs) = self.read_yaml(&r) {
+                out.insert(r, docs);
             }
         }
         out
     }
 
-    /// Deployed objects (kustomization resources) under `deploy/`.
+    /// Deployed objects.
     pub fn resources(&self) -> impl Iterator<Item = &Doc> {
         self.docs.iter().filter(|d| d.role == Role::Resource)
     }
@@ -531,15 +767,17 @@ impl Tree {
     pub fn patches(&self) -> impl Iterator<Item = &Doc> {
         self.docs.iter().filter(|d| d.role == Role::Patch)
     }
-
-    /// Whether the last apply generated a file whose path matches `pred`.
-    pub fn generated_any(&self, pred: impl Fn(&str) -> bool) -> bool {
-        self.generated.iter().any(|p| pred(p))
-    }
 }
 
-fn make_doc(path: &str, index: usize, role: Role, value: Value, target: Option<String>) -> Doc {
-    let (service, env) = owner_of(path);
+fn make_doc(
+    layout: &Layout,
+    path: &str,
+    index: usize,
+    role: Role,
+    value: Value,
+    target: Option<String>,
+) -> Doc {
+    let owner = layout.owner(path);
     let (value, removed) = match value {
         // A JSON 6902 patch: a list of operations.
         Value::Sequence(ops) if role == Role::Patch => {
@@ -578,8 +816,9 @@ fn make_doc(path: &str, index: usize, role: Role, value: Value, target: Option<S
         value,
         removed,
         target,
-        service,
-        env,
+        service: owner.service,
+        env: owner.env,
+        helm: false,
     }
 }
 
@@ -588,19 +827,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn owners_and_paths() {
-        assert_eq!(
-            owner_of("deploy/base/api/deployment.yaml"),
-            (Some("api".into()), None)
-        );
-        assert_eq!(
-            owner_of("deploy/overlays/prod/api/canary.yaml"),
-            (Some("api".into()), Some("prod".into()))
-        );
-        assert_eq!(
-            owner_of("deploy/overlays/prod/_platform/gateway.yaml"),
-            (None, Some("prod".into()))
-        );
+    fn paths() {
         assert_eq!(
             normalize("deploy/overlays/dev/api/../../../base/api").as_deref(),
             Some("deploy/base/api")

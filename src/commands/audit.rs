@@ -1,14 +1,27 @@
 //! `bulkhead audit`: the operations checklist evaluated on service.toml and the files on
-//! disk in the output folder; exit 1 when an item fails.
+//! disk in the output folder; exit 1 when an item fails. It composes: the blueprints say
+//! where the files are (the same render `plan` does, kept in memory), `crate::audit` reads
+//! and judges them.
 
+use crate::audit::Layout;
 use crate::cli::{AuditArgs, Format, GlobalArgs};
 use crate::error::{Error, ExitStatus};
+use crate::render::Blueprints;
 
 pub fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<ExitStatus, Error> {
     let loaded = super::load(global)?;
     loaded.print_warnings();
+    let files = loaded.render()?;
+    let blueprints = Blueprints::with_overrides(loaded.blueprint_dir().as_deref())?;
+    let layout = Layout::new(&loaded.model, &blueprints, &files);
     let spec = super::display_path(&loaded.path);
-    let report = crate::audit::audit(&loaded.model, &spec, &loaded.out_dir(global))?;
+    let report = crate::audit::audit(
+        &loaded.model,
+        &spec,
+        &loaded.out_dir(global),
+        &layout,
+        args.helm.as_deref(),
+    )?;
     let mut stdout = anstream::stdout().lock();
     let printed = match args.format {
         Format::Text => crate::audit::print_text(&report, &mut stdout, global.quiet),

@@ -1,18 +1,17 @@
-//! Operating it: 19 JSON logs with trace context, 20 dashboards, metrics and alerts,
-//! 21 release strategy and rollback, 22 timeouts, retries, circuit breakers and PDBs.
+//! Operating it: `json_logs_with_traces` (19), `dashboards_and_alerts` (20),
+//! `release_and_rollback` (21), `resilience` (22: timeouts, retries, circuit breakers, PDBs).
 
 use std::collections::BTreeMap;
 
 use serde_yaml_ng::Value;
 
 use super::{
-    Finding, env_entries, other_namespaces, plural, pod_labels, pod_spec, production,
+    Finding, application, env_entries, other_namespaces, plural, pod_labels, pod_spec, production,
     service_deployments, services, verdict,
 };
 use crate::audit::Context;
-use crate::audit::tree::Doc;
+use crate::audit::tree::{Dashboard, Doc, helm_values_files};
 use crate::audit::yaml::{get, i64_at, selects, seq_at, str_at, string_map, text, text_at};
-use crate::model::Service;
 use crate::spec::{Choice, Mesh, Strategy};
 
 /// The service's main container: the one named after it, else the first.
@@ -24,23 +23,27 @@ fn main_container<'a>(d: &'a Doc, service: &str) -> Option<&'a Value> {
         .or_else(|| containers.first())
 }
 
-/// 19: every service container logs JSON (`LOG_FORMAT=json`, in its env or its
+/// Item 19: every service container logs JSON (`LOG_FORMAT=json`, in its env or its
 /// ConfigMap) and exports traces (OTEL_SERVICE_NAME and an OTLP endpoint). Whether the
 /// lines arrive with trace ids: manual.
-pub fn item_19(cx: &Context) -> Vec<Finding> {
+pub fn json_logs_with_traces(cx: &Context) -> Vec<Finding> {
     let mut fails = Vec::new();
     let mut count = 0;
     for s in services(cx) {
-        let config: BTreeMap<String, String> = cx
-            .tree
-            .objects("ConfigMap")
-            .filter(|c| c.service.as_deref() == Some(s.name.as_str()))
-            .flat_map(|c| string_map(c.value.get("data")))
-            .collect();
         for d in service_deployments(cx, &s.name) {
             let Some(c) = main_container(d, &s.name) else {
                 continue;
             };
+            // The ConfigMaps deployed with it: its environment's and every environment's.
+            let config: BTreeMap<String, String> = cx
+                .tree
+                .objects("ConfigMap")
+                .filter(|m| {
+                    m.service.as_deref() == Some(s.name.as_str())
+                        && (m.env.is_none() || m.env == d.env)
+                })
+                .flat_map(|m| string_map(m.value.get("data")))
+                .collect();
             count += 1;
             let env = env_entries(c);
             let value = |name: &str| -> Option<String> {
@@ -82,7 +85,7 @@ pub fn item_19(cx: &Context) -> Vec<Finding> {
     let mut out = verdict(
         fails,
         Finding::pass(
-            "deploy/",
+            cx.tree.manifests.clone(),
             format!(
                 "{}: LOG_FORMAT=json, OTEL_SERVICE_NAME and an OTLP endpoint",
                 plural(count, "workload")
@@ -131,19 +134,21 @@ fn check_dashboard(place: &str, v: &serde_json::Value, fails: &mut Vec<Finding>)
     }
 }
 
-/// 20: per service a dashboard (JSON file and the ConfigMap Grafana loads), a
+/// Item 20: per service a dashboard (JSON file and the ConfigMap Grafana loads), a
 /// ServiceMonitor or PodMonitor that scrapes its pods, and alert rules in every
 /// environment; an overview dashboard. Targets actually up: manual.
-pub fn item_20(cx: &Context) -> Vec<Finding> {
+pub fn dashboards_and_alerts(cx: &Context) -> Vec<Finding> {
     let mut fails = Vec::new();
     for s in services(cx) {
-        let path = format!("observability/dashboards/{}.json", s.name);
-        match cx.tree.dashboards.get(&path) {
-            None => fails.push(Finding::fail(
-                path,
-                format!("missing: the output has no dashboard for {}", s.name),
-            )),
-            Some(v) => check_dashboard(&path, v, &mut fails),
+        // The dashboard files the blueprints generate for it, wherever they put them.
+        for (path, dashboard) in dashboards(cx, Some(&s.name)) {
+            match &dashboard.json {
+                None => fails.push(Finding::fail(
+                    path,
+                    format!("missing: the output has no dashboard for {}", s.name),
+                )),
+                Some(v) => check_dashboard(path, v, &mut fails),
+            }
         }
         let maps: Vec<&Doc> = cx
             .tree
@@ -155,7 +160,7 @@ pub fn item_20(cx: &Context) -> Vec<Finding> {
             .collect();
         if maps.is_empty() {
             fails.push(Finding::fail(
-                format!("deploy/base/{}", s.name),
+                cx.service_place(&s.name, None),
                 "missing: no dashboard ConfigMap (label grafana_dashboard) for Grafana to load",
             ));
         }
@@ -190,7 +195,7 @@ pub fn item_20(cx: &Context) -> Vec<Finding> {
         });
         if !scraped {
             fails.push(Finding::fail(
-                format!("deploy/base/{}", s.name),
+                cx.service_place(&s.name, None),
                 format!(
                     "missing: no ServiceMonitor or PodMonitor scrapes {}",
                     s.name
@@ -204,7 +209,7 @@ pub fn item_20(cx: &Context) -> Vec<Finding> {
             });
             if !alerts {
                 fails.push(Finding::fail(
-                    format!("deploy/overlays/{}/{}", env.name, s.name),
+                    cx.place_of("PrometheusRule", Some(&s.name), Some(&env.name)),
                     format!(
                         "missing: no PrometheusRule alerts on {} in {}",
                         s.name, env.name
@@ -213,15 +218,16 @@ pub fn item_20(cx: &Context) -> Vec<Finding> {
             }
         }
     }
-    let overview = "observability/dashboards/overview.json";
-    match cx.tree.dashboards.get(overview) {
-        None => fails.push(Finding::fail(overview, "missing: no overview dashboard")),
-        Some(v) => check_dashboard(overview, v, &mut fails),
+    for (path, dashboard) in dashboards(cx, None) {
+        match &dashboard.json {
+            None => fails.push(Finding::fail(path, "missing: no overview dashboard")),
+            Some(v) => check_dashboard(path, v, &mut fails),
+        }
     }
     let mut out = verdict(
         fails,
         Finding::pass(
-            "observability/, deploy/",
+            cx.tree.manifests.clone(),
             format!(
                 "{}: dashboard, metrics scraped, SLO alerts in every environment; an overview",
                 plural(services(cx).len(), "service")
@@ -238,41 +244,23 @@ pub fn item_20(cx: &Context) -> Vec<Finding> {
     out
 }
 
-/// The Argo CD Application that deploys `s` to `env`.
-fn application<'a>(cx: &'a Context, s: &Service, env: &str) -> Option<&'a Doc> {
-    let overlay = format!("deploy/overlays/{env}/{}", s.name);
-    let values = format!("values-{env}.yaml");
+/// The generated dashboard files for `service` (none: the platform's overview).
+fn dashboards<'a>(
+    cx: &'a Context,
+    service: Option<&'a str>,
+) -> impl Iterator<Item = (&'a str, &'a Dashboard)> {
     cx.tree
-        .argocd
+        .dashboards
         .iter()
-        .filter(|d| d.is("Application"))
-        .find(|a| {
-            let sources: Vec<&Value> = a
-                .value
-                .get("spec")
-                .map(|spec| {
-                    spec.get("source")
-                        .into_iter()
-                        .chain(seq_at(spec, &["sources"]))
-                        .collect()
-                })
-                .unwrap_or_default();
-            a.name() == format!("{}-{env}", s.name)
-                || sources.iter().any(|src| {
-                    str_at(src, &["path"]).is_some_and(|p| p.trim_end_matches('/') == overlay)
-                        || seq_at(src, &["helm", "valueFiles"])
-                            .iter()
-                            .filter_map(Value::as_str)
-                            .any(|f| f.ends_with(&format!("{}/{values}", s.name)))
-                })
-        })
+        .filter(move |(_, d)| d.service.as_deref() == service)
+        .map(|(p, d)| (p.as_str(), d))
 }
 
-/// 21: each service's release strategy is on disk in every environment (a canary or green
+/// Item 21: each service's release strategy is on disk in every environment (a canary or green
 /// Deployment where service.toml asks for one, weighted routes for a canary with Istio),
 /// Deployments keep their history, and an Argo CD Application deploys each service to
 /// each environment. Rolling back, and schema changes staying compatible: manual.
-pub fn item_21(cx: &Context) -> Vec<Finding> {
+pub fn release_and_rollback(cx: &Context) -> Vec<Finding> {
     let mut fails = Vec::new();
     let mut strategies: BTreeMap<&str, usize> = BTreeMap::new();
     for s in services(cx) {
@@ -291,7 +279,7 @@ pub fn item_21(cx: &Context) -> Vec<Finding> {
             });
             if !found {
                 fails.push(Finding::fail(
-                    format!("deploy/overlays/{env}/{}", s.name),
+                    cx.place_of("Deployment", Some(&s.name), Some(env)),
                     format!(
                         "release {} in service.toml, but no Deployment {name}",
                         se.release.strategy
@@ -312,7 +300,7 @@ pub fn item_21(cx: &Context) -> Vec<Finding> {
                 });
                 if !weighted {
                     fails.push(Finding::fail(
-                        format!("deploy/overlays/{env}/{}", s.name),
+                        cx.place_of("VirtualService", Some(&s.name), Some(env)),
                         "canary without a weighted route: no traffic share goes to it",
                     ));
                 }
@@ -327,14 +315,14 @@ pub fn item_21(cx: &Context) -> Vec<Finding> {
             ));
         }
     }
-    let argocd = !cx.tree.argocd.is_empty() || cx.tree.generated_any(|p| p.starts_with("argocd/"));
+    let argocd = !cx.tree.argocd.is_empty() || cx.layout.generates_kind("Application");
     let mut extra = Vec::new();
     if argocd {
         for s in services(cx) {
             for env in &cx.model.environments {
                 match application(cx, s, &env.name) {
                     None => fails.push(Finding::fail(
-                        format!("argocd/{}", env.name),
+                        cx.place_of("Application", Some(&s.name), Some(&env.name)),
                         format!(
                             "missing: no Argo CD Application deploys {} to {}",
                             s.name, env.name
@@ -353,8 +341,8 @@ pub fn item_21(cx: &Context) -> Vec<Finding> {
         }
     } else {
         extra.push(Finding::na(
-            "argocd/",
-            "this tree has no generated Argo CD Applications yet (run `bulkhead apply`)",
+            cx.spec,
+            "the blueprints generate no Argo CD Applications: nothing here says how releases reach the cluster",
         ));
     }
     let summary: Vec<String> = strategies.iter().map(|(k, n)| format!("{n} {k}")).collect();
@@ -382,9 +370,17 @@ pub fn item_21(cx: &Context) -> Vec<Finding> {
         out.push(Finding::manual(
             "rollback",
             if prod.auto_sync {
+                // Where production's image tag is set.
+                let tag_file = if cx.tree.helm {
+                    let [_, env_values] = helm_values_files(&s.name, &prod.name);
+                    env_values
+                } else {
+                    cx.layout
+                        .declaring("Kustomization", Some(&s.name), Some(&prod.name))
+                        .map_or_else(|| cx.service_place(&s.name, Some(&prod.name)), str::to_string)
+                };
                 format!(
-                    "`git revert` the image-tag commit in deploy/overlays/{}/{}/kustomization.yaml; Argo CD syncs it (`argocd app history {app}` shows it)",
-                    prod.name, s.name
+                    "`git revert` the image-tag commit in {tag_file}; Argo CD syncs it (`argocd app history {app}` shows it)"
                 )
             } else {
                 format!("`argocd app history {app}`, then `argocd app rollback {app} <id>`")
@@ -400,11 +396,11 @@ pub fn item_21(cx: &Context) -> Vec<Finding> {
     out
 }
 
-/// 22: a PodDisruptionBudget per service that allows drains; with Istio, per service and
+/// Item 22: a PodDisruptionBudget per service that allows drains; with Istio, per service and
 /// environment a VirtualService with timeouts and retries on every route and a
 /// DestinationRule with connection limits and outlier detection; without a mesh, gateway
 /// timeouts on every Ingress. Surviving a lost pod, and spread over nodes: manual.
-pub fn item_22(cx: &Context) -> Vec<Finding> {
+pub fn resilience(cx: &Context) -> Vec<Finding> {
     let mut fails = Vec::new();
     for s in services(cx) {
         let pods: Vec<BTreeMap<String, String>> = service_deployments(cx, &s.name)
@@ -421,7 +417,7 @@ pub fn item_22(cx: &Context) -> Vec<Finding> {
             .collect();
         if pdbs.is_empty() {
             fails.push(Finding::fail(
-                format!("deploy/base/{}", s.name),
+                cx.place_of("PodDisruptionBudget", Some(&s.name), None),
                 format!(
                     "no PodDisruptionBudget selects {}: a drain may evict every pod at once",
                     s.name
@@ -442,13 +438,11 @@ pub fn item_22(cx: &Context) -> Vec<Finding> {
     let mut extra = Vec::new();
     let istio = cx.model.platform.mesh == Mesh::Istio;
     let generated = cx.tree.objects("VirtualService").next().is_some()
-        || cx
-            .tree
-            .generated_any(|p| p.ends_with("/virtualservice.yaml"));
+        || cx.layout.generates_kind("VirtualService");
     if istio && !generated {
         extra.push(Finding::na(
-            "deploy/overlays",
-            "this tree has no generated VirtualServices yet (run `bulkhead apply`)",
+            cx.spec,
+            "the blueprints generate no VirtualServices: no routes to give timeouts or retries",
         ));
     } else if istio {
         for s in services(cx) {
@@ -459,7 +453,6 @@ pub fn item_22(cx: &Context) -> Vec<Finding> {
                     d.service.as_deref() == Some(s.name.as_str())
                         && d.env.as_deref() == Some(env.name.as_str())
                 };
-                let overlay = format!("deploy/overlays/{}/{}", env.name, s.name);
                 let vss: Vec<&Doc> = cx.tree.objects("VirtualService").filter(here).collect();
                 let internal = vss.iter().any(|v| {
                     seq_at(&v.value, &["spec", "hosts"])
@@ -469,7 +462,7 @@ pub fn item_22(cx: &Context) -> Vec<Finding> {
                 });
                 if !internal {
                     fails.push(Finding::fail(
-                        overlay.clone(),
+                        cx.place_of("VirtualService", Some(&s.name), Some(&env.name)),
                         format!(
                             "no VirtualService for {host}: calls to {} get no timeout or retries",
                             s.name
@@ -504,7 +497,7 @@ pub fn item_22(cx: &Context) -> Vec<Finding> {
                     .collect();
                 if drs.is_empty() {
                     fails.push(Finding::fail(
-                        overlay,
+                        cx.place_of("DestinationRule", Some(&s.name), Some(&env.name)),
                         format!("no DestinationRule for {host}: no circuit breaker"),
                     ));
                 }
@@ -548,7 +541,7 @@ pub fn item_22(cx: &Context) -> Vec<Finding> {
     let mut out = verdict(
         fails,
         Finding::pass(
-            "deploy/",
+            cx.tree.manifests.clone(),
             if istio {
                 "a PodDisruptionBudget per service; timeouts and retries on every route, outlier detection and connection pools"
             } else {

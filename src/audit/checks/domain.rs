@@ -1,5 +1,6 @@
-//! Domain boundaries: 1 services split by domain, 2 no direct DB access between services,
-//! 3 calls by Service name (no literal IPs), 4 database per service.
+//! Domain boundaries: `split_by_domain` (1), `datastore_owner_only` (2, no direct DB
+//! access between services), `calls_by_service_name` (3, no literal IPs),
+//! `database_per_service` (4).
 
 use std::collections::BTreeMap;
 
@@ -15,9 +16,9 @@ use crate::audit::yaml::{self, selects, selects_map, seq_at, str_at};
 use crate::model::Service;
 use crate::spec::Mesh;
 
-/// 1: every service owns data, or is stateless with a role (events, calls, routes,
+/// Item 1: every service owns data, or is stateless with a role (events, calls, routes,
 /// callers). A database without declared data, or a service with no role, fails.
-pub fn item_01(cx: &Context) -> Vec<Finding> {
+pub fn split_by_domain(cx: &Context) -> Vec<Finding> {
     let mut fails = Vec::new();
     let mut owners = 0;
     let mut stateless = Vec::new();
@@ -98,10 +99,10 @@ fn peer_too_wide(
     )
 }
 
-/// 2: each datastore is reachable from its owner only: every NetworkPolicy that selects
+/// Item 2: each datastore is reachable from its owner only: every NetworkPolicy that selects
 /// its pods admits only the owner's pods, and (with Istio) every ALLOW policy only the
 /// owner's identity.
-pub fn item_02(cx: &Context) -> Vec<Finding> {
+pub fn datastore_owner_only(cx: &Context) -> Vec<Finding> {
     let owners: Vec<&Service> = services(cx).iter().filter(|s| s.store.is_some()).collect();
     if owners.is_empty() {
         return vec![Finding::na(cx.spec, "no service has a datastore")];
@@ -135,7 +136,7 @@ pub fn item_02(cx: &Context) -> Vec<Finding> {
         });
         if !isolating {
             fails.push(Finding::fail(
-                format!("deploy/base/{}", s.name),
+                cx.place_of("NetworkPolicy", Some(&s.name), None),
                 format!("no NetworkPolicy isolates {store}: every pod can connect to it"),
             ));
         }
@@ -213,7 +214,7 @@ pub fn item_02(cx: &Context) -> Vec<Finding> {
     verdict(
         fails,
         Finding::pass(
-            "deploy/base/*/datastore.yaml",
+            cx.tree.manifests.clone(),
             format!(
                 "{} admit only their owner (NetworkPolicy{})",
                 plural(checked, "datastore"),
@@ -277,9 +278,9 @@ fn ips_in(value: &Value) -> Vec<(String, String)> {
     out
 }
 
-/// 3: no Pod IPs or other literal IPs in the manifests, patches, kustomizations and Helm
+/// Item 3: no Pod IPs or other literal IPs in the manifests, patches, kustomizations and Helm
 /// values: services are reached by their cluster DNS names.
-pub fn item_03(cx: &Context) -> Vec<Finding> {
+pub fn calls_by_service_name(cx: &Context) -> Vec<Finding> {
     let mut fails = Vec::new();
     let mut scanned = 0;
     for d in &cx.tree.docs {
@@ -314,7 +315,11 @@ pub fn item_03(cx: &Context) -> Vec<Finding> {
     verdict(
         fails,
         Finding::pass(
-            "deploy/, helm/",
+            if cx.tree.helm_values.is_empty() {
+                cx.tree.manifests.clone()
+            } else {
+                format!("{}, Helm values", cx.tree.manifests)
+            },
             format!(
                 "no literal IPs in {}; {} by cluster DNS name",
                 plural(scanned, "document"),
@@ -324,9 +329,9 @@ pub fn item_03(cx: &Context) -> Vec<Finding> {
     )
 }
 
-/// 4: every datum has exactly one owner, every owner its own datastore, and no workload
+/// Item 4: every datum has exactly one owner, every owner its own datastore, and no workload
 /// uses another service's database (its credentials or its host).
-pub fn item_04(cx: &Context) -> Vec<Finding> {
+pub fn database_per_service(cx: &Context) -> Vec<Finding> {
     let mut fails = Vec::new();
     let mut owners: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for s in services(cx) {

@@ -1,11 +1,11 @@
-//! Images and containers: 6 no `latest`, 7 multi-stage builds, 8 no secrets in images or
-//! files, 9 non-root, 10 small runtime image.
+//! Images and containers: `no_latest_tag` (6), `multi_stage_build` (7),
+//! `no_secrets_in_images` (8, images and files), `non_root` (9), `small_runtime_image` (10).
 
 use serde_yaml_ng::Value;
 
 use super::{
-    Finding, all_containers, container_name, plural, pod_spec, removes, secret_name, secret_value,
-    services, verdict, workloads,
+    Finding, all_containers, container_name, path_pattern, plural, pod_spec, removes, secret_name,
+    secret_value, services, verdict, workloads,
 };
 use crate::audit::Context;
 use crate::audit::dockerfile::{Dockerfile, ImageRef, Stage};
@@ -18,38 +18,56 @@ fn dotted(path: &[String]) -> String {
     path.join(".").replace(".[", "[")
 }
 
-/// Dockerfiles on disk, and a failure for each model service that has none.
+/// The generated Dockerfiles that are on disk, and a failure for each one that is gone.
 fn dockerfiles<'a>(
     cx: &'a Context,
     fails: &mut Vec<Finding>,
 ) -> Vec<(&'a ServiceFiles, &'a Dockerfile)> {
-    for s in services(cx) {
-        let has = cx
-            .tree
-            .services
-            .get(&s.name)
-            .is_some_and(|f| f.dockerfile.is_some());
-        if !has {
+    for f in cx.tree.dockerfiles.values() {
+        if f.dockerfile.is_none() {
             fails.push(Finding::fail(
-                format!("services/{}/Dockerfile", s.name),
-                format!("missing: {} has no Dockerfile", s.name),
+                f.dockerfile_path(),
+                format!("missing: {} has no Dockerfile", f.service),
             ));
         }
     }
     cx.tree
-        .services
+        .dockerfiles
         .values()
-        .filter_map(|f| f.dockerfile.as_ref().map(|(_, d)| (f, d)))
+        .filter_map(|f| f.dockerfile.as_ref().map(|d| (f, d)))
         .collect()
+}
+
+/// Why an item about Dockerfiles does not apply: the blueprints build no images here.
+fn no_dockerfiles(cx: &Context) -> Finding {
+    Finding::na(
+        cx.spec,
+        "the blueprints generate no Dockerfiles: the images are built elsewhere",
+    )
+}
+
+/// Where the Dockerfiles are, for a pass: `services/*/Dockerfile`.
+fn dockerfile_place(cx: &Context) -> String {
+    let place = path_pattern(
+        cx.tree
+            .dockerfiles
+            .values()
+            .map(|f| (f.path.as_str(), f.service.as_str())),
+    );
+    if place.is_empty() {
+        "Dockerfiles".to_string()
+    } else {
+        place
+    }
 }
 
 fn at_line(f: &ServiceFiles, line: usize) -> String {
     format!("{}:{line}", f.dockerfile_path())
 }
 
-/// 6: every image pinned: manifests (resources and patches), overlay `images:` tags,
+/// Item 6: every image pinned: manifests (resources and patches), overlay `images:` tags,
 /// Dockerfile `FROM` lines, Helm values, and the tags CI pushes.
-pub fn item_06(cx: &Context) -> Vec<Finding> {
+pub fn no_latest_tag(cx: &Context) -> Vec<Finding> {
     let mut fails = Vec::new();
     let mut count = 0;
     for d in &cx.tree.docs {
@@ -159,7 +177,7 @@ pub fn item_06(cx: &Context) -> Vec<Finding> {
     verdict(
         fails,
         Finding::pass(
-            "deploy/, services/*/Dockerfile",
+            format!("{}, {}", cx.tree.manifests, dockerfile_place(cx)),
             format!(
                 "{} pinned to a version, none `latest`",
                 plural(count, "image reference")
@@ -178,8 +196,11 @@ fn copies_from_stage(d: &Dockerfile, stage_index: usize, stage: &Stage) -> bool 
     })
 }
 
-/// 7: every Dockerfile multi-stage, its final stage taking the artifact from a build stage.
-pub fn item_07(cx: &Context) -> Vec<Finding> {
+/// Item 7: every Dockerfile multi-stage, its final stage taking the artifact from a build stage.
+pub fn multi_stage_build(cx: &Context) -> Vec<Finding> {
+    if cx.tree.dockerfiles.is_empty() {
+        return vec![no_dockerfiles(cx)];
+    }
     let mut fails = Vec::new();
     let files = dockerfiles(cx, &mut fails);
     for (f, d) in &files {
@@ -204,7 +225,7 @@ pub fn item_07(cx: &Context) -> Vec<Finding> {
     verdict(
         fails,
         Finding::pass(
-            "services/*/Dockerfile",
+            dockerfile_place(cx),
             format!(
                 "{}: a build stage, then a runtime stage with only the artifact",
                 plural(files.len(), "Dockerfile")
@@ -326,15 +347,18 @@ fn secrets_in_doc(d: &Doc, fails: &mut Vec<Finding>) {
     });
 }
 
-/// 8: no credentials in the build context, the images or the files: `.dockerignore`
+/// Item 8: no credentials in the build context, the images or the files: `.dockerignore`
 /// keeps `.env` out, Dockerfiles set no secret ENV/ARG and copy no key files, manifests
 /// and values hold no secret values, and CI scans every image.
-pub fn item_08(cx: &Context) -> Vec<Finding> {
+pub fn no_secrets_in_images(cx: &Context) -> Vec<Finding> {
     let mut fails = Vec::new();
     let files = dockerfiles(cx, &mut Vec::new());
     for (f, d) in &files {
-        let ignore_path = format!("{}/.dockerignore", f.dir);
+        let ignore_path = f.dockerignore_path();
         match &f.dockerignore {
+            // Never generated: the platform's blueprints build elsewhere or keep the
+            // context clean their own way.
+            None if !f.dockerignore_generated => {}
             None => fails.push(Finding::fail(
                 ignore_path,
                 "missing: .env, keys and .git enter the build context",
@@ -465,27 +489,37 @@ pub fn item_08(cx: &Context) -> Vec<Finding> {
     let mut scanned = 0;
     if cx.model.platform.ci == Ci::GithubActions {
         for s in services(cx) {
-            let path = format!(".github/workflows/{}.yaml", s.name);
-            let Some(wf) = cx.tree.workflows.get(&path) else {
-                if cx.tree.generated.contains(&path) {
-                    fails.push(Finding::fail(path, "missing: nothing scans the image"));
+            // The service's own workflows, where the blueprints put them; none generated
+            // (the platform builds elsewhere): nothing to check here.
+            let paths: Vec<&str> = cx
+                .layout
+                .of_service(&s.name)
+                .filter(|p| p.starts_with(".github/workflows/"))
+                .collect();
+            let mut present = Vec::new();
+            for path in &paths {
+                match cx.tree.workflows.get(*path) {
+                    Some(wf) => present.push((*path, wf)),
+                    None => fails.push(Finding::fail(*path, "missing: nothing scans the image")),
                 }
-                continue;
-            };
-            let mut scans = false;
-            yaml::walk(wf, &mut |_, step| {
-                let trivy = str_at(step, &["uses"])
-                    .is_some_and(|u| u.starts_with("aquasecurity/trivy-action"));
-                if trivy && get(step, &["with", "image-ref"]).is_some() {
-                    let scanners = str_at(step, &["with", "scanners"]);
-                    scans |= scanners.is_none_or(|s| s.contains("secret"));
-                }
+            }
+            let scans = present.iter().any(|(_, wf)| {
+                let mut scans = false;
+                yaml::walk(wf, &mut |_, step| {
+                    let trivy = str_at(step, &["uses"])
+                        .is_some_and(|u| u.starts_with("aquasecurity/trivy-action"));
+                    if trivy && get(step, &["with", "image-ref"]).is_some() {
+                        let scanners = str_at(step, &["with", "scanners"]);
+                        scans |= scanners.is_none_or(|s| s.contains("secret"));
+                    }
+                });
+                scans
             });
             if scans {
                 scanned += 1;
-            } else {
+            } else if let Some((path, _)) = present.first() {
                 fails.push(Finding::fail(
-                    path,
+                    *path,
                     "no Trivy image scan with its secret scanner: a secret baked into the image goes unnoticed",
                 ));
             }
@@ -493,7 +527,13 @@ pub fn item_08(cx: &Context) -> Vec<Finding> {
     }
     let mut why = format!(
         "{}: .env kept out of the build context; no secret values in Dockerfiles, manifests or values",
-        plural(files.len(), ".dockerignore")
+        plural(
+            files
+                .iter()
+                .filter(|(f, _)| f.dockerignore.is_some())
+                .count(),
+            ".dockerignore"
+        )
     );
     if scanned > 0 {
         why.push_str(&format!(
@@ -501,13 +541,19 @@ pub fn item_08(cx: &Context) -> Vec<Finding> {
             plural(scanned, "image")
         ));
     }
-    verdict(fails, Finding::pass("services/, deploy/, helm/", why))
+    verdict(
+        fails,
+        Finding::pass(
+            format!("{}, {}", dockerfile_place(cx), cx.tree.manifests),
+            why,
+        ),
+    )
 }
 
-/// 9: non-root everywhere: a numeric non-zero USER ends every Dockerfile; every workload
+/// Item 9: non-root everywhere: a numeric non-zero USER ends every Dockerfile; every workload
 /// runs with runAsNonRoot, never as uid 0, never privileged, without privilege escalation;
 /// no patch undoes any of it.
-pub fn item_09(cx: &Context) -> Vec<Finding> {
+pub fn non_root(cx: &Context) -> Vec<Finding> {
     let mut fails = Vec::new();
     let files = dockerfiles(cx, &mut Vec::new());
     for (f, d) in &files {
@@ -604,7 +650,7 @@ pub fn item_09(cx: &Context) -> Vec<Finding> {
     verdict(
         fails,
         Finding::pass(
-            "services/*/Dockerfile, deploy/",
+            format!("{}, {}", dockerfile_place(cx), cx.tree.manifests),
             format!(
                 "{}: numeric non-root USER; {}: runAsNonRoot, no privilege escalation",
                 plural(files.len(), "Dockerfile"),
@@ -628,9 +674,12 @@ fn minimal_base(image: &str) -> bool {
             .any(|v| tag.contains(v) || name.ends_with(&format!("-{v}")))
 }
 
-/// 10: the runtime stage of every Dockerfile is distroless or slim. The size itself is
+/// Item 10: the runtime stage of every Dockerfile is distroless or slim. The size itself is
 /// only known once built: manual.
-pub fn item_10(cx: &Context) -> Vec<Finding> {
+pub fn small_runtime_image(cx: &Context) -> Vec<Finding> {
+    if cx.tree.dockerfiles.is_empty() {
+        return vec![no_dockerfiles(cx)];
+    }
     let mut fails = Vec::new();
     let files = dockerfiles(cx, &mut Vec::new());
     for (f, d) in &files {
@@ -656,7 +705,7 @@ pub fn item_10(cx: &Context) -> Vec<Finding> {
     let mut out = verdict(
         fails,
         Finding::pass(
-            "services/*/Dockerfile",
+            dockerfile_place(cx),
             format!(
                 "{}: distroless or slim runtime stage",
                 plural(files.len(), "Dockerfile")

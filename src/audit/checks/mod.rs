@@ -1,5 +1,6 @@
-//! The 22 checklist items, one function each (`item_NN`), grouped by theme, and what
-//! they share: reading workloads, pod specs and containers out of the documents.
+//! The 22 checklist items, one check each, named after what it checks (`non_root`,
+//! `no_latest_tag`) and grouped by theme, and what the checks share: reading workloads,
+//! pod specs and containers out of the documents.
 
 mod delivery;
 mod domain;
@@ -12,53 +13,62 @@ use std::collections::BTreeMap;
 use serde_yaml_ng::Value;
 
 use super::tree::Doc;
-use super::yaml::{get, selects, seq_at, string_map};
+use super::yaml::{get, selects, seq_at, str_at, string_map};
 use super::{Context, Finding};
 use crate::model::{Environment, Service};
 use crate::validate::SECRET_WORDS;
 
 pub type Check = fn(&Context) -> Vec<Finding>;
 
-/// Every item of design/ops-checklist.md: number, short title, check.
-pub const ITEMS: &[(u8, &str, Check)] = &[
-    (1, "services split by domain", domain::item_01),
-    (2, "no direct DB access between services", domain::item_02),
-    (3, "internal calls by Service name", domain::item_03),
-    (4, "database per service", domain::item_04),
-    (5, "state on PV/PVC via StatefulSet", workloads::item_05),
-    (6, "immutable images, no latest", images::item_06),
-    (7, "multi-stage builds", images::item_07),
-    (8, "no secrets in images or files", images::item_08),
-    (9, "non-root", images::item_09),
-    (10, "small runtime image", images::item_10),
-    (
-        11,
-        "no bare Pods, replicas, rolling update",
-        workloads::item_11,
-    ),
-    (
-        12,
-        "external traffic via TLS gateway only",
-        security::item_12,
-    ),
-    (13, "readiness and liveness separated", workloads::item_13),
-    (
-        14,
-        "liveness without external dependencies",
-        workloads::item_14,
-    ),
-    (15, "no restart loops (startup probe)", workloads::item_15),
-    (16, "HPA, beyond CPU, stateless only", workloads::item_16),
-    (
-        17,
-        "config in ConfigMap, namespace per env",
-        security::item_17,
-    ),
-    (18, "authn/authz, mTLS, least privilege", security::item_18),
-    (19, "JSON logs with trace context", delivery::item_19),
-    (20, "dashboards, metrics, alerts", delivery::item_20),
-    (21, "release strategy and rollback", delivery::item_21),
-    (22, "timeouts, retries, circuit breakers", delivery::item_22),
+/// One item of design/ops-checklist.md and the check that evaluates it.
+pub struct Item {
+    /// Its number in the checklist.
+    pub number: u8,
+    /// The check's name: stable, what tools and the JSON report key on.
+    pub check: &'static str,
+    /// The item's short title.
+    pub title: &'static str,
+    pub run: Check,
+}
+
+/// An item whose check's name is the function's.
+macro_rules! item {
+    ($number:literal, $module:ident :: $check:ident, $title:literal) => {
+        Item {
+            number: $number,
+            check: stringify!($check),
+            title: $title,
+            run: $module::$check,
+        }
+    };
+}
+
+/// Every item of design/ops-checklist.md, in checklist order.
+// A table: one line per item reads better than rustfmt's wrapping.
+#[rustfmt::skip]
+pub const ITEMS: &[Item] = &[
+    item!( 1, domain::split_by_domain,          "services split by domain"),
+    item!( 2, domain::datastore_owner_only,     "no direct DB access between services"),
+    item!( 3, domain::calls_by_service_name,    "internal calls by Service name"),
+    item!( 4, domain::database_per_service,     "database per service"),
+    item!( 5, workloads::state_in_statefulsets, "state on PV/PVC via StatefulSet"),
+    item!( 6, images::no_latest_tag,            "immutable images, no latest"),
+    item!( 7, images::multi_stage_build,        "multi-stage builds"),
+    item!( 8, images::no_secrets_in_images,     "no secrets in images or files"),
+    item!( 9, images::non_root,                 "non-root"),
+    item!(10, images::small_runtime_image,      "small runtime image"),
+    item!(11, workloads::rolling_deployments,   "no bare Pods, replicas, rolling update"),
+    item!(12, security::tls_gateway_only,       "external traffic via TLS gateway only"),
+    item!(13, workloads::separate_probes,       "readiness and liveness separated"),
+    item!(14, workloads::liveness_is_local,     "liveness without external dependencies"),
+    item!(15, workloads::startup_probe,         "no restart loops (startup probe)"),
+    item!(16, workloads::autoscaling,           "HPA, beyond CPU, stateless only"),
+    item!(17, security::config_and_namespaces,  "config in ConfigMap, namespace per env"),
+    item!(18, security::least_privilege,        "authn/authz, mTLS, least privilege"),
+    item!(19, delivery::json_logs_with_traces,  "JSON logs with trace context"),
+    item!(20, delivery::dashboards_and_alerts,  "dashboards, metrics, alerts"),
+    item!(21, delivery::release_and_rollback,   "release strategy and rollback"),
+    item!(22, delivery::resilience,             "timeouts, retries, circuit breakers"),
 ];
 
 /// Kinds that run pods.
@@ -150,6 +160,57 @@ fn plural(n: usize, word: &str) -> String {
     } else {
         format!("{n} {word}s")
     }
+}
+
+/// `(path, service)` pairs as paths with the service's name as `*`, each once, in order:
+/// `services/*/Dockerfile`.
+fn path_pattern<'a>(files: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for (path, service) in files {
+        let shown = path
+            .split('/')
+            .map(|seg| if seg == service { "*" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        if !out.contains(&shown) {
+            out.push(shown);
+        }
+    }
+    out.join(", ")
+}
+
+/// The Argo CD Application that deploys `s` to `env`.
+fn application<'a>(cx: &'a Context, s: &Service, env: &str) -> Option<&'a Doc> {
+    // The service's overlay for `env`, or its values file for `env` (deploy = "helm").
+    let overlay = cx
+        .layout
+        .declaring("Kustomization", Some(&s.name), Some(env))
+        .map(|k| k.rsplit_once('/').map_or("", |(dir, _)| dir));
+    let values = format!("values-{env}.yaml");
+    cx.tree
+        .argocd
+        .iter()
+        .filter(|d| d.is("Application"))
+        .find(|a| {
+            let sources: Vec<&Value> = a
+                .value
+                .get("spec")
+                .map(|spec| {
+                    spec.get("source")
+                        .into_iter()
+                        .chain(seq_at(spec, &["sources"]))
+                        .collect()
+                })
+                .unwrap_or_default();
+            a.name() == format!("{}-{env}", s.name)
+                || sources.iter().any(|src| {
+                    str_at(src, &["path"]).is_some_and(|p| Some(p.trim_end_matches('/')) == overlay)
+                        || seq_at(src, &["helm", "valueFiles"])
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .any(|f| f.ends_with(&format!("{}/{values}", s.name)))
+                })
+        })
 }
 
 /// The production (last) environment.

@@ -1,13 +1,13 @@
-//! Exposure and isolation: 12 external traffic only through a TLS gateway, 17 config in
-//! ConfigMaps and a namespace per environment, 18 identity, mTLS and least privilege.
+//! Exposure and isolation: `tls_gateway_only` (12), `config_and_namespaces` (17: config in
+//! ConfigMaps, a namespace per environment), `least_privilege` (18: identity, mTLS, policies).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_yaml_ng::Value;
 
 use super::{
-    Finding, env_entries, plural, pod_labels, pod_selector_too_wide, pod_spec, production,
-    service_deployments, services, verdict, workloads,
+    Finding, application, env_entries, plural, pod_labels, pod_selector_too_wide, pod_spec,
+    production, service_deployments, services, verdict, workloads,
 };
 use crate::audit::Context;
 use crate::audit::tree::Doc;
@@ -16,10 +16,10 @@ use crate::audit::yaml::{
 };
 use crate::spec::Mesh;
 
-/// 12: every Service internal (no NodePort, LoadBalancer or external IPs), and public
+/// Item 12: every Service internal (no NodePort, LoadBalancer or external IPs), and public
 /// traffic only through the environment's gateway (Istio Gateway, or Ingress without a
 /// mesh) over TLS, plain HTTP only redirecting. The certificate itself: manual.
-pub fn item_12(cx: &Context) -> Vec<Finding> {
+pub fn tls_gateway_only(cx: &Context) -> Vec<Finding> {
     let mut fails = Vec::new();
     let mut count = 0;
     for d in &cx.tree.docs {
@@ -72,14 +72,12 @@ pub fn item_12(cx: &Context) -> Vec<Finding> {
             "no public host or no `apis`: nothing is exposed, so no gateway",
         ));
     } else if cx.model.platform.mesh == Mesh::Istio {
-        let any_gateway = cx.tree.objects("Gateway").next().is_some()
-            || cx.tree.generated_any(|p| {
-                p.starts_with("deploy/overlays/") && p.ends_with("/_platform/gateway.yaml")
-            });
+        let any_gateway =
+            cx.tree.objects("Gateway").next().is_some() || cx.layout.generates_kind("Gateway");
         if !any_gateway {
             entrance = Some(Finding::na(
-                "deploy/overlays/*/_platform",
-                "this tree has no generated Gateway yet (run `bulkhead apply`)",
+                cx.spec,
+                "the blueprints generate no Gateway: nothing is exposed through the mesh",
             ));
         }
         for (env, host) in public.iter().filter(|_| any_gateway) {
@@ -90,7 +88,7 @@ pub fn item_12(cx: &Context) -> Vec<Finding> {
                 .collect();
             if gateways.is_empty() {
                 fails.push(Finding::fail(
-                    format!("deploy/overlays/{}/_platform", env.name),
+                    cx.place_of("Gateway", None, Some(&env.name)),
                     format!("missing: no Gateway for {host}"),
                 ));
             }
@@ -131,14 +129,12 @@ pub fn item_12(cx: &Context) -> Vec<Finding> {
             }
         }
     } else {
-        let any_ingress = cx.tree.objects("Ingress").next().is_some()
-            || cx.tree.generated_any(|p| {
-                p.starts_with("deploy/overlays/") && p.ends_with("/ingress.yaml")
-            });
+        let any_ingress =
+            cx.tree.objects("Ingress").next().is_some() || cx.layout.generates_kind("Ingress");
         if !any_ingress {
             entrance = Some(Finding::na(
-                "deploy/overlays",
-                "this tree has no generated Ingress yet (run `bulkhead apply`)",
+                cx.spec,
+                "the blueprints generate no Ingress: nothing is exposed",
             ));
         }
         for s in services(cx)
@@ -152,7 +148,7 @@ pub fn item_12(cx: &Context) -> Vec<Finding> {
                 });
                 if !found {
                     fails.push(Finding::fail(
-                        format!("deploy/overlays/{}/{}", env.name, s.name),
+                        cx.place_of("Ingress", Some(&s.name), Some(&env.name)),
                         format!("missing: no Ingress for {}'s public routes", s.name),
                     ));
                 }
@@ -182,7 +178,7 @@ pub fn item_12(cx: &Context) -> Vec<Finding> {
     let mut out = verdict(
         fails,
         Finding::pass(
-            "deploy/",
+            cx.tree.manifests.clone(),
             if entrance.is_some() {
                 format!("{}: ClusterIP only", plural(count, "Service"))
             } else {
@@ -212,25 +208,23 @@ pub fn item_12(cx: &Context) -> Vec<Finding> {
     out
 }
 
-/// Whether a kustomization is an environment's leaf (a service's or `_platform`), not the
-/// environment's aggregate.
-fn leaf_overlay(file: &str) -> bool {
-    file.split('/').count() >= 5
-}
-
-/// 17: every service reads its own ConfigMap (envFrom) and its declared secrets from
-/// Secrets; every environment's overlays set one namespace, the one service.toml names,
-/// and no two environments share one.
-pub fn item_17(cx: &Context) -> Vec<Finding> {
+/// Item 17: every service reads its own ConfigMap (envFrom) and its declared secrets from
+/// Secrets; every environment's overlays (with deploy = "helm": its releases, and the Argo
+/// CD Applications that set their namespace) use one namespace, the one service.toml
+/// names, and no two environments share one.
+pub fn config_and_namespaces(cx: &Context) -> Vec<Finding> {
     let mut fails = Vec::new();
     for s in services(cx) {
-        let maps: BTreeSet<&str> = cx
-            .tree
-            .objects("ConfigMap")
-            .filter(|c| c.service.as_deref() == Some(s.name.as_str()))
-            .map(Doc::name)
-            .collect();
         for d in service_deployments(cx, &s.name) {
+            let maps: BTreeSet<&str> = cx
+                .tree
+                .objects("ConfigMap")
+                .filter(|c| {
+                    c.service.as_deref() == Some(s.name.as_str())
+                        && (c.env.is_none() || c.env == d.env)
+                })
+                .map(Doc::name)
+                .collect();
             let Some(spec) = pod_spec(d) else { continue };
             for c in seq_at(spec, &["containers"]) {
                 let refs: Vec<&str> = seq_at(c, &["envFrom"])
@@ -271,7 +265,7 @@ pub fn item_17(cx: &Context) -> Vec<Finding> {
         let Some(env) = k.env.as_deref() else {
             continue;
         };
-        if !leaf_overlay(&k.file) {
+        if k.aggregate {
             continue;
         }
         match str_at(&k.value, &["namespace"]) {
@@ -295,12 +289,15 @@ pub fn item_17(cx: &Context) -> Vec<Finding> {
             }
         }
     }
+    if cx.tree.helm {
+        helm_namespaces(cx, &mut namespaces, &mut fails);
+    }
     let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
     for (env, set) in &namespaces {
         for ns in set {
             if let Some(other) = owner.insert(ns, env) {
                 fails.push(Finding::fail(
-                    format!("deploy/overlays/{env}"),
+                    cx.place_of("Namespace", None, Some(env)),
                     format!("namespace {ns} is shared with {other}: one namespace per environment"),
                 ));
             }
@@ -309,7 +306,7 @@ pub fn item_17(cx: &Context) -> Vec<Finding> {
     verdict(
         fails,
         Finding::pass(
-            "deploy/",
+            cx.tree.manifests.clone(),
             format!(
                 "{}: ConfigMap through envFrom, Secrets by reference; {}, a namespace each",
                 plural(services(cx).len(), "service"),
@@ -317,6 +314,60 @@ pub fn item_17(cx: &Context) -> Vec<Finding> {
             ),
         ),
     )
+}
+
+/// With deploy = "helm" the namespace is the release's: the Argo CD Application's
+/// destination must be the environment's namespace, and no rendered object may name
+/// another.
+fn helm_namespaces<'a>(
+    cx: &'a Context,
+    namespaces: &mut BTreeMap<&'a str, BTreeSet<String>>,
+    fails: &mut Vec<Finding>,
+) {
+    for env in &cx.model.environments {
+        for s in services(cx) {
+            let Some(app) = application(cx, s, &env.name) else {
+                continue;
+            };
+            let destination = str_at(&app.value, &["spec", "destination", "namespace"]);
+            if destination != Some(env.namespace.as_str()) {
+                fails.push(Finding::fail(
+                    app.place(),
+                    format!(
+                        "deploys {} in {} to namespace {}, but service.toml names {}",
+                        s.name,
+                        env.name,
+                        destination.unwrap_or("(none)"),
+                        env.namespace
+                    ),
+                ));
+            }
+        }
+    }
+    for d in cx.tree.docs.iter().filter(|d| d.helm) {
+        let (Some(env_name), Some(ns)) = (
+            d.env.as_deref(),
+            str_at(&d.value, &["metadata", "namespace"]),
+        ) else {
+            continue;
+        };
+        let Some(env) = cx.model.environments.iter().find(|e| e.name == env_name) else {
+            continue;
+        };
+        namespaces
+            .entry(&env.name)
+            .or_default()
+            .insert(ns.to_string());
+        if ns != env.namespace {
+            fails.push(Finding::fail(
+                d.place(),
+                format!(
+                    "namespace {ns}, but the release for {env_name} is in {}",
+                    env.namespace
+                ),
+            ));
+        }
+    }
 }
 
 /// Why a NetworkPolicy ingress peer admits more than a service's declared callers, the
@@ -350,12 +401,12 @@ fn ingress_peer_too_wide(
     )
 }
 
-/// 18: workloads and ServiceAccounts mount no API token, each service runs as its own
+/// Item 18: workloads and ServiceAccounts mount no API token, each service runs as its own
 /// ServiceAccount, a default-deny NetworkPolicy with per-service policies admitting only
 /// declared callers; with Istio: namespace-wide STRICT mTLS, a default-deny
 /// AuthorizationPolicy and ALLOW rules only for declared callers, the gateway and
 /// Prometheus. Secret access by RBAC: manual.
-pub fn item_18(cx: &Context) -> Vec<Finding> {
+pub fn least_privilege(cx: &Context) -> Vec<Finding> {
     let mut fails = Vec::new();
     let mut count = 0;
     for d in workloads(cx) {
@@ -436,7 +487,7 @@ pub fn item_18(cx: &Context) -> Vec<Finding> {
     });
     if !deny {
         fails.push(Finding::fail(
-            "deploy/platform",
+            cx.place_of("NetworkPolicy", None, None),
             "no default-deny NetworkPolicy (empty podSelector, Ingress and Egress, no rules): undeclared traffic flows",
         ));
     }
@@ -490,7 +541,7 @@ pub fn item_18(cx: &Context) -> Vec<Finding> {
         });
         if !strict {
             fails.push(Finding::fail(
-                "deploy/platform",
+                cx.place_of("PeerAuthentication", None, None),
                 "no namespace-wide PeerAuthentication with mTLS STRICT: plain-text traffic is accepted",
             ));
         }
@@ -521,7 +572,7 @@ pub fn item_18(cx: &Context) -> Vec<Finding> {
         });
         if !default_deny {
             fails.push(Finding::fail(
-                "deploy/platform",
+                cx.place_of("AuthorizationPolicy", None, None),
                 "no default-deny AuthorizationPolicy (no selector, no rules): every identity is admitted",
             ));
         }
@@ -613,7 +664,7 @@ pub fn item_18(cx: &Context) -> Vec<Finding> {
     let mut out = verdict(
         fails,
         Finding::pass(
-            "deploy/",
+            cx.tree.manifests.clone(),
             format!(
                 "{} without API tokens, own ServiceAccounts, default-deny{}, ingress only from declared callers",
                 plural(count, "workload"),

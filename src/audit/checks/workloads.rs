@@ -1,5 +1,5 @@
-//! Workloads: 5 state on volumes via StatefulSets, 11 Deployments with replicas and
-//! rolling updates, 13–15 probes, 16 autoscaling.
+//! Workloads: `state_in_statefulsets` (5), `rolling_deployments` (11), the probes
+//! (`separate_probes` 13, `liveness_is_local` 14, `startup_probe` 15), `autoscaling` (16).
 
 use serde_yaml_ng::{Mapping, Value};
 
@@ -26,54 +26,58 @@ const DATABASE_IMAGES: &[&str] = &[
     "elasticsearch",
 ];
 
-/// 5: each datastore a StatefulSet whose volumeClaimTemplates hold its data; no state in
+/// Item 5: each datastore a StatefulSet whose volumeClaimTemplates hold its data; no state in
 /// a Deployment (no PersistentVolumeClaim volumes, no database images).
-pub fn item_05(cx: &Context) -> Vec<Finding> {
+pub fn state_in_statefulsets(cx: &Context) -> Vec<Finding> {
     let mut fails = Vec::new();
     let owners: Vec<_> = services(cx).iter().filter(|s| s.store.is_some()).collect();
     for s in &owners {
         let store = s.store.as_ref().expect("filtered");
-        let found = cx
-            .tree
-            .objects("StatefulSet")
-            .find(|d| d.service.as_deref() == Some(s.name.as_str()) && d.name() == store.name);
-        let Some(d) = found else {
-            fails.push(Finding::fail(
-                format!("deploy/base/{}", s.name),
-                format!(
-                    "no StatefulSet {}: {}'s {} data has no stable volume",
-                    store.name, s.name, store.kind
-                ),
-            ));
-            continue;
-        };
-        let claims: Vec<&str> = seq_at(&d.value, &["spec", "volumeClaimTemplates"])
-            .iter()
-            .filter_map(|c| str_at(c, &["metadata", "name"]))
-            .collect();
-        if claims.is_empty() {
-            fails.push(Finding::fail(
-                d.place(),
-                "no volumeClaimTemplates: the data lives in the container and dies with it",
-            ));
-            continue;
-        }
-        let mounted = pod_spec(d).is_some_and(|spec| {
-            all_containers(spec).any(|c| {
-                seq_at(c, &["volumeMounts"])
-                    .iter()
-                    .filter_map(|m| str_at(m, &["name"]))
-                    .any(|n| claims.contains(&n))
-            })
-        });
-        if !mounted {
-            fails.push(Finding::fail(
-                d.place(),
-                format!(
-                    "no container mounts its volume claim ({})",
-                    claims.join(", ")
-                ),
-            ));
+        // Kustomize: the base, for every environment; Helm: each release.
+        for scope in cx.scopes() {
+            let found = cx.tree.objects("StatefulSet").find(|d| {
+                d.service.as_deref() == Some(s.name.as_str())
+                    && d.env.as_deref() == scope
+                    && d.name() == store.name
+            });
+            let Some(d) = found else {
+                fails.push(Finding::fail(
+                    cx.place_of("StatefulSet", Some(&s.name), scope),
+                    format!(
+                        "no StatefulSet {}: {}'s {} data has no stable volume",
+                        store.name, s.name, store.kind
+                    ),
+                ));
+                continue;
+            };
+            let claims: Vec<&str> = seq_at(&d.value, &["spec", "volumeClaimTemplates"])
+                .iter()
+                .filter_map(|c| str_at(c, &["metadata", "name"]))
+                .collect();
+            if claims.is_empty() {
+                fails.push(Finding::fail(
+                    d.place(),
+                    "no volumeClaimTemplates: the data lives in the container and dies with it",
+                ));
+                continue;
+            }
+            let mounted = pod_spec(d).is_some_and(|spec| {
+                all_containers(spec).any(|c| {
+                    seq_at(c, &["volumeMounts"])
+                        .iter()
+                        .filter_map(|m| str_at(m, &["name"]))
+                        .any(|n| claims.contains(&n))
+                })
+            });
+            if !mounted {
+                fails.push(Finding::fail(
+                    d.place(),
+                    format!(
+                        "no container mounts its volume claim ({})",
+                        claims.join(", ")
+                    ),
+                ));
+            }
         }
     }
     for d in workloads(cx).filter(|d| !d.is("StatefulSet")) {
@@ -112,7 +116,7 @@ pub fn item_05(cx: &Context) -> Vec<Finding> {
     let mut out = verdict(
         fails,
         Finding::pass(
-            "deploy/base/*/datastore.yaml",
+            cx.tree.manifests.clone(),
             format!(
                 "{}: StatefulSets with volumeClaimTemplates; no state in Deployments",
                 plural(owners.len(), "datastore")
@@ -132,9 +136,9 @@ pub fn item_05(cx: &Context) -> Vec<Finding> {
     out
 }
 
-/// 11: no bare Pods or ReplicaSets; every service runs a Deployment; every Deployment
+/// Item 11: no bare Pods or ReplicaSets; every service runs a Deployment; every Deployment
 /// sets `replicas` and a RollingUpdate strategy; no StatefulSet waits for manual deletes.
-pub fn item_11(cx: &Context) -> Vec<Finding> {
+pub fn rolling_deployments(cx: &Context) -> Vec<Finding> {
     let mut fails = Vec::new();
     for d in cx.tree.resources() {
         match d.kind() {
@@ -150,14 +154,18 @@ pub fn item_11(cx: &Context) -> Vec<Finding> {
         }
     }
     for s in services(cx) {
-        let has = cx.tree.objects("Deployment").any(|d| {
-            d.service.as_deref() == Some(s.name.as_str()) && d.env.is_none() && d.name() == s.name
-        });
-        if !has {
-            fails.push(Finding::fail(
-                format!("deploy/base/{}", s.name),
-                format!("no Deployment {}", s.name),
-            ));
+        for scope in cx.scopes() {
+            let has = cx.tree.objects("Deployment").any(|d| {
+                d.service.as_deref() == Some(s.name.as_str())
+                    && d.env.as_deref() == scope
+                    && d.name() == s.name
+            });
+            if !has {
+                fails.push(Finding::fail(
+                    cx.place_of("Deployment", Some(&s.name), scope),
+                    format!("no Deployment {}", s.name),
+                ));
+            }
         }
     }
     let mut count = 0;
@@ -203,7 +211,7 @@ pub fn item_11(cx: &Context) -> Vec<Finding> {
     verdict(
         fails,
         Finding::pass(
-            "deploy/",
+            cx.tree.manifests.clone(),
             format!(
                 "{} with explicit replicas and RollingUpdate; no bare Pods",
                 plural(count, "Deployment")
@@ -232,10 +240,10 @@ fn probe_path(probe: &Value) -> Option<String> {
     text_at(probe, &["httpGet", "path"])
 }
 
-/// 13: every container of a long-running workload has a readiness and a liveness probe,
+/// Item 13: every container of a long-running workload has a readiness and a liveness probe,
 /// and in Deployments they are different checks (readiness may fail on dependencies,
 /// liveness must not).
-pub fn item_13(cx: &Context) -> Vec<Finding> {
+pub fn separate_probes(cx: &Context) -> Vec<Finding> {
     let mut fails = Vec::new();
     let mut count = 0;
     for d in workloads(cx).filter(|d| long_running(d)) {
@@ -275,7 +283,7 @@ pub fn item_13(cx: &Context) -> Vec<Finding> {
     verdict(
         fails,
         Finding::pass(
-            "deploy/",
+            cx.tree.manifests.clone(),
             format!(
                 "{}: separate readiness and liveness probes",
                 plural(count, "container")
@@ -318,10 +326,10 @@ fn remote_liveness(probe: &Value) -> Option<String> {
     None
 }
 
-/// 14: liveness checks the container itself: no `host`, no command that reaches out, and
+/// Item 14: liveness checks the container itself: no `host`, no command that reaches out, and
 /// for each service the declared local endpoint (`health.liveness`), never the readiness
 /// one. Whether that endpoint's code stays local is shown by a dependency outage: manual.
-pub fn item_14(cx: &Context) -> Vec<Finding> {
+pub fn liveness_is_local(cx: &Context) -> Vec<Finding> {
     let mut fails = Vec::new();
     let mut count = 0;
     for d in workloads(cx).filter(|d| long_running(d)) {
@@ -376,7 +384,7 @@ pub fn item_14(cx: &Context) -> Vec<Finding> {
     let mut out = verdict(
         fails,
         Finding::pass(
-            "deploy/",
+            cx.tree.manifests.clone(),
             format!(
                 "{}: local checks of the container itself",
                 plural(count, "liveness probe")
@@ -411,9 +419,9 @@ pub fn item_14(cx: &Context) -> Vec<Finding> {
     out
 }
 
-/// 15: every container of a long-running workload has a startup probe with an explicit
+/// Item 15: every container of a long-running workload has a startup probe with an explicit
 /// failureThreshold and at least 30 s to come up, and liveness tolerates a failed check.
-pub fn item_15(cx: &Context) -> Vec<Finding> {
+pub fn startup_probe(cx: &Context) -> Vec<Finding> {
     let mut fails = Vec::new();
     let mut count = 0;
     for d in workloads(cx).filter(|d| long_running(d)) {
@@ -462,7 +470,7 @@ pub fn item_15(cx: &Context) -> Vec<Finding> {
     verdict(
         fails,
         Finding::pass(
-            "deploy/",
+            cx.tree.manifests.clone(),
             format!(
                 "{}: startup probe with failureThreshold and at least 30 s",
                 plural(count, "container")
@@ -484,10 +492,10 @@ fn hpa_resources(hpa: &Doc) -> Vec<String> {
         .collect()
 }
 
-/// 16: HPAs scale Deployments only (never a datastore), with sane bounds, on metrics the
+/// Item 16: HPAs scale Deployments only (never a datastore), with sane bounds, on metrics the
 /// pods request, covering every metric service.toml declares; every autoscaled service
 /// and environment has one. Whether metrics flow is a cluster matter: manual.
-pub fn item_16(cx: &Context) -> Vec<Finding> {
+pub fn autoscaling(cx: &Context) -> Vec<Finding> {
     let mut fails = Vec::new();
     let hpas: Vec<&Doc> = cx.tree.objects("HorizontalPodAutoscaler").collect();
     for hpa in &hpas {
@@ -541,9 +549,10 @@ pub fn item_16(cx: &Context) -> Vec<Finding> {
         }
     }
     for s in services(cx) {
+        // Kustomize: service-wide autoscaling is in the base; Helm: in each release.
         let declared: Vec<(Option<&str>, &crate::model::Autoscale)> = match &s.autoscale {
-            Some(a) => vec![(None, a)],
-            None => s
+            Some(a) if !cx.tree.helm => vec![(None, a)],
+            _ => s
                 .environments
                 .iter()
                 .filter_map(|(env, se)| se.autoscale.as_ref().map(|a| (Some(env.as_str()), a)))
@@ -556,13 +565,9 @@ pub fn item_16(cx: &Context) -> Vec<Finding> {
                     && str_at(&h.value, &["spec", "scaleTargetRef", "name"])
                         == Some(s.name.as_str())
             });
-            let place = match env {
-                None => format!("deploy/base/{}", s.name),
-                Some(e) => format!("deploy/overlays/{e}/{}", s.name),
-            };
             let Some(hpa) = hpa else {
                 fails.push(Finding::fail(
-                    place,
+                    cx.place_of("HorizontalPodAutoscaler", Some(&s.name), env),
                     format!(
                         "service.toml autoscales {}, but no HPA scales its Deployment",
                         s.name
@@ -594,7 +599,7 @@ pub fn item_16(cx: &Context) -> Vec<Finding> {
     let mut out = verdict(
         fails,
         Finding::pass(
-            "deploy/",
+            cx.tree.manifests.clone(),
             format!(
                 "{} on Deployments ({} beyond CPU), none on a StatefulSet",
                 plural(hpas.len(), "HPA"),
