@@ -161,6 +161,18 @@ fn every_key_platforms_write_every_key_of_service_toml() {
     }
 }
 
+/// Service keys an every-key platform sets on some services and leaves out on others.
+const OPTIONAL_SERVICE_KEYS: [&str; 8] = [
+    "description",
+    "port",
+    "apis",
+    "calls",
+    "publishes",
+    "consumes",
+    "env",
+    "secrets",
+];
+
 /// What a platform's values cover, as short facts ("runtime go", "retries 0", …); which keys
 /// it writes is `keys_left_out`'s.
 fn facts(text: &str) -> BTreeSet<String> {
@@ -206,16 +218,7 @@ fn facts(text: &str) -> BTreeSet<String> {
             "datastore {}",
             str_of(s.get("datastore")).unwrap_or("(unset)".into())
         ));
-        for key in [
-            "description",
-            "port",
-            "apis",
-            "calls",
-            "publishes",
-            "consumes",
-            "env",
-            "secrets",
-        ] {
+        for key in OPTIONAL_SERVICE_KEYS {
             fact(format!("{key} set {}", s.contains_key(key)));
         }
         let consumes = s.get("consumes").and_then(Value::as_array);
@@ -350,16 +353,7 @@ fn every_key_platforms_vary_their_values() {
     ]
     .map(String::from)
     .to_vec();
-    for key in [
-        "description",
-        "port",
-        "apis",
-        "calls",
-        "publishes",
-        "consumes",
-        "env",
-        "secrets",
-    ] {
+    for key in OPTIONAL_SERVICE_KEYS {
         expected.push(format!("{key} set true"));
         expected.push(format!("{key} set false"));
     }

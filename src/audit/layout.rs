@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::Model;
-use crate::render::{Blueprints, ENV_TOKEN, Files, SERVICE_TOKEN};
+use crate::render::{Blueprints, Files, fan_out, output_path};
 
 /// The service and environment a file was rendered for (none: once for all of them).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,37 +44,13 @@ impl Layout {
     pub fn new(model: &Model, blueprints: &Blueprints, files: &Files) -> Self {
         let mut layout = Self::default();
         for bp in blueprints.items.values().filter(|b| !b.is_partial()) {
-            let services: Vec<Option<&str>> = if bp.path.contains(SERVICE_TOKEN) {
-                model
-                    .services
-                    .iter()
-                    .map(|s| Some(s.name.as_str()))
-                    .collect()
-            } else {
-                vec![None]
-            };
-            let envs: Vec<Option<&str>> = if bp.path.contains(ENV_TOKEN) {
-                model
-                    .environments
-                    .iter()
-                    .map(|e| Some(e.name.as_str()))
-                    .collect()
-            } else {
-                vec![None]
-            };
-            for service in &services {
-                for env in &envs {
-                    let mut path = bp.path.clone();
-                    if let Some(s) = service {
-                        path = path.replace(SERVICE_TOKEN, s);
-                    }
-                    if let Some(e) = env {
-                        path = path.replace(ENV_TOKEN, e);
-                    }
-                    // A blueprint that renders to whitespace writes no file.
-                    if let Some(text) = files.get(&path) {
-                        layout.add(path, text, service, env);
-                    }
+            for (service, env) in fan_out(&bp.path, model) {
+                let path = output_path(&bp.path, model, service, env);
+                // A blueprint that renders to whitespace writes no file.
+                if let Some(text) = files.get(&path) {
+                    let service = service.map(|i| model.services[i].name.as_str());
+                    let env = env.map(|i| model.environments[i].name.as_str());
+                    layout.add(path, text, &service, &env);
                 }
             }
         }

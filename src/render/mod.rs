@@ -225,24 +225,8 @@ impl Renderer {
         // One job per output file: (blueprint, service index, environment index).
         let mut jobs: Vec<Job> = Vec::new();
         for bp in self.blueprints.items.values().filter(|b| !b.is_partial()) {
-            let services: Vec<Option<usize>> = if bp.path.contains(SERVICE_TOKEN) {
-                (0..model.services.len()).map(Some).collect()
-            } else {
-                vec![None]
-            };
-            let envs: Vec<Option<usize>> = if bp.path.contains(ENV_TOKEN) {
-                (0..model.environments.len()).map(Some).collect()
-            } else {
-                vec![None]
-            };
-            for s in &services {
-                for e in &envs {
-                    jobs.push(Job {
-                        bp,
-                        service: *s,
-                        env: *e,
-                    });
-                }
+            for (service, env) in fan_out(&bp.path, model) {
+                jobs.push(Job { bp, service, env });
             }
         }
         let mut groups = group_identical(&jobs);
@@ -253,17 +237,17 @@ impl Renderer {
 
         // Output path and, for error messages, which service and environment.
         let place = |job: &Job| -> (String, String) {
-            let mut path = job.bp.path.clone();
             let mut which = String::new();
             if let Some(i) = job.service {
-                path = path.replace(SERVICE_TOKEN, &model.services[i].name);
                 which.push_str(&format!(" for service {}", model.services[i].name));
             }
             if let Some(i) = job.env {
-                path = path.replace(ENV_TOKEN, &model.environments[i].name);
                 which.push_str(&format!(" in environment {}", model.environments[i].name));
             }
-            (path, which)
+            (
+                output_path(&job.bp.path, model, job.service, job.env),
+                which,
+            )
         };
         let render_group = |group: &Vec<usize>| -> Result<Vec<(String, Arc<str>)>, Error> {
             let first = &jobs[group[0]];
@@ -337,6 +321,43 @@ impl Renderer {
 
 /// One output file to render: a blueprint, for a service and an environment when its path
 /// fans out.
+/// The (service index, environment index) pairs a blueprint renders for: every service
+/// when its path has `__service__`, every environment when it has `__env__`, both: every
+/// pair, neither: once.
+pub fn fan_out(path: &str, model: &Model) -> Vec<(Option<usize>, Option<usize>)> {
+    let services: Vec<Option<usize>> = if path.contains(SERVICE_TOKEN) {
+        (0..model.services.len()).map(Some).collect()
+    } else {
+        vec![None]
+    };
+    let envs: Vec<Option<usize>> = if path.contains(ENV_TOKEN) {
+        (0..model.environments.len()).map(Some).collect()
+    } else {
+        vec![None]
+    };
+    services
+        .iter()
+        .flat_map(|&s| envs.iter().map(move |&e| (s, e)))
+        .collect()
+}
+
+/// The output path of a blueprint rendered for a service and an environment.
+pub fn output_path(
+    path: &str,
+    model: &Model,
+    service: Option<usize>,
+    env: Option<usize>,
+) -> String {
+    let mut out = path.to_string();
+    if let Some(i) = service {
+        out = out.replace(SERVICE_TOKEN, &model.services[i].name);
+    }
+    if let Some(i) = env {
+        out = out.replace(ENV_TOKEN, &model.environments[i].name);
+    }
+    out
+}
+
 struct Job<'a> {
     bp: &'a Blueprint,
     service: Option<usize>,
