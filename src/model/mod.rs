@@ -270,6 +270,10 @@ pub struct Service {
     pub metrics: observability::Metrics,
     /// The paths the ingress gateway may request (`apis` as AuthorizationPolicy paths).
     pub authorized_paths: Vec<String>,
+    /// Whether the workload lives in the Kustomize base: it runs as a Deployment (rolling
+    /// updates) in every environment. Otherwise each environment's overlay holds its own
+    /// workload, a Deployment or a Rollout.
+    pub workload_in_base: bool,
     /// Settings resolved for every environment (keyed by environment name, promotion order).
     pub environments: IndexMap<String, ServiceEnvironment>,
 }
@@ -491,10 +495,6 @@ pub struct ServiceDefaults {
     pub resources: Resources,
     /// Calls to the service.
     pub resilience: Resilience,
-    /// Percent of traffic to a canary.
-    pub canary_weight: i64,
-    /// Percent of traffic to the stable track beside such a canary.
-    pub canary_stable_weight: i64,
     /// Service level objectives.
     pub slo: Slo,
 }
@@ -510,8 +510,6 @@ impl Default for ServiceDefaults {
             },
             resources: Resources::defaults(),
             resilience: Resilience::defaults(),
-            canary_weight: defaults::WEIGHT.default,
-            canary_stable_weight: 100 - defaults::WEIGHT.default,
             slo: Slo::new(
                 defaults::AVAILABILITY.default,
                 defaults::LATENCY_P95_MS.default,
@@ -544,6 +542,8 @@ pub struct ServiceEnvironment {
     pub page_severity: &'static str,
     /// The PrometheusRule groups of its SLO here.
     pub alerts: Vec<observability::RuleGroup>,
+    /// The AnalysisTemplate that judges a new version here, when a Rollout runs it.
+    pub analysis: Option<observability::Analysis>,
 }
 
 /// Which settings of one service in one environment differ from the service's base.
@@ -677,9 +677,17 @@ impl Model {
                     callers: &s.callers,
                     strategy: here.release.strategy,
                     weight: here.release.weight,
-                    replicas: here.replicas,
                 });
                 here.page_severity = if e.production { "critical" } else { "warning" };
+                here.analysis = here.traffic.rollout.is_some().then(|| {
+                    observability::analysis(
+                        mesh,
+                        &e.namespace,
+                        &s.name,
+                        s.slo.availability,
+                        s.slo.latency_p95_ms,
+                    )
+                });
                 here.alerts = observability::alert_rules(&observability::AlertInput {
                     mesh,
                     service: &s.name,
@@ -804,7 +812,7 @@ impl Service {
             value(s.slo.availability.as_ref()).unwrap_or(defaults::AVAILABILITY.default);
         let retries = value(r.retries.as_ref()).unwrap_or(defaults::RETRIES.default);
 
-        let per_env = environments
+        let per_env: IndexMap<String, ServiceEnvironment> = environments
             .iter()
             .map(|e| {
                 let over = s.environments.iter().find(|o| o.name.value == e.name);
@@ -845,6 +853,7 @@ impl Service {
                     traffic: traffic::Traffic::default(),
                     page_severity: "",
                     alerts: Vec::new(),
+                    analysis: None,
                 };
                 (e.name.clone(), se)
             })
@@ -892,6 +901,9 @@ impl Service {
             runbook_url: String::new(),
             metrics: observability::Metrics::new(Mesh::Istio, "", "", 0),
             authorized_paths: traffic::authorized_paths(&strings(&s.apis)),
+            workload_in_base: per_env
+                .values()
+                .all(|e: &ServiceEnvironment| e.release.strategy == Strategy::Rolling),
             environments: per_env,
             name,
         }

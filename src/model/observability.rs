@@ -9,6 +9,10 @@ use serde::Serialize;
 
 use crate::spec::Mesh;
 
+/// The label the PodMonitor or ServiceMonitor copies from a Rollout's pods
+/// (`rollouts-pod-template-hash`): which version answered.
+pub const VERSION_LABEL: &str = "rollouts_pod_template_hash";
+
 /// Windows of the recorded 5xx ratio the burn-rate alerts compare.
 const WINDOWS: [&str; 5] = ["5m", "30m", "1h", "6h", "3d"];
 
@@ -33,7 +37,8 @@ pub struct Metrics {
     pub buckets: String,
     /// The label holding the HTTP status.
     pub code: &'static str,
-    /// The label that tells release tracks (or pods) apart.
+    /// The label that tells versions apart (a Rollout's pod-template hash; empty for a
+    /// Deployment's pods).
     pub track: &'static str,
     /// Grafana's unit of the latency (`ms` or `s`).
     pub latency_unit: &'static str,
@@ -85,7 +90,7 @@ impl Metrics {
             buckets: format!("{histogram}{{{selector}}}"),
             selector,
             code,
-            track: if istio { "destination_workload" } else { "pod" },
+            track: VERSION_LABEL,
             latency_unit: if istio { "ms" } else { "s" },
             latency_slo,
             latency_slo_text,
@@ -218,9 +223,12 @@ pub fn alert_rules(input: &AlertInput) -> Vec<RuleGroup> {
         .map(|w| Rule {
             record: Some(format!("service:request_error_ratio:rate{w}")),
             alert: None,
+            // Per version, so a bad canary is not diluted by the stable pods; no errors
+            // but some requests is 0, no requests at all is no series.
             expr: format!(
-                "(sum(rate({}[{w}])) or vector(0)) / sum(rate({}[{w}]))",
-                m.errors, m.requests
+                "(sum by ({VERSION_LABEL}) (rate({e}[{w}])) or 0 * sum by ({VERSION_LABEL}) (rate({r}[{w}]))) / sum by ({VERSION_LABEL}) (rate({r}[{w}]))",
+                e = m.errors,
+                r = m.requests
             ),
             hold: None,
             labels: at(),
@@ -347,6 +355,125 @@ pub fn alert_rules(input: &AlertInput) -> Vec<RuleGroup> {
             rules: alerts,
         },
     ]
+}
+
+/// An Argo Rollouts AnalysisTemplate: a new version passes while its own requests meet the
+/// SLO, measured on the same metrics as the dashboards and alerts, restricted to its pods
+/// by their pod-template hash (the argument `canary-hash`).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Analysis {
+    /// The template's name, `{service}-slo`.
+    pub name: String,
+    /// Its `spec`, in the controller's field names.
+    pub spec: AnalysisSpec,
+}
+
+/// `spec` of an AnalysisTemplate.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct AnalysisSpec {
+    /// The argument the Rollout passes: the new version's pod-template hash.
+    pub args: Vec<AnalysisArg>,
+    /// The measurements; failing one beyond its limit aborts the rollout.
+    pub metrics: Vec<AnalysisMetric>,
+}
+
+/// An argument of an AnalysisTemplate.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct AnalysisArg {
+    /// `canary-hash`.
+    pub name: &'static str,
+}
+
+/// One measurement of an analysis, in the controller's field names.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisMetric {
+    /// `success-rate` or `latency-p95`.
+    pub name: &'static str,
+    /// Time between measurements.
+    pub interval: &'static str,
+    /// How many measurements.
+    pub count: i64,
+    /// Failed measurements tolerated before the analysis fails.
+    pub failure_limit: i64,
+    /// The condition each measurement must meet (the SLO).
+    pub success_condition: String,
+    /// Where the measurement comes from.
+    pub provider: MetricProvider,
+}
+
+/// `provider` of a measurement.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct MetricProvider {
+    /// A Prometheus query.
+    pub prometheus: PrometheusQuery,
+}
+
+/// A Prometheus query of a measurement.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PrometheusQuery {
+    /// Prometheus' address.
+    pub address: &'static str,
+    /// The PromQL; `{{args.canary-hash}}` is the controller's placeholder.
+    pub query: String,
+}
+
+/// Prometheus as the Prometheus Operator exposes it (kube-prometheus-stack in `monitoring`).
+pub const PROMETHEUS_URL: &str = "http://prometheus-operated.monitoring.svc.cluster.local:9090";
+
+/// The SLO analysis of one service in one namespace.
+pub fn analysis(
+    mesh: Mesh,
+    namespace: &str,
+    service: &str,
+    availability: f64,
+    latency_p95_ms: i64,
+) -> Analysis {
+    let m = Metrics::new(mesh, namespace, service, latency_p95_ms);
+    let version = format!("{VERSION_LABEL}=\"{{{{args.canary-hash}}}}\"");
+    let only = |series: &str| series.replacen('}', &format!(",{version}}}"), 1);
+    let (requests, errors, buckets) = (only(&m.requests), only(&m.errors), only(&m.buckets));
+    // Percent to a ratio, rounded away from float noise (99.9 / 100 = 0.9990000000000001).
+    let ratio = (availability / 100.0 * 1e9).round() / 1e9;
+    let metric = |name, success_condition, query| AnalysisMetric {
+        name,
+        interval: "1m",
+        count: 5,
+        failure_limit: 1,
+        success_condition,
+        provider: MetricProvider {
+            prometheus: PrometheusQuery {
+                address: PROMETHEUS_URL,
+                query,
+            },
+        },
+    };
+    Analysis {
+        name: format!("{service}-slo"),
+        spec: AnalysisSpec {
+            args: vec![AnalysisArg {
+                name: "canary-hash",
+            }],
+            metrics: vec![
+                // No requests yet is no failure: 1.
+                metric(
+                    "success-rate",
+                    format!("result[0] >= {}", decimal(ratio)),
+                    format!(
+                        "1 - ((sum(rate({errors}[2m])) or vector(0)) / sum(rate({requests}[2m]))) or vector(1)"
+                    ),
+                ),
+                // No observations give NaN: not a failure either.
+                metric(
+                    "latency-p95",
+                    format!("isNaN(result[0]) || result[0] <= {}", m.latency_slo_text),
+                    format!(
+                        "histogram_quantile(0.95, sum by (le) (rate({buckets}[2m]))) or vector(0)"
+                    ),
+                ),
+            ],
+        },
+    }
 }
 
 /// Where a service's runbook is: its section of docs/architecture.md, as a browsable URL

@@ -1,24 +1,29 @@
-//! How requests reach one service in one environment, derived once: its release tracks and
-//! their sizes, the mesh routes (views, split weights), and who may call it. The Kustomize
-//! blueprints and the Helm values both read these; no template does the arithmetic.
+//! How requests reach one service in one environment, derived once: the workload that runs
+//! it (a Deployment, or an Argo Rollouts Rollout for canary and blue-green releases) and its
+//! strategy, the mesh routes, and who may call it. The Kustomize blueprints and the Helm
+//! values both read these; no template does the arithmetic.
 
 use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::spec::{Mesh, Strategy};
 
-/// The pod label that tells release tracks apart.
-pub const TRACK_LABEL: &str = "app.kubernetes.io/track";
+/// The name of a canary's managed route in every VirtualService.
+pub const PRIMARY_ROUTE: &str = "primary";
+/// How long the old version of a blue-green release stays up after promotion: an abort or
+/// undo within it switches back at once.
+pub const SCALE_DOWN_DELAY_SECONDS: i64 = 600;
+/// How long a canary runs at its first weight before it is analysed.
+pub const CANARY_PAUSE: &str = "5m";
 
 /// How requests reach a service in one environment.
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct Traffic {
-    /// The track of the main Deployment's pods: `blue` with blue-green, else `stable`.
-    pub track: &'static str,
-    /// The second Deployment of a canary or blue-green release, if any.
-    pub second_track: Option<SecondTrack>,
-    /// The canary's share of traffic and pods, with release.strategy canary.
-    pub canary: Option<Canary>,
+    /// The workload that runs the service here: a `Deployment` (rolling updates) or an Argo
+    /// Rollouts `Rollout` (canary, blue-green).
+    pub workload: Workload,
+    /// The Rollout's strategy, with release.strategy canary or blue-green.
+    pub rollout: Option<Rollout>,
     /// The service's in-cluster host name, `{service}.{namespace}.svc.cluster.local`.
     pub host: String,
     /// With the mesh: the VirtualServices (inside the mesh, and the public one when the
@@ -26,36 +31,133 @@ pub struct Traffic {
     pub virtual_services: Vec<View>,
     /// The HTTP routes every VirtualService of the service carries, in order.
     pub routes: Vec<Route>,
+    /// The DestinationRule subsets a canary's traffic is split between (the controller adds
+    /// each version's `rollouts-pod-template-hash` to their labels); empty otherwise.
+    pub subsets: Vec<&'static str>,
     /// The service's own mesh identity.
     pub principal: String,
     /// Mesh identities of the declared callers.
     pub caller_principals: Vec<String>,
 }
 
-/// The second Deployment of a release.
+/// The kind of object that runs a service's pods.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct SecondTrack {
-    /// `canary` or `green`.
-    pub name: &'static str,
-    /// The Deployment's name, `{service}-{name}`.
-    pub deployment: String,
-    /// Its replica count.
-    pub replicas: i64,
+pub struct Workload {
+    /// `apps/v1` or `argoproj.io/v1alpha1`.
+    pub api_version: &'static str,
+    /// `Deployment` or `Rollout`.
+    pub kind: &'static str,
+    /// The API group (`apps`, `argoproj.io`), as Argo CD names it in `ignoreDifferences`.
+    pub group: &'static str,
 }
 
-/// A canary's share.
+impl Default for Workload {
+    fn default() -> Self {
+        Self::DEPLOYMENT
+    }
+}
+
+impl Workload {
+    pub const DEPLOYMENT: Self = Self {
+        api_version: "apps/v1",
+        kind: "Deployment",
+        group: "apps",
+    };
+    pub const ROLLOUT: Self = Self {
+        api_version: "argoproj.io/v1alpha1",
+        kind: "Rollout",
+        group: "argoproj.io",
+    };
+}
+
+/// A Rollout's strategy and what it refers to.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct Canary {
-    /// Percent of requests to the canary (`release.weight`).
-    pub weight: i64,
-    /// Percent of requests to the stable track, `100 - weight`.
-    pub stable_weight: i64,
-    /// Canary pods. With the mesh the split is exact, so it needs capacity for its share
-    /// only; without it the Service spreads requests over all pods, so its share of the
-    /// pods is its share of the traffic.
-    pub replicas: i64,
-    /// The canary's share of all pods in percent, rounded down (what it gets without a mesh).
-    pub pod_share: i64,
+pub struct Rollout {
+    /// `spec.strategy`, exactly as the Argo Rollouts controller reads it (`canary` or
+    /// `blueGreen`).
+    pub strategy: RolloutStrategy,
+    /// The AnalysisTemplate that judges a new version by the service's SLO.
+    pub analysis_template: String,
+    /// The Service that reaches the new version before promotion (blue-green only).
+    pub preview_service: Option<String>,
+}
+
+/// `spec.strategy` of a Rollout: one of the two.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutStrategy {
+    /// The canary strategy, with release.strategy canary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanaryStrategy>,
+    /// The blue-green strategy, with release.strategy blue-green.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blue_green: Option<BlueGreenStrategy>,
+}
+
+/// `spec.strategy.canary` of a Rollout.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryStrategy {
+    /// With the mesh: the VirtualServices and DestinationRule the controller shifts weights
+    /// in; without it the canary's share of requests is its share of the pods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traffic_routing: Option<TrafficRouting>,
+    /// The steps, as the controller reads them.
+    pub steps: Vec<serde_json::Value>,
+}
+
+/// `trafficRouting` of a canary.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct TrafficRouting {
+    /// Istio's VirtualServices and DestinationRule.
+    pub istio: IstioRouting,
+}
+
+/// `trafficRouting.istio` of a canary.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IstioRouting {
+    /// The VirtualServices, each with the route whose weights the controller sets.
+    pub virtual_services: Vec<ManagedRoutes>,
+    /// The DestinationRule whose subsets tell the versions apart.
+    pub destination_rule: DestinationRuleRef,
+}
+
+/// The DestinationRule of a canary and its two subsets.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DestinationRuleRef {
+    /// The DestinationRule's name (the service's).
+    pub name: String,
+    /// The subset of the new version.
+    pub canary_subset_name: &'static str,
+    /// The subset of the current version.
+    pub stable_subset_name: &'static str,
+}
+
+/// A VirtualService and the routes in it the controller manages.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ManagedRoutes {
+    /// The VirtualService's name.
+    pub name: String,
+    /// Its managed routes (`primary`).
+    pub routes: Vec<&'static str>,
+}
+
+/// `spec.strategy.blueGreen` of a Rollout.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BlueGreenStrategy {
+    /// The Service that carries the traffic (the service's own).
+    pub active_service: String,
+    /// The Service that reaches the new version before promotion, `{service}-preview`.
+    pub preview_service: String,
+    /// Promote as soon as the pre-promotion analysis passes.
+    pub auto_promotion_enabled: bool,
+    /// The analysis the new version must pass before it gets the traffic.
+    pub pre_promotion_analysis: serde_json::Value,
+    /// How long the old version keeps running after promotion.
+    pub scale_down_delay_seconds: i64,
 }
 
 /// One VirtualService.
@@ -102,37 +204,77 @@ pub struct TrafficInput<'a> {
     pub callers: &'a [String],
     pub strategy: Strategy,
     pub weight: Option<i64>,
-    pub replicas: i64,
 }
 
 impl Traffic {
     pub fn new(input: &TrafficInput) -> Self {
         let service = input.service;
-        let canary = (input.strategy == Strategy::Canary).then(|| {
-            let weight = input
-                .weight
-                .unwrap_or(crate::spec::defaults::WEIGHT.default);
-            let replicas = canary_replicas(input.mesh, input.replicas, weight);
-            Canary {
-                weight,
-                stable_weight: 100 - weight,
-                replicas,
-                pod_share: replicas * 100 / (input.replicas + replicas),
-            }
-        });
-        let second_track = match input.strategy {
-            Strategy::Rolling => None,
-            Strategy::Canary => Some(("canary", canary.as_ref().map_or(1, |c| c.replicas))),
-            Strategy::BlueGreen => Some(("green", input.replicas)),
-        }
-        .map(|(name, replicas)| SecondTrack {
-            name,
-            deployment: format!("{service}-{name}"),
-            replicas,
-        });
+        let mesh = input.mesh == Mesh::Istio;
+        let analysis_template = format!("{service}-slo");
         let host = format!("{service}.{}.svc.cluster.local", input.namespace);
-        let routes = match &canary {
-            Some(c) => vec![
+        let public = match (input.apis.is_empty(), input.host) {
+            (false, Some(public)) if mesh => Some(public),
+            _ => None,
+        };
+        let canary = input.strategy == Strategy::Canary;
+        let rollout = match input.strategy {
+            Strategy::Rolling => None,
+            Strategy::Canary => {
+                let mut managed = vec![ManagedRoutes {
+                    name: service.to_string(),
+                    routes: vec![PRIMARY_ROUTE],
+                }];
+                if public.is_some() {
+                    managed.push(ManagedRoutes {
+                        name: format!("{service}-public"),
+                        routes: vec![PRIMARY_ROUTE],
+                    });
+                }
+                let weight = input
+                    .weight
+                    .unwrap_or(crate::spec::defaults::WEIGHT.default);
+                Some(Rollout {
+                    strategy: RolloutStrategy {
+                        canary: Some(CanaryStrategy {
+                            traffic_routing: mesh.then(|| TrafficRouting {
+                                istio: IstioRouting {
+                                    virtual_services: managed,
+                                    destination_rule: DestinationRuleRef {
+                                        name: service.to_string(),
+                                        canary_subset_name: "canary",
+                                        stable_subset_name: "stable",
+                                    },
+                                },
+                            }),
+                            steps: canary_steps(weight, &analysis_template),
+                        }),
+                        blue_green: None,
+                    },
+                    analysis_template,
+                    preview_service: None,
+                })
+            }
+            Strategy::BlueGreen => {
+                let preview = format!("{service}-preview");
+                Some(Rollout {
+                    strategy: RolloutStrategy {
+                        canary: None,
+                        blue_green: Some(BlueGreenStrategy {
+                            active_service: service.to_string(),
+                            preview_service: preview.clone(),
+                            auto_promotion_enabled: true,
+                            pre_promotion_analysis: analysis_step(&analysis_template)["analysis"]
+                                .clone(),
+                            scale_down_delay_seconds: SCALE_DOWN_DELAY_SECONDS,
+                        }),
+                    },
+                    analysis_template,
+                    preview_service: Some(preview),
+                })
+            }
+        };
+        let routes = if canary && mesh {
+            vec![
                 Route {
                     name: "canary-header",
                     header: true,
@@ -142,38 +284,39 @@ impl Traffic {
                     }],
                 },
                 Route {
-                    name: "canary-split",
+                    name: PRIMARY_ROUTE,
                     header: false,
                     to: vec![
                         Destination {
                             subset: Some("stable"),
-                            weight: Some(c.stable_weight),
+                            weight: Some(100),
                         },
                         Destination {
                             subset: Some("canary"),
-                            weight: Some(c.weight),
+                            weight: Some(0),
                         },
                     ],
                 },
-            ],
-            None => vec![Route {
+            ]
+        } else {
+            vec![Route {
                 name: "default",
                 header: false,
                 to: vec![Destination {
                     subset: None,
                     weight: None,
                 }],
-            }],
+            }]
         };
         let mut virtual_services = Vec::new();
-        if input.mesh == Mesh::Istio {
+        if mesh {
             virtual_services.push(View {
                 name: service.to_string(),
                 hosts: vec![host.clone()],
                 gateways: vec!["mesh".into()],
                 prefixes: Vec::new(),
             });
-            if let (false, Some(public)) = (input.apis.is_empty(), input.host) {
+            if let Some(public) = public {
                 virtual_services.push(View {
                     name: format!("{service}-public"),
                     hosts: vec![public.to_string()],
@@ -183,16 +326,20 @@ impl Traffic {
             }
         }
         Self {
-            track: if input.strategy == Strategy::BlueGreen {
-                "blue"
+            workload: if rollout.is_some() {
+                Workload::ROLLOUT
             } else {
-                "stable"
+                Workload::DEPLOYMENT
             },
-            second_track,
-            canary,
+            rollout,
             host,
             virtual_services,
             routes,
+            subsets: if canary && mesh {
+                vec!["stable", "canary"]
+            } else {
+                Vec::new()
+            },
             principal: principal(input.namespace, service),
             caller_principals: input
                 .callers
@@ -203,14 +350,25 @@ impl Traffic {
     }
 }
 
-/// The canary track's replicas: its weight's share of `replicas`, at least 1.
-fn canary_replicas(mesh: Mesh, replicas: i64, weight: i64) -> i64 {
-    let n = if mesh == Mesh::Istio {
-        (replicas * weight + 99) / 100
-    } else {
-        (replicas * weight + (100 - weight) / 2) / (100 - weight)
-    };
-    n.max(1)
+/// The analysis step of a Rollout: the service's SLO template, judging the newest pods.
+pub fn analysis_step(template: &str) -> serde_json::Value {
+    serde_json::json!({
+        "analysis": {
+            "templates": [{ "templateName": template }],
+            "args": [{ "name": "canary-hash", "valueFrom": { "podTemplateHashValue": "Latest" } }],
+        }
+    })
+}
+
+/// The default canary: `weight` percent of the traffic, a pause for metrics to gather, an
+/// analysis against the SLO, then full promotion.
+fn canary_steps(weight: i64, template: &str) -> Vec<serde_json::Value> {
+    vec![
+        serde_json::json!({ "setWeight": weight }),
+        serde_json::json!({ "pause": { "duration": CANARY_PAUSE } }),
+        analysis_step(template),
+        serde_json::json!({ "setWeight": 100 }),
+    ]
 }
 
 /// A workload's mesh identity: `cluster.local/ns/{namespace}/sa/{service account}`.
@@ -236,16 +394,6 @@ pub fn authorized_paths(apis: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn canary_replicas_follow_the_split() {
-        // Mesh: capacity for the share, rounded up.
-        assert_eq!(canary_replicas(Mesh::Istio, 4, 10), 1);
-        assert_eq!(canary_replicas(Mesh::Istio, 10, 35), 4);
-        // No mesh: c / (r + c) ≈ weight.
-        assert_eq!(canary_replicas(Mesh::None, 4, 50), 4);
-        assert_eq!(canary_replicas(Mesh::None, 9, 10), 1);
-    }
 
     #[test]
     fn public_paths_never_widen_a_prefix() {

@@ -160,6 +160,54 @@ pub fn yaml_value(value: &Value) -> Result<String, Error> {
     })
 }
 
+/// Any value as block-style YAML, every line indented by `indent` spaces (a mapping's keys
+/// and a sequence's dashes start there), without a final newline. Scalars and empty
+/// collections are written as `yaml_value` writes them, so data stays data.
+pub fn yaml_block(value: &Value, indent: usize) -> Result<String, Error> {
+    let mut out = String::new();
+    block_into(&mut out, value, indent)?;
+    Ok(out.trim_end_matches('\n').to_string())
+}
+
+fn is_nested(value: &Value) -> bool {
+    matches!(
+        value.kind(),
+        ValueKind::Map | ValueKind::Seq | ValueKind::Iterable
+    ) && value.len().is_some_and(|n| n > 0)
+}
+
+fn block_into(out: &mut String, value: &Value, indent: usize) -> Result<(), Error> {
+    let pad = " ".repeat(indent);
+    match value.kind() {
+        ValueKind::Map if is_nested(value) => {
+            for key in value.try_iter()? {
+                let v = value.get_item(&key)?;
+                out.push_str(&format!("{pad}{}:", yaml_string(&key.to_string())));
+                if is_nested(&v) {
+                    out.push('\n');
+                    block_into(out, &v, indent + 2)?;
+                } else {
+                    out.push_str(&format!(" {}\n", yaml_value(&v)?));
+                }
+            }
+        }
+        ValueKind::Seq | ValueKind::Iterable if is_nested(value) => {
+            for item in value.try_iter()? {
+                if is_nested(&item) {
+                    // The item's first line goes after the dash.
+                    let mut inner = String::new();
+                    block_into(&mut inner, &item, indent + 2)?;
+                    out.push_str(&format!("{pad}- {}", &inner[indent + 2..]));
+                } else {
+                    out.push_str(&format!("{pad}- {}\n", yaml_value(&item)?));
+                }
+            }
+        }
+        _ => out.push_str(&format!("{pad}{}\n", yaml_value(value)?)),
+    }
+    Ok(())
+}
+
 pub fn json_value(value: &Value) -> Result<String, Error> {
     Ok(match value.kind() {
         ValueKind::None | ValueKind::Undefined => "null".into(),

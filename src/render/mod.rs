@@ -434,6 +434,15 @@ pub const FILTERS: &[Filter] = &[
             });
         },
     },
+    Filter {
+        name: "block",
+        doc: "Any value as block-style YAML indented by N spaces, for nested data on lines of its own: `strategy:\\n{{ rollout.strategy | block(4) }}`.",
+        register: |env, name| {
+            env.add_filter(name, |v: Value, indent: usize| {
+                escape::yaml_block(&v, indent).map(Value::from_safe_string)
+            });
+        },
+    },
     // A shell word is text inside another format (a YAML `run:` string), so it stays
     // unsafe: the file's own escaping still applies, e.g. `{{ "echo " ~ (x | shell) }}`.
     Filter {

@@ -53,8 +53,8 @@ metadata:
     {{- include "bulkhead.labels" .root | nindent 4 }}
 spec:
   scaleTargetRef:
-    apiVersion: apps/v1
-    kind: Deployment
+    apiVersion: {{ .root.Values.workload.apiVersion }}
+    kind: {{ .root.Values.workload.kind }}
     name: {{ .target | quote }}
   minReplicas: {{ int $a.min }}
   maxReplicas: {{ int $a.max }}
