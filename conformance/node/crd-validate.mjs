@@ -1,5 +1,5 @@
 // Validates custom resources against the schemas shipped by the pinned
-// @kubernetes-models packages (Istio, Argo CD, prometheus-operator).
+// @kubernetes-models packages (Istio, Argo CD, Argo Rollouts, prometheus-operator).
 //
 //   node crd-validate.mjs NODE_MODULES --list
 //   node crd-validate.mjs NODE_MODULES INPUT.json      (prints JSON results on stdout)
@@ -25,6 +25,7 @@ import { pathToFileURL } from "node:url";
 const PACKAGES = [
   "@kubernetes-models/istio",
   "@kubernetes-models/argo-cd",
+  "@kubernetes-models/argo-rollouts",
   "@kubernetes-models/prometheus-operator",
 ];
 // Upstream fields that these packages' compiled schemas lost: the generator of
@@ -42,12 +43,18 @@ if (!nodeModules || !input) {
   process.exit(2);
 }
 
+// apiVersion/kind → the one package that defines it. Argo CD and Argo Rollouts share
+// argoproj.io/v1alpha1: a kind defined by two packages would be judged by whichever
+// loaded first, so that is an error rather than a silent choice.
 const models = new Map();
+const clashes = new Set();
 function collect(ns, pkg, version) {
   for (const v of Object.values(ns)) {
     if (typeof v === "function" && typeof v.apiVersion === "string" && typeof v.kind === "string") {
       const key = `${v.apiVersion}/${v.kind}`;
-      if (!models.has(key)) models.set(key, { cls: v, pkg, version });
+      const seen = models.get(key);
+      if (!seen) models.set(key, { cls: v, pkg, version });
+      else if (seen.pkg !== pkg) clashes.add(`${key}: ${seen.pkg} and ${pkg}`);
     } else if (v && typeof v === "object") {
       collect(v, pkg, version);
     }
@@ -58,6 +65,10 @@ for (const pkg of PACKAGES) {
   const { version } = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
   const mod = await import(pathToFileURL(path.join(dir, "index.js")).href);
   collect(mod, pkg, version);
+}
+if (clashes.size) {
+  console.error(`kinds defined by more than one package: ${[...clashes].join("; ")}`);
+  process.exit(1);
 }
 
 if (input === "--list") {

@@ -36,7 +36,7 @@ def parse_args(argv):
     p.add_argument("--expect-defects", action="store_true",
                    help="the paths are planted-defect trees: exit 0 only if every tool reports "
                         "a finding (and each planted defect listed in <tree>.expect.yaml is "
-                        "reported by its tool)")
+                        "reported by its tool, which reports nothing else)")
     p.add_argument("--keep", action="store_true", help="keep the temporary folders (generated trees, renders)")
     p.add_argument("--jobs", type=int, default=int(os.environ.get("CONFORMANCE_JOBS", os.cpu_count() or 2)))
     return p.parse_args(argv)
@@ -182,7 +182,9 @@ def expectations(tree_dir: Path) -> dict[str, list[str]]:
 
 
 def judge_defects(tree_dir: Path, results: dict[str, StepResult]) -> list[str]:
-    """Every tool must report its planted defect; a tool error does not count as catching it."""
+    """Every tool must report its planted defect; a tool error does not count as catching it.
+    A tool named in <tree>.expect.yaml must report nothing else: the rest of the tree is meant
+    to pass, so a finding no planted defect explains is a false alarm (or an unplanted defect)."""
     problems = []
     expect = expectations(tree_dir)
     for tool, r in results.items():
@@ -190,9 +192,14 @@ def judge_defects(tree_dir: Path, results: dict[str, StepResult]) -> list[str]:
             problems.append(f"{tool}: the tool could not run ({r.error.splitlines()[0]})")
         elif not r.findings:
             problems.append(f"{tool}: reported nothing — its planted defect was missed")
-        for needle in expect.get(tool, []):
+        needles = expect.get(tool, [])
+        for needle in needles:
             if not any(needle in f.where or needle in f.message for f in r.findings):
                 problems.append(f"{tool}: no finding mentions {needle!r} (the planted defect)")
+        if tool in expect:
+            for f in r.findings:
+                if not any(needle in f.where or needle in f.message for needle in needles):
+                    problems.append(f"{tool}: a finding no planted defect explains: {f.line()}")
     for tool in expect:
         if tool not in results:
             problems.append(f"{tree_dir.name}.expect.yaml names an unknown tool {tool!r}")
@@ -285,11 +292,12 @@ def main(argv=None) -> int:
             checked = {k: v for k, v in results.items() if k != "generate"}
             problems += [f"{name}: {p}" for p in judge_defects(tree_dir, checked)]
         if problems:
-            print("\nEXPECT-DEFECTS FAILED — not every tool caught its planted defect:")
+            print("\nEXPECT-DEFECTS FAILED — a planted defect missed, or a finding not planted:")
             for p in problems:
                 print(f"  ✗ {p}")
             return 1
-        print(f"\nexpect-defects: ok — all {len(TOOL_ORDER)} tools reported their planted defects")
+        print(f"\nexpect-defects: ok — all {len(TOOL_ORDER)} tools reported their planted defects "
+              "and nothing else")
         return 0
 
     failed = [f"{name} / {r.tool}" for name, _, results in overall for r in results.values() if r.failed]

@@ -1,5 +1,5 @@
-"""Custom resources (Istio, Argo CD, prometheus-operator) against the schemas of the pinned
-@kubernetes-models npm packages; fields the schema does not define fail (see
+"""Custom resources (Istio, Argo CD, Argo Rollouts, prometheus-operator) against the schemas
+of the pinned @kubernetes-models npm packages; fields the schema does not define fail (see
 conformance/node/crd-validate.mjs for how they are found). A kind no package defines
 is a failure, not a skip."""
 
@@ -48,7 +48,8 @@ def check(tree: Tree) -> StepResult:
         o = objs[r["id"]]
         if r["model"] is None:
             res.add(o.where, f"no known schema for {o.obj.get('apiVersion')} {o.obj.get('kind')} "
-                             "(not in the pinned Istio / Argo CD / prometheus-operator packages)")
+                             "(not in the pinned Istio / Argo CD / Argo Rollouts / "
+                             "prometheus-operator packages)")
             continue
         for err in r["errors"]:
             res.add(o.where, f"schema: {err}")
