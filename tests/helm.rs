@@ -23,7 +23,7 @@ use serde_yaml_ng::{Mapping, Value};
 use crate::common::{EXAMPLES, example, generate, platform, read_tree, root};
 
 /// The Kubernetes version lint checks the chart against (as the conformance suite does).
-const KUBE_VERSION: &str = "v1.32.0";
+pub(crate) const KUBE_VERSION: &str = "v1.32.0";
 
 /// The tools venv's Python, which has helm-python-sdk; a clear failure when it is missing.
 fn tools_python() -> PathBuf {
@@ -221,6 +221,12 @@ fn helm(tree: &Path, jobs: &[Job]) -> serde_json::Value {
             ],
         })).collect::<Vec<_>>(),
     });
+    render_and_lint(&request)
+}
+
+/// Runs tests/helpers/helm_render.py on `request` (the input its docstring describes) and
+/// returns its JSON answer.
+pub(crate) fn render_and_lint(request: &serde_json::Value) -> serde_json::Value {
     let mut child = Command::new(tools_python())
         .arg(root().join("tests/helpers/helm_render.py"))
         .stdin(Stdio::piped())
@@ -363,7 +369,7 @@ fn assert_equivalent(outcomes: Vec<Outcome>) {
 }
 
 /// Every examples/*/service.toml (the common EXAMPLES and any other, like platform-repo).
-fn all_examples() -> Vec<String> {
+pub(crate) fn all_examples() -> Vec<String> {
     let mut names: BTreeSet<String> = EXAMPLES.iter().map(|e| (*e).to_string()).collect();
     for entry in std::fs::read_dir(root().join("examples"))
         .unwrap()

@@ -5,6 +5,7 @@ mod common;
 mod audit;
 mod blueprints;
 mod cli;
+mod cluster;
 mod defaults;
 mod delivery;
 mod helm;

@@ -1,0 +1,312 @@
+//! Cross-object checks of what Argo CD applies, the way `istioctl analyze` reasons: not
+//! schemas, but whether the controllers reading the objects do what the platform means.
+//!
+//! For every examples/*/service.toml and the every-key platform (examples/synth, with and
+//! without a mesh), in every environment, the objects are built as Argo CD builds them:
+//! each Application of argocd/<env>/ (the folder the environment's root Application syncs)
+//! through `kubectl kustomize` of its path, or the real Helm engine on its chart, release
+//! and value files (tests/helm.rs), objects without a namespace landing in its destination
+//! namespace. Before that, each GitHub Actions workflow runs once on paper (cluster/ci.rs):
+//! the checks see the tree as it is after CI deployed one commit of every service.
+//!
+//! The checks (cluster/checks.rs, cluster/ci.rs) read objects, never file names: workload
+//! selectors, what PodDisruptionBudgets, NetworkPolicies, Services and autoscalers select,
+//! VirtualService destinations and subsets, a Rollout's references, autoscaler targets and
+//! metrics, what Argo CD must leave to controllers, and the image tags CI sets in the first
+//! environment. Each has a unit test that feeds it a defect and sees the finding.
+
+mod checks;
+mod ci;
+mod objects;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use bulkhead::model::Model;
+use bulkhead::spec::Ci;
+
+use crate::common::{example, generate, kustomize_text, platform};
+use objects::{Object, at, items, parse, scalar, text};
+
+/// Kinds without a namespace: Argo CD does not put them in the destination namespace.
+const CLUSTER_SCOPED: &[&str] = &[
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "ClusterAnalysisTemplate",
+    "PriorityClass",
+    "StorageClass",
+];
+
+/// What Argo CD applies in one environment, and the Applications applying it.
+struct Environment {
+    name: String,
+    applications: Vec<Object>,
+    objects: Vec<Object>,
+}
+
+/// The Applications in argocd/<env>/, in file order.
+fn applications(tree: &Path, env: &str) -> Vec<Object> {
+    let dir = tree.join("argocd").join(env);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.retain(|f| f.extension().is_some_and(|e| e == "yaml" || e == "yml"));
+    files.sort();
+    files
+        .iter()
+        .flat_map(|f| parse("argocd", &std::fs::read_to_string(f).unwrap_or_default()))
+        .filter(|o| o.is("argoproj.io", "Application"))
+        .collect()
+}
+
+/// The YAML each Application of each environment builds (key `env/application`), or why not.
+fn build_sources(
+    tree: &Path,
+    envs: &[(String, Vec<Object>)],
+) -> BTreeMap<String, Result<String, String>> {
+    let mut built = BTreeMap::new();
+    // Helm releases by chart: one Helm process renders all of a chart's.
+    let mut charts: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+    for (env, apps) in envs {
+        for app in apps {
+            let key = format!("{env}/{}", app.name());
+            let source = at(app.spec(), &["source"]);
+            let path = tree.join(text(source, &["path"]));
+            if source.is_null() {
+                built.insert(key, Err("has no single `source` to build".into()));
+                continue;
+            }
+            let helm = at(source, &["helm"]);
+            if helm.is_null() {
+                built.insert(key, kustomize_text(&path));
+                continue;
+            }
+            let release = match text(helm, &["releaseName"]) {
+                "" => app.name(),
+                name => name,
+            };
+            charts
+                .entry(path.display().to_string())
+                .or_default()
+                .push(serde_json::json!({
+                    "key": key,
+                    "release": release,
+                    "namespace": text(app.spec(), &["destination", "namespace"]),
+                    "values": items(helm, &["valueFiles"])
+                        .iter()
+                        .map(|f| path.join(scalar(f)))
+                        .collect::<Vec<_>>(),
+                }));
+        }
+    }
+    for (chart, jobs) in charts {
+        let keys: Vec<String> = jobs
+            .iter()
+            .map(|j| j["key"].as_str().unwrap_or_default().to_string())
+            .collect();
+        let rendered = crate::helm::render_and_lint(&serde_json::json!({
+            "chart": chart,
+            "kube_version": crate::helm::KUBE_VERSION,
+            "jobs": jobs,
+        }));
+        for key in keys {
+            let result = &rendered[&key];
+            let text = match result["error"].as_str() {
+                Some(e) => Err(format!("helm cannot render it: {e}")),
+                None => Ok(result["manifests"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(_, yaml)| yaml.as_str().unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join("\n---\n")),
+            };
+            built.insert(key, text);
+        }
+    }
+    built
+}
+
+/// Every environment of `model` as Argo CD builds it from `tree`, and what could not be built.
+fn build(tree: &Path, model: &Model) -> (Vec<Environment>, Vec<String>) {
+    let mut problems = Vec::new();
+    let envs: Vec<(String, Vec<Object>)> = model
+        .environments
+        .iter()
+        .map(|e| (e.name.clone(), applications(tree, &e.name)))
+        .collect();
+    let mut built = build_sources(tree, &envs);
+    let mut out = Vec::new();
+    for (env, apps) in envs {
+        if apps.is_empty() {
+            problems.push(format!("{env}: no Application in argocd/{env}/"));
+        }
+        let mut objects = Vec::new();
+        for app in &apps {
+            let key = format!("{env}/{}", app.name());
+            let yaml = match built.remove(&key) {
+                Some(Ok(yaml)) => yaml,
+                Some(Err(e)) => {
+                    problems.push(format!("{env}: Application {}: {e}", app.name()));
+                    continue;
+                }
+                None => continue,
+            };
+            let namespace = text(app.spec(), &["destination", "namespace"]).to_string();
+            let mine = parse(app.name(), &yaml);
+            if mine.is_empty() {
+                problems.push(format!("{env}: Application {} applies nothing", app.name()));
+            }
+            for mut o in mine {
+                if o.namespace().is_empty() && !CLUSTER_SCOPED.contains(&o.kind()) {
+                    if let Some(meta) = o.value.get_mut("metadata").and_then(|m| m.as_mapping_mut())
+                    {
+                        meta.insert("namespace".into(), namespace.as_str().into());
+                    }
+                }
+                objects.push(o);
+            }
+        }
+        out.push(Environment {
+            name: env,
+            applications: apps,
+            objects,
+        });
+    }
+    (out, problems)
+}
+
+/// The Kustomization each Kustomize Application of `env` builds: (Application, Kustomization).
+fn kustomizations(tree: &Path, env: &Environment) -> Vec<(String, serde_yaml_ng::Value)> {
+    env.applications
+        .iter()
+        .filter(|a| at(a.spec(), &["source", "helm"]).is_null())
+        .filter_map(|a| {
+            let dir = tree.join(text(a.spec(), &["source", "path"]));
+            ["kustomization.yaml", "kustomization.yml", "Kustomization"]
+                .iter()
+                .find_map(|f| std::fs::read_to_string(dir.join(f)).ok())
+                .and_then(|t| serde_yaml_ng::from_str(&t).ok())
+                .map(|k| (a.name().to_string(), k))
+        })
+        .collect()
+}
+
+/// What the checks found on one platform: a summary line per environment, and the findings.
+#[derive(Default)]
+struct Outcome {
+    summary: Vec<String>,
+    findings: Vec<String>,
+}
+
+/// Generates `spec` and runs every check on every environment.
+fn check(label: &str, spec: &Path) -> Outcome {
+    let model = crate::common::model_of_file(spec);
+    let out = generate(spec);
+    let tree = out.path();
+    let mut outcome = Outcome::default();
+    let ci = model.platform.ci != Ci::None;
+    // First, so that everything below sees the tree as CI leaves it.
+    let runs = if ci {
+        let (runs, problems) = ci::run_workflows(tree);
+        outcome
+            .findings
+            .extend(problems.into_iter().map(|p| format!("{label}: {p}")));
+        runs
+    } else {
+        Vec::new()
+    };
+    let (envs, problems) = build(tree, &model);
+    outcome
+        .findings
+        .extend(problems.into_iter().map(|p| format!("{label} {p}")));
+    for env in &envs {
+        let count = |kind: &str| env.objects.iter().filter(|o| o.kind() == kind).count();
+        outcome.summary.push(format!(
+            "{label} {}: {} Applications, {} objects ({} workloads, {} Rollouts, {} Services, {} VirtualServices, {} autoscalers)",
+            env.name,
+            env.applications.len(),
+            env.objects.len(),
+            env.objects.iter().filter(|o| o.is_workload()).count(),
+            count("Rollout"),
+            count("Service"),
+            count("VirtualService"),
+            count("HorizontalPodAutoscaler"),
+        ));
+        outcome.findings.extend(
+            checks::all(&env.applications, &env.objects)
+                .into_iter()
+                .map(|f| format!("{label} {}: {f}", env.name)),
+        );
+    }
+    match envs.first() {
+        _ if !ci => outcome
+            .summary
+            .push(format!("{label}: no CI, so no image tag to check")),
+        None => {}
+        Some(first) => {
+            let found = ci::images_ci_does_not_set(&first.objects, &runs, &model.platform.registry)
+                .into_iter()
+                .chain(ci::image_entries_ci_does_not_set(
+                    &kustomizations(tree, first),
+                    &runs,
+                ));
+            outcome
+                .findings
+                .extend(found.map(|f| format!("{label} {}: {f}", first.name)));
+        }
+    }
+    outcome
+}
+
+fn assert_clean(outcomes: Vec<Outcome>) {
+    let summary: Vec<String> = outcomes.iter().flat_map(|o| o.summary.clone()).collect();
+    println!("{}", summary.join("\n"));
+    let findings: Vec<String> = outcomes.into_iter().flat_map(|o| o.findings).collect();
+    assert!(
+        findings.is_empty(),
+        "{} findings on what Argo CD applies:\n  {}\n\nchecked:\n  {}",
+        findings.len(),
+        findings.join("\n  "),
+        summary.join("\n  ")
+    );
+}
+
+#[test]
+fn every_example_passes_the_cluster_checks() {
+    assert_clean(
+        crate::helm::all_examples()
+            .iter()
+            .map(|ex| check(ex, &example(ex)))
+            .collect(),
+    );
+}
+
+/// Every key of service.toml: every strategy, per-environment overrides, Helm with Istio;
+/// then Kustomize without a mesh (and without CI).
+#[test]
+fn the_every_key_platform_passes_the_cluster_checks() {
+    use crate::synth::platform as synth;
+    let outcomes = [true, false]
+        .into_iter()
+        .map(|mesh| {
+            let text = synth::generate(&synth::Options {
+                every_key: true,
+                mesh,
+                ..synth::Options::default()
+            });
+            let dir = platform(&text);
+            // `platform.blueprints` names this folder; empty, it overrides nothing.
+            std::fs::create_dir(dir.path().join("blueprints")).unwrap();
+            let label = if mesh {
+                "every key"
+            } else {
+                "every key (mesh = none)"
+            };
+            check(label, &dir.path().join("service.toml"))
+        })
+        .collect();
+    assert_clean(outcomes);
+}
