@@ -707,6 +707,30 @@ fn the_schema_rejects_what_validate_rejects() {
             "bad duration",
             minimal("resilience = { timeout = \"3 seconds\" }"),
         ),
+        (
+            "two keys in a canary step",
+            minimal(
+                "release = { strategy = \"canary\", steps = [{ weight = 10, analysis = true }] }",
+            ),
+        ),
+        (
+            "unknown key in a canary step",
+            minimal(
+                "release = { strategy = \"canary\", steps = [{ wait = \"5m\" }, { analysis = true }] }",
+            ),
+        ),
+        (
+            "analysis = false",
+            minimal(
+                "release = { strategy = \"canary\", steps = [{ weight = 10 }, { analysis = false }] }",
+            ),
+        ),
+        (
+            "bad pause",
+            minimal(
+                "release = { strategy = \"canary\", steps = [{ pause = \"5 min\" }, { analysis = true }] }",
+            ),
+        ),
     ];
     for (what, text) in cases {
         assert!(

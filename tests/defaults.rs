@@ -7,13 +7,15 @@
 use std::collections::BTreeMap;
 
 use bulkhead::diagnostic::Source;
+use bulkhead::model::release::Step;
 use bulkhead::model::units::parse_duration_ms;
 use bulkhead::model::{default_host, default_namespace, default_tls_secret, store_name};
 use bulkhead::spec::Datastore;
 use bulkhead::spec::defaults::{
     self, AUTOSCALE_REPLICAS, AUTOSCALE_TARGET, AVAILABILITY, CONSECUTIVE_ERRORS, HOST_MAX, Int,
     LABEL_MAX, LATENCY_P95_MS, MAX_CONNECTIONS, PLATFORM_NAME_MAX, PORT, PRODUCTION_MIN_REPLICAS,
-    REPLICAS, RETRIES, Range, SERVICE_NAME_MAX, STATEFULSET_NAME_MAX, TOPIC_MAX, WEIGHT,
+    REPLICAS, RETRIES, Range, SERVICE_NAME_MAX, STATEFULSET_NAME_MAX, STEP_WEIGHT, STEPS_MAX,
+    TOPIC_MAX, WEIGHT,
 };
 use serde_json::{Value, json};
 
@@ -230,6 +232,13 @@ fn expected_schema() -> BTreeMap<String, Value> {
             json!(defaults::STRATEGY.to_string()),
         );
         int(&mut put, &format!("{t}.release.weight"), WEIGHT);
+        put(&format!("{t}.release.steps"), "minItems", json!(1));
+        put(&format!("{t}.release.steps"), "maxItems", json!(STEPS_MAX));
+        range(
+            &mut put,
+            &format!("{t}.release.steps[].weight"),
+            STEP_WEIGHT,
+        );
     }
     put(
         &format!("{s}.resilience.timeout"),
@@ -331,7 +340,7 @@ fn every_default_and_bound_of_the_schema_is_the_modules() {
         })
         .collect();
     stated.sort_unstable();
-    let mut checked = vec![PLATFORM_NAME_MAX, SERVICE_NAME_MAX];
+    let mut checked = vec![PLATFORM_NAME_MAX, SERVICE_NAME_MAX, STEPS_MAX];
     checked.sort_unstable();
     assert_eq!(
         stated, checked,
@@ -475,8 +484,17 @@ fn a_spec_leaving_out_a_key_gets_the_modules_default_in_the_model() {
         assert_eq!(se.resources, api.resources);
         assert!(!se.changed.resources && !se.changed.release);
     }
+    assert!(api.release.steps.is_empty());
     let shop = model.service("shop").unwrap();
     assert_eq!(shop.release.weight, Some(WEIGHT.default));
+    assert_eq!(
+        shop.release.steps,
+        vec![
+            Step::SetWeight(WEIGHT.default),
+            Step::pause(defaults::STEP_PAUSE),
+            Step::Analysis
+        ]
+    );
 }
 
 #[test]
@@ -618,7 +636,55 @@ fn bounded_keys() -> Vec<(&'static str, String, Range)> {
             prod("release = { strategy = \"canary\", weight = {} }"),
             WEIGHT.bounds(),
         ),
+        (
+            "release.steps[].weight",
+            service(
+                "release = { strategy = \"canary\", steps = [{ weight = {} }, { analysis = true }] }",
+            ),
+            STEP_WEIGHT,
+        ),
+        (
+            "services.*.environments.*.release.steps[].weight",
+            prod(
+                "release = { strategy = \"canary\", steps = [{ analysis = true }, { weight = {} }] }",
+            ),
+            STEP_WEIGHT,
+        ),
     ]
+}
+
+#[test]
+fn validate_and_the_schema_accept_exactly_the_modules_number_of_steps() {
+    let schema = printed_schema();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    for (count, ok) in [
+        (1, true),
+        (STEPS_MAX, true),
+        (0, false),
+        (STEPS_MAX + 1, false),
+    ] {
+        // An analysis first, then pauses: no other rule is involved.
+        let steps: Vec<&str> = (0..count)
+            .map(|i| {
+                if i == 0 {
+                    "{ analysis = true }"
+                } else {
+                    "{ pause = \"1m\" }"
+                }
+            })
+            .collect();
+        let text = minimal(&format!(
+            "release = {{ strategy = \"canary\", steps = [{}] }}\n",
+            steps.join(", ")
+        ));
+        let found = errors(&text);
+        assert_eq!(found.is_empty(), ok, "validate, {count} steps: {found:?}");
+        assert_eq!(
+            validator.is_valid(&toml_json(&text)),
+            ok,
+            "schema, {count} steps"
+        );
+    }
 }
 
 #[test]
@@ -919,6 +985,20 @@ fn the_docs_state_the_modules_defaults_and_bounds() {
             "The table key is the service name: a DNS-1123 label of at most {SERVICE_NAME_MAX} characters."
         ),
         format!("canary weight outside {}–{}.", WEIGHT.min, WEIGHT.max),
+        format!(
+            "a canary step's weight outside {}–{} or below an earlier step's",
+            STEP_WEIGHT.min, STEP_WEIGHT.max
+        ),
+        format!(
+            "`weight`: integer {}–{}, the percent of traffic",
+            STEP_WEIGHT.min, STEP_WEIGHT.max
+        ),
+        format!(
+            "the default steps: `{{ weight = <weight> }}`, `{{ pause = \"{}\" }}`, `{{ analysis = true }}`, then full promotion.",
+            defaults::STEP_PAUSE
+        ),
+        format!("At most {STEPS_MAX} steps."),
+        format!("longer than {STEPS_MAX} steps;"),
         format!(
             "(`{}` at most {STATEFULSET_NAME_MAX} characters)",
             store_name("{service}", Datastore::Postgres).replace("postgres", "{datastore}")

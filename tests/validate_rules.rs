@@ -3,8 +3,8 @@
 //! exact `--> service.toml:LINE:COL` location (computed from the input text, never
 //! hard-coded), the label under the caret and the `help:` line.
 //!
-//! Errors 1–10 and warnings 1–4 each have their own tests (`rule1_…` to `rule10_…`,
-//! `warning1_…` to `warning4_…`); then come the cross-cutting guarantees: all problems in
+//! Errors 1–10 and warnings 1–5 each have their own tests (`rule1_…` to `rule10_…`,
+//! `warning1_…` to `warning5_…`); then come the cross-cutting guarantees: all problems in
 //! one run sorted by position, nothing written on invalid input, one diagnostic pinned
 //! character for character, and the examples staying clean.
 
@@ -1549,6 +1549,228 @@ fn rule9_weight_only_with_a_canary() {
     validate(&ok).assert_valid_with_warnings(0);
 }
 
+// Canary steps (`release.steps`).
+
+const STEP_HELP: &str =
+    "a step is `{ weight = 20 }`, `{ pause = \"5m\" }` or `{ analysis = true }`";
+
+/// A canary service with `steps = [<steps>]`.
+fn canary_steps(steps: &str) -> String {
+    minimal(&format!(
+        "release = {{ strategy = \"canary\", steps = [{steps}] }}\n"
+    ))
+}
+
+#[test]
+fn rule1_steps_of_the_wrong_shape() {
+    let text = canary_steps(
+        "{ weight = \"10\" }, { pause = 5 }, { analysis = \"yes\" }, \"wait\", { wieght = 10 }",
+    );
+    let run = validate(&text);
+    run.error(
+        "`services.api.release.steps.weight` must be an integer",
+        pos(&text, "\"10\""),
+    )
+    .label("found a string");
+    run.error(
+        "`services.api.release.steps.pause` must be a string",
+        pos(&text, "5 }"),
+    )
+    .label("found an integer");
+    run.error(
+        "`services.api.release.steps.analysis` must be true or false",
+        pos(&text, "\"yes\""),
+    )
+    .label("found a string");
+    run.error(
+        "every entry of `services.api.release.steps` must be an inline table",
+        pos(&text, "\"wait\""),
+    )
+    .label("found a string")
+    .help(STEP_HELP);
+    run.error(
+        "unknown key `wieght` in `[services.api.release.steps]`",
+        pos(&text, "wieght"),
+    )
+    .label("not a known key")
+    .help("did you mean `weight`?");
+    run.assert_invalid(5);
+
+    let text = minimal("release = { strategy = \"canary\", steps = 5 }\n");
+    let run = validate(&text);
+    run.error(
+        "`services.api.release.steps` must be an array of steps",
+        pos(&text, "5 }"),
+    )
+    .label("found an integer");
+    run.assert_invalid(1);
+}
+
+#[test]
+fn rule1_steps_may_be_written_as_an_array_of_tables() {
+    let text = minimal(
+        "\n[services.api.release]\nstrategy = \"canary\"\n\n[[services.api.release.steps]]\nweight = 30\n\n[[services.api.release.steps]]\nanalysis = true\n\n[[services.api.release.steps]]\nweight = 20\n",
+    );
+    let run = validate(&text);
+    run.error(
+        "the canary weight cannot go down: 20 after 30",
+        pos(&text, "20"),
+    )
+    .label("below 30");
+    run.assert_invalid(1);
+    validate(&text.replace("weight = 20", "weight = 100")).assert_valid_with_warnings(0);
+}
+
+#[test]
+fn rule9_step_weights_are_bounded_and_never_go_down() {
+    let text = canary_steps(
+        "{ weight = 30 }, { analysis = true }, { weight = 0 }, { weight = 101 }, { weight = 25 }, { weight = 30 }, { weight = 100 }",
+    );
+    let run = validate(&text);
+    run.error(
+        "a step's `weight` must be between 1 and 100",
+        pos_after(&text, "weight = 0 ", "0"),
+    )
+    .label("0 is out of range")
+    .no_help();
+    run.error(
+        "a step's `weight` must be between 1 and 100",
+        pos(&text, "101"),
+    )
+    .label("101 is out of range");
+    // Out-of-range weights do not count as the highest so far; equal weights are fine.
+    run.error(
+        "the canary weight cannot go down: 25 after 30",
+        pos(&text, "25"),
+    )
+    .label("below 30")
+    .help("a canary only gains traffic; a failing analysis is what sends it back");
+    run.assert_invalid(3);
+
+    // A last weight below 100 is fine: the controller promotes fully after the last step.
+    validate(&canary_steps(
+        "{ weight = 1 }, { pause = \"30s\" }, { analysis = true }, { weight = 40 }",
+    ))
+    .assert_valid_with_warnings(0);
+}
+
+#[test]
+fn rule9_pauses_are_durations_above_zero() {
+    let text = canary_steps(
+        "{ pause = \"0s\" }, { pause = \"5 minutes\" }, { pause = \"1h\" }, { analysis = true }",
+    );
+    let run = validate(&text);
+    run.error("`0s` is not a valid pause", pos(&text, "\"0s\""))
+        .label("not a duration above zero")
+        .help("write it like `30s`, `5m`, `1h`");
+    run.error(
+        "`5 minutes` is not a valid pause",
+        pos(&text, "\"5 minutes\""),
+    )
+    .label("not a duration above zero");
+    run.assert_invalid(2);
+}
+
+#[test]
+fn steps_only_with_a_canary() {
+    let text = minimal(
+        "release = { strategy = \"blue-green\", steps = [{ weight = 20 }, { analysis = true }] }\n\n[services.api.environments.prod]\nrelease = { steps = [{ weight = 30 }, { analysis = true }] }\n",
+    );
+    let run = validate(&text);
+    run.error(
+        "`steps` only apply to `strategy = \"canary\"`",
+        pos(&text, "[{ weight = 20"),
+    )
+    .label("no canary here")
+    .no_help();
+    // The override inherits blue-green: still no canary.
+    run.error(
+        "`steps` only apply to `strategy = \"canary\"`",
+        pos(&text, "[{ weight = 30"),
+    );
+    run.assert_invalid(2);
+
+    // Without a strategy anywhere, the default (rolling) is in effect.
+    let rolling = minimal(
+        "\n[services.api.environments.prod]\nrelease = { steps = [{ analysis = true }] }\n",
+    );
+    validate(&rolling).error(
+        "`steps` only apply to `strategy = \"canary\"`",
+        pos(&rolling, "[{ analysis"),
+    );
+
+    // A canary inherited or set in the override, and an override leaving the canary.
+    let ok = minimal(
+        "release = { strategy = \"canary\", steps = [{ weight = 20 }, { analysis = true }] }\n\n[services.api.environments.dev]\nrelease = { strategy = \"rolling\" }\n\n[services.api.environments.prod]\nrelease = { steps = [{ weight = 30 }, { analysis = true }] }\n\n[services.web]\nruntime = \"go\"\n\n[services.web.environments.prod]\nrelease = { strategy = \"canary\", steps = [{ analysis = true }] }\n",
+    );
+    validate(&ok).assert_valid_with_warnings(0);
+}
+
+#[test]
+fn each_step_does_exactly_one_thing() {
+    let text = canary_steps(
+        "{}, { weight = 10, pause = \"1m\" }, { weight = 20, pause = \"2m\", analysis = true }, { analysis = true }",
+    );
+    let run = validate(&text);
+    run.error(
+        "a step needs one of `weight`, `pause` or `analysis`",
+        pos(&text, "{}"),
+    )
+    .label("empty step")
+    .help(STEP_HELP);
+    run.error(
+        "a step has exactly one of `weight`, `pause` or `analysis`",
+        pos(&text, "{ weight = 10"),
+    )
+    .label("`weight` and `pause` in one step")
+    .help("split it into one step per key, in the order they should happen");
+    run.error(
+        "a step has exactly one of `weight`, `pause` or `analysis`",
+        pos(&text, "{ weight = 20"),
+    )
+    .label("`weight`, `pause` and `analysis` in one step");
+    run.assert_invalid(3);
+}
+
+#[test]
+fn analysis_false_is_not_a_step() {
+    let text = canary_steps("{ weight = 10 }, { analysis = false }");
+    let run = validate(&text);
+    run.error("`analysis = false` is not a step", pos(&text, "false"))
+        .label("only `true` runs the analysis")
+        .help("leave this step out to skip the analysis here");
+    // An error already: no warning about the missing analysis on top.
+    assert!(run.warnings().is_empty(), "{}", run.stderr);
+    run.assert_invalid(1);
+}
+
+#[test]
+fn steps_are_not_empty_and_at_most_twenty() {
+    let text = canary_steps("");
+    let run = validate(&text);
+    run.error("`steps` is empty", pos(&text, "[]"))
+        .label("no step")
+        .help("leave `steps` out for the default steps, or list at least one");
+    run.assert_invalid(1);
+
+    let mut steps = vec!["{ analysis = true }"; 1];
+    steps.extend(["{ pause = \"1m\" }"; 19]);
+    steps.push("{ pause = \"2m\" }");
+    let text = minimal(&format!(
+        "\n[services.api.environments.prod]\nrelease = {{ strategy = \"canary\", steps = [{}] }}\n",
+        steps.join(", ")
+    ));
+    let run = validate(&text);
+    run.error(
+        "a canary has at most 20 steps, `api` in `prod` has 21",
+        pos(&text, "{ pause = \"2m\" }"),
+    )
+    .label("step 21")
+    .help("take fewer, larger steps");
+    run.assert_invalid(1);
+    validate(&text.replace(", { pause = \"2m\" }", "")).assert_valid_with_warnings(0);
+}
+
 // ---------------------------------------------------------------------------------------
 // Error 10: at least one environment and one service
 // ---------------------------------------------------------------------------------------
@@ -1786,6 +2008,28 @@ fn warning4_only_the_last_environment_counts() {
 // ---------------------------------------------------------------------------------------
 // Cross-cutting guarantees
 // ---------------------------------------------------------------------------------------
+
+#[test]
+fn warning5_canary_steps_without_an_analysis() {
+    let text = minimal(
+        "release = { strategy = \"canary\", steps = [{ weight = 10 }, { pause = \"5m\" }, { weight = 100 }] }\n\n[services.api.environments.prod]\nrelease = { steps = [{ weight = 50 }] }\n",
+    );
+    let run = validate(&text);
+    run.warning(
+        "the canary steps of `api` never run the analysis",
+        pos(&text, "[{ weight = 10"),
+    )
+    .label("no `{ analysis = true }` step")
+    .help("add `{ analysis = true }` after a pause: without it nothing checks the SLO before full promotion");
+    run.warning(
+        "the canary steps of `api` in `prod` never run the analysis",
+        pos(&text, "[{ weight = 50"),
+    );
+    run.assert_valid_with_warnings(2);
+    assert_denied(&text, 2);
+    // The default steps run it.
+    validate(&minimal("release = { strategy = \"canary\" }\n")).assert_valid_with_warnings(0);
+}
 
 #[test]
 fn all_problems_are_reported_in_one_run_sorted_by_position() {

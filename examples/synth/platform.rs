@@ -755,7 +755,10 @@ fn every_key(opts: &Options) -> String {
         let blue_green = "release = { strategy = \"blue-green\" }".to_string();
         match choice(11, i, 6) {
             // Each release plan starts, changes or keeps its strategy per environment.
-            0 => over.middle.push(canary(&mut rng)),
+            0 => over.middle.push(format!(
+                "release = {{ strategy = \"canary\", steps = [{{ weight = {} }}, {{ pause = \"90s\" }}, {{ analysis = true }}, {{ weight = 100 }}] }}",
+                rng.range(1, 50)
+            )),
             1 => {
                 let _ = writeln!(out, "{rolling}");
                 over.prod.push(blue_green);
@@ -772,7 +775,15 @@ fn every_key(opts: &Options) -> String {
                 over.middle.push(canary(&mut rng));
             }
             4 => {
-                let _ = writeln!(out, "{}", canary(&mut rng));
+                // Declared steps: weights that only grow, a last weight below 100.
+                let first = rng.range(5, 30);
+                let _ = writeln!(
+                    out,
+                    "release = {{ strategy = \"canary\", weight = {first}, steps = [{{ weight = {first} }}, {{ pause = \"{}s\" }}, {{ analysis = true }}, {{ weight = {} }}, {{ pause = \"{}m\" }}, {{ analysis = true }}] }}",
+                    rng.range(10, 90),
+                    rng.range(first, 90),
+                    rng.range(1, 20)
+                );
             }
             _ => {
                 let _ = writeln!(out, "{blue_green}");

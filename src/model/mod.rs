@@ -6,6 +6,7 @@
 mod derived;
 pub mod graph;
 pub mod observability;
+pub mod release;
 pub mod traffic;
 pub mod units;
 
@@ -373,6 +374,9 @@ pub struct Release {
     pub strategy: Strategy,
     /// Percent of traffic to the canary (canary only).
     pub weight: Option<i64>,
+    /// The canary's steps in order: `release.steps`, or by default its weight, a pause and
+    /// the analysis. Empty when the strategy is not canary.
+    pub steps: Vec<release::Step>,
 }
 
 /// Timeouts, retries, outlier detection and connection pool of calls to a service.
@@ -762,17 +766,33 @@ fn autoscale(over: Option<&AutoscaleSpec>, base: Option<&Autoscale>) -> Option<A
     })
 }
 
-fn release(over: Option<&ReleaseSpec>, base: &Release) -> Release {
+/// `over` merged over `base`. A key `over` leaves out is `base`'s while the strategy stays
+/// the same, else its default; `base_steps` are the steps `base` declared, if any (inherited
+/// like its weight, while default steps follow the weight in effect).
+fn release(
+    over: Option<&ReleaseSpec>,
+    base: &Release,
+    base_steps: Option<&[crate::spec::StepSpec]>,
+) -> Release {
     let Some(r) = over else { return base.clone() };
     let strategy = value(r.strategy.as_ref()).unwrap_or(base.strategy);
-    let weight = value(r.weight.as_ref()).or(if strategy == base.strategy {
-        base.weight
-    } else {
-        None
-    });
+    let same = strategy == base.strategy;
+    let weight = value(r.weight.as_ref()).or(if same { base.weight } else { None });
+    let weight = (strategy == Strategy::Canary).then(|| weight.unwrap_or(defaults::WEIGHT.default));
+    let declared = match &r.steps {
+        Some(steps) => Some(steps.value.as_slice()),
+        None if same => base_steps,
+        None => None,
+    };
+    let steps = match (weight, declared) {
+        (None, _) => Vec::new(),
+        (Some(_), Some(declared)) => release::declared(declared),
+        (Some(w), None) => release::default_steps(w),
+    };
     Release {
-        weight: (strategy == Strategy::Canary).then(|| weight.unwrap_or(defaults::WEIGHT.default)),
+        weight,
         strategy,
+        steps,
     }
 }
 
@@ -787,8 +807,15 @@ impl Service {
             &Release {
                 strategy: defaults::STRATEGY,
                 weight: None,
+                steps: Vec::new(),
             },
+            None,
         );
+        let base_steps = s
+            .release
+            .as_ref()
+            .and_then(|r| r.steps.as_ref())
+            .map(|s| s.value.as_slice());
         let env: IndexMap<String, String> = s
             .env
             .iter()
@@ -821,7 +848,11 @@ impl Service {
                     over.and_then(|o| o.autoscale.as_ref()),
                     base_autoscale.as_ref(),
                 );
-                let rel = release(over.and_then(|o| o.release.as_ref()), &base_release);
+                let rel = release(
+                    over.and_then(|o| o.release.as_ref()),
+                    &base_release,
+                    base_steps,
+                );
                 let env_overrides: IndexMap<String, String> = over
                     .map(|o| {
                         o.env

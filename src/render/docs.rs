@@ -190,12 +190,11 @@ pub fn context_docs() -> String {
         if !about.is_empty() {
             let _ = write!(w, "{}\n\n", about.replace('\n', " "));
         }
+        let (fields, one_of) = fields_of(def);
+        if one_of {
+            w.push_str("Exactly one of these fields is present.\n\n");
+        }
         w.push_str("| field | type | description |\n|---|---|---|\n");
-        let fields = def
-            .get("properties")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
         for (field, prop) in &fields {
             let _ = writeln!(
                 w,
@@ -233,22 +232,41 @@ pub fn undescribed_fields() -> Vec<String> {
         .and_then(Value::as_object)
         .unwrap_or(&empty);
     let mut missing = Vec::new();
-    let mut check = |owner: &str, props: &Map<String, Value>| {
-        for (field, prop) in props {
-            if description(prop, defs).is_empty() {
+    let mut check = |owner: &str, def: &Value| {
+        for (field, prop) in fields_of(def).0 {
+            if description(&prop, defs).is_empty() {
                 missing.push(format!("{owner}.{field}"));
             }
         }
     };
-    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-        check("Model", props);
-    }
+    check("Model", &schema);
     for (name, def) in defs {
-        if let Some(props) = def.get("properties").and_then(Value::as_object) {
-            check(name, props);
-        }
+        check(name, def);
     }
     missing
+}
+
+/// The fields of a type: its properties; or, for a value that is one of several
+/// single-field objects (a Rust enum whose variants carry data), each variant's field,
+/// described by the variant, and `true`.
+fn fields_of(def: &Value) -> (Map<String, Value>, bool) {
+    if let Some(props) = def.get("properties").and_then(Value::as_object) {
+        return (props.clone(), false);
+    }
+    let mut fields = Map::new();
+    let variants = def.get("oneOf").and_then(Value::as_array);
+    for variant in variants.into_iter().flatten() {
+        let props = variant.get("properties").and_then(Value::as_object);
+        for (field, prop) in props.into_iter().flatten() {
+            let mut prop = prop.clone();
+            if let (Some(about), Value::Object(map)) = (variant.get("description"), &mut prop) {
+                map.entry("description").or_insert_with(|| about.clone());
+            }
+            fields.insert(field.clone(), prop);
+        }
+    }
+    let one_of = !fields.is_empty();
+    (fields, one_of)
 }
 
 fn ref_name(schema: &Value) -> Option<&str> {

@@ -129,6 +129,15 @@ pub const WEIGHT: Int = Int {
     min: 1,
     max: 99,
 };
+/// The pause of a canary's default steps (`release.steps` left out): `{ weight =
+/// <release.weight> }`, `{ pause = "5m" }`, `{ analysis = true }`, then the controller
+/// promotes fully. The new version serves its share for a while before it is judged.
+pub const STEP_PAUSE: &str = "5m";
+/// `weight` of a step: percent of traffic to the new version (100 is full promotion).
+pub const STEP_WEIGHT: Range = Range { min: 1, max: 100 };
+/// The most steps a canary may have: every step is written into the Rollout, and a longer
+/// plan is one nobody reviews.
+pub const STEPS_MAX: usize = 20;
 /// `resilience.timeout`.
 pub const TIMEOUT: &str = "5s";
 /// `resilience.retries`.
@@ -172,6 +181,8 @@ const _: () = {
     assert!(REPLICAS.bounds().contains(PRODUCTION_MIN_REPLICAS));
     assert!(PORT.bounds().contains(PORT.default));
     assert!(WEIGHT.bounds().contains(WEIGHT.default));
+    // The default steps start at `release.weight`, which must be a valid step weight.
+    assert!(STEP_WEIGHT.contains(WEIGHT.min) && STEP_WEIGHT.contains(WEIGHT.max));
     assert!(RETRIES.bounds().contains(RETRIES.default));
     assert!(
         CONSECUTIVE_ERRORS
@@ -198,7 +209,7 @@ mod tests {
 
     #[test]
     fn the_default_durations_and_quantities_parse() {
-        for d in [TIMEOUT, EJECTION] {
+        for d in [TIMEOUT, EJECTION, STEP_PAUSE] {
             assert!(units::parse_duration_ms(d).is_some(), "{d}");
         }
         let memory = units::parse_quantity(MEMORY).unwrap();

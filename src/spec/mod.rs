@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::diagnostic::{Diagnostic, Source, Span};
 
+pub(crate) use read::{STEP_EXAMPLES, STEP_KEYS};
 pub use read::{TABLES, parse};
 
 /// A value and where it was written.
@@ -184,6 +185,19 @@ pub struct ReleaseSpec {
     pub span: Span,
     pub strategy: Option<Spanned<Strategy>>,
     pub weight: Option<Spanned<i64>>,
+    /// `steps = [...]`: the array's span and its entries that are tables.
+    pub steps: Option<Spanned<Vec<StepSpec>>>,
+}
+
+/// One entry of `release.steps`: an inline table that should hold exactly one key.
+#[derive(Debug, Clone, Default)]
+pub struct StepSpec {
+    pub span: Span,
+    /// Keys present in the table, even unknown ones or those whose value had the wrong type.
+    pub written: Vec<String>,
+    pub weight: Option<Spanned<i64>>,
+    pub pause: Option<Spanned<String>>,
+    pub analysis: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Clone, Default)]

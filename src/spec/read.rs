@@ -5,7 +5,7 @@ use toml_edit::{Document, Item, TableLike, Value};
 
 use super::{
     AutoscaleSpec, Choice, EnvironmentSpec, HealthSpec, PlatformSpec, ReleaseSpec, ResilienceSpec,
-    ResourcesSpec, ServiceEnvSpec, ServiceSpec, SloSpec, Spanned, Spec,
+    ResourcesSpec, ServiceEnvSpec, ServiceSpec, SloSpec, Spanned, Spec, StepSpec,
 };
 use crate::diagnostic::{Diagnostic, Source, Span, did_you_mean};
 
@@ -56,7 +56,10 @@ pub(crate) const SERVICE_ENV_KEYS: &[&str] =
 pub(crate) const HEALTH_KEYS: &[&str] = &["liveness", "readiness"];
 pub(crate) const RESOURCES_KEYS: &[&str] = &["cpu", "memory", "cpu_limit", "memory_limit"];
 pub(crate) const AUTOSCALE_KEYS: &[&str] = &["min", "max", "cpu", "memory"];
-pub(crate) const RELEASE_KEYS: &[&str] = &["strategy", "weight"];
+pub(crate) const RELEASE_KEYS: &[&str] = &["strategy", "weight", "steps"];
+/// The keys of one entry of `release.steps` (each entry holds exactly one of them). An
+/// array's entries are not a table of `TABLES`.
+pub(crate) const STEP_KEYS: &[&str] = &["weight", "pause", "analysis"];
 pub(crate) const RESILIENCE_KEYS: &[&str] = &[
     "timeout",
     "retries",
@@ -551,9 +554,73 @@ impl Reader {
             span: r.span.clone(),
             strategy: self.choice(&r, "strategy"),
             weight: self.integer(&r, "weight"),
+            steps: self.steps(&r),
         })
     }
+
+    /// `steps = [{ weight = 10 }, { pause = "5m" }, …]`, or the same written as
+    /// `[[….release.steps]]` tables (TOML's other spelling of an array of tables).
+    fn steps(&mut self, t: &Table<'_>) -> Option<Spanned<Vec<StepSpec>>> {
+        let (item, span) = self.entry(t, "steps")?;
+        let path = join_path(&t.path, "steps");
+        let tables: Vec<(&dyn TableLike, Span)> = if let Some(array) = item.as_array() {
+            let mut tables = Vec::new();
+            for value in array {
+                let vspan = value.span().unwrap_or_else(|| span.clone());
+                match value.as_inline_table() {
+                    Some(table) => tables.push((table as &dyn TableLike, vspan)),
+                    None => self.error(
+                        Diagnostic::error(
+                            vspan,
+                            format!("every entry of `{path}` must be an inline table"),
+                        )
+                        .label(format!(
+                            "found {} {}",
+                            article(value.type_name()),
+                            value.type_name()
+                        ))
+                        .help(STEP_EXAMPLES),
+                    ),
+                }
+            }
+            tables
+        } else if let Some(array) = item.as_array_of_tables() {
+            array
+                .iter()
+                .map(|table| {
+                    let tspan = table.span().unwrap_or_else(|| span.clone());
+                    (table as &dyn TableLike, tspan)
+                })
+                .collect()
+        } else {
+            self.type_error(t, "steps", "an array of steps", item, span);
+            return None;
+        };
+        let steps = tables
+            .into_iter()
+            .map(|(table, tspan)| {
+                let step = Table {
+                    table,
+                    span: tspan.clone(),
+                    path: path.clone(),
+                };
+                self.check_keys(&step, STEP_KEYS);
+                StepSpec {
+                    span: tspan,
+                    written: table.iter().map(|(k, _)| k.to_string()).collect(),
+                    weight: self.integer(&step, "weight"),
+                    pause: self.string(&step, "pause"),
+                    analysis: self.boolean(&step, "analysis"),
+                }
+            })
+            .collect();
+        Some(Spanned::new(steps, span))
+    }
 }
+
+/// What a step looks like, for messages about steps.
+pub(crate) const STEP_EXAMPLES: &str =
+    "a step is `{ weight = 20 }`, `{ pause = \"5m\" }` or `{ analysis = true }`";
 
 fn join_path(path: &str, key: &str) -> String {
     if path.is_empty() {

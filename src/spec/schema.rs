@@ -14,7 +14,7 @@ use schemars::generate::SchemaSettings;
 use super::defaults::{
     self, AUTOSCALE_REPLICAS, AUTOSCALE_TARGET, AVAILABILITY, CONSECUTIVE_ERRORS, HOST_MAX,
     LABEL_MAX, LATENCY_P95_MS, MAX_CONNECTIONS, PLATFORM_NAME_MAX, PORT, REPLICAS, RETRIES,
-    SERVICE_NAME_MAX, TOPIC_MAX, WEIGHT,
+    SERVICE_NAME_MAX, STEP_WEIGHT, STEPS_MAX, TOPIC_MAX, WEIGHT,
 };
 use super::{Ci, Datastore, Deploy, Mesh, Runtime, Strategy};
 
@@ -253,6 +253,22 @@ pub struct ReleaseTable {
         extend("default" = WEIGHT.default)
     )]
     pub weight: Option<i64>,
+    /// The canary's steps in order, at most 20 (canary only). Without them: `{ weight =
+    /// <weight> }`, `{ pause = "5m" }`, `{ analysis = true }`, then full promotion.
+    #[schemars(length(min = 1, max = STEPS_MAX))]
+    pub steps: Option<Vec<StepTable>>,
+}
+
+/// One step of a canary: a table with exactly one key.
+#[derive(JsonSchema)]
+#[schemars(rename_all = "snake_case")]
+pub enum StepTable {
+    /// Percent of traffic to the new version; never below an earlier step's.
+    Weight(#[schemars(range(min = STEP_WEIGHT.min, max = STEP_WEIGHT.max))] i64),
+    /// Wait this long before the next step, e.g. `30s`, `5m`, `1h`.
+    Pause(#[schemars(regex(pattern = DURATION))] String),
+    /// Run the service's SLO analysis; a failing analysis aborts the rollout.
+    Analysis(#[schemars(extend("const" = true))] bool),
 }
 
 /// `resilience`: becomes timeouts, retries, outlier detection and connection pools.

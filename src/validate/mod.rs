@@ -4,6 +4,7 @@
 
 mod graph;
 mod names;
+mod steps;
 mod values;
 
 pub(crate) use values::SECRET_WORDS;
@@ -23,6 +24,7 @@ const RULES: &[Rule] = &[
     graph::api_prefixes_unambiguous,
     graph::overrides_name_environments,
     values::numbers_and_quantities,
+    steps::canary_steps,
     values::something_declared,
     graph::no_call_cycles,
     values::datastore_matches_owns,
