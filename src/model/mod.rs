@@ -680,7 +680,7 @@ impl Model {
                     apis: &s.apis,
                     callers: &s.callers,
                     strategy: here.release.strategy,
-                    weight: here.release.weight,
+                    steps: &here.release.steps,
                 });
                 here.page_severity = if e.production { "critical" } else { "warning" };
                 here.analysis = here.traffic.rollout.is_some().then(|| {

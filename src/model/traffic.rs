@@ -6,6 +6,7 @@
 use schemars::JsonSchema;
 use serde::Serialize;
 
+use super::release::Step;
 use crate::spec::{Mesh, Strategy};
 
 /// The name of a canary's managed route in every VirtualService.
@@ -13,8 +14,6 @@ pub const PRIMARY_ROUTE: &str = "primary";
 /// How long the old version of a blue-green release stays up after promotion: an abort or
 /// undo within it switches back at once.
 pub const SCALE_DOWN_DELAY_SECONDS: i64 = 600;
-/// How long a canary runs at its first weight before it is analysed.
-pub const CANARY_PAUSE: &str = "5m";
 
 /// How requests reach a service in one environment.
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
@@ -203,7 +202,8 @@ pub struct TrafficInput<'a> {
     pub apis: &'a [String],
     pub callers: &'a [String],
     pub strategy: Strategy,
-    pub weight: Option<i64>,
+    /// A canary's steps (`Release::steps`).
+    pub steps: &'a [Step],
 }
 
 impl Traffic {
@@ -230,9 +230,6 @@ impl Traffic {
                         routes: vec![PRIMARY_ROUTE],
                     });
                 }
-                let weight = input
-                    .weight
-                    .unwrap_or(crate::spec::defaults::WEIGHT.default);
                 Some(Rollout {
                     strategy: RolloutStrategy {
                         canary: Some(CanaryStrategy {
@@ -246,7 +243,7 @@ impl Traffic {
                                     },
                                 },
                             }),
-                            steps: canary_steps(weight, &analysis_template),
+                            steps: rollout_steps(input.steps, &analysis_template),
                         }),
                         blue_green: None,
                     },
@@ -360,15 +357,16 @@ pub fn analysis_step(template: &str) -> serde_json::Value {
     })
 }
 
-/// The default canary: `weight` percent of the traffic, a pause for metrics to gather, an
-/// analysis against the SLO, then full promotion.
-fn canary_steps(weight: i64, template: &str) -> Vec<serde_json::Value> {
-    vec![
-        serde_json::json!({ "setWeight": weight }),
-        serde_json::json!({ "pause": { "duration": CANARY_PAUSE } }),
-        analysis_step(template),
-        serde_json::json!({ "setWeight": 100 }),
-    ]
+/// A canary's steps as the controller reads them: each analysis step runs the service's
+/// SLO template on the newest pods.
+fn rollout_steps(steps: &[Step], template: &str) -> Vec<serde_json::Value> {
+    steps
+        .iter()
+        .map(|step| match step {
+            Step::Analysis => analysis_step(template),
+            other => serde_json::to_value(other).unwrap_or_default(),
+        })
+        .collect()
 }
 
 /// A workload's mesh identity: `cluster.local/ns/{namespace}/sa/{service account}`.
