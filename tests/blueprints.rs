@@ -542,6 +542,7 @@ fn every_documented_filter_works() {
         "shouty: TRIP_MANAGEMENT",
         "snake: trip_management",
         "shell: trip-management",
+        "block: trip-management",
     ] {
         assert!(text.contains(expected), "{expected}:\n{text}");
     }

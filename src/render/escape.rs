@@ -354,6 +354,30 @@ mod tests {
     }
 
     #[test]
+    fn block_yaml_reads_back_as_the_same_data() {
+        let data = serde_json::json!({
+            "canary": {
+                "steps": [
+                    {"setWeight": 10},
+                    {"pause": {"duration": "5m"}},
+                    {"analysis": {"templates": [{"templateName": "a: b # c"}], "args": []}},
+                ],
+                "empty": {},
+                "flag": true,
+                "text": "yes\n- not a list",
+            },
+            "list": [[1, 2], ["x"]],
+        });
+        let text = yaml_block(&Value::from(minijinja::value::Serde(&data)), 4).unwrap();
+        assert!(text.lines().all(|l| l.starts_with("    ")), "{text}");
+        assert!(text.contains("\n        - setWeight: 10\n"), "{text}");
+        let back: serde_json::Value = serde_yaml_ng::from_str(&text).unwrap();
+        assert_eq!(back, data, "{text}");
+        // A scalar stays one scalar.
+        assert_eq!(yaml_block(&Value::from("8080"), 2).unwrap(), "  \"8080\"");
+    }
+
+    #[test]
     fn quote_escapes_yaml_line_breaks() {
         assert_eq!(quote("a\u{2028}b\u{85}"), "\"a\\u2028b\\u0085\"");
         assert_eq!(quote("\"\\"), r#""\"\\""#);
