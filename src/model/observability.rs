@@ -21,7 +21,7 @@ const WINDOWS: [&str; 5] = ["5m", "30m", "1h", "6h", "3d"];
 ///
 /// mesh = istio: the sidecar's metrics as the destination (server side) reports them,
 /// `istio_requests_total` (status in `response_code`) and
-/// `istio_request_duration_milliseconds_bucket`, in MILLISECONDS; every release track shares
+/// `istio_request_duration_milliseconds_bucket`, in MILLISECONDS; every version shares
 /// the canonical service (the pods' `app.kubernetes.io/name`). mesh = none: the service's own
 /// OpenTelemetry HTTP server metrics, `http_server_request_duration_seconds_count` /
 /// `_bucket` (status in `http_response_status_code`), in SECONDS; the job is the service.
