@@ -25,7 +25,7 @@ use std::path::Path;
 use bulkhead::model::Model;
 use bulkhead::spec::Ci;
 
-use crate::common::{example, generate, kustomize_text, platform};
+use crate::common::{example, generate, kustomize_text};
 use objects::{Object, at, items, parse, scalar, text};
 
 /// Kinds without a namespace: Argo CD does not put them in the destination namespace.
@@ -288,25 +288,9 @@ fn every_example_passes_the_cluster_checks() {
 /// then Kustomize without a mesh (and without CI).
 #[test]
 fn the_every_key_platform_passes_the_cluster_checks() {
-    use crate::synth::platform as synth;
-    let outcomes = [true, false]
-        .into_iter()
-        .map(|mesh| {
-            let text = synth::generate(&synth::Options {
-                every_key: true,
-                mesh,
-                ..synth::Options::default()
-            });
-            let dir = platform(&text);
-            // `platform.blueprints` names this folder; empty, it overrides nothing.
-            std::fs::create_dir(dir.path().join("blueprints")).unwrap();
-            let label = if mesh {
-                "every key"
-            } else {
-                "every key (mesh = none)"
-            };
-            check(label, &dir.path().join("service.toml"))
-        })
+    let outcomes = crate::synth::every_key_platforms()
+        .iter()
+        .map(|(label, dir)| check(label, &dir.path().join("service.toml")))
         .collect();
     assert_clean(outcomes);
 }

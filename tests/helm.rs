@@ -452,26 +452,10 @@ fn helm_renders_what_kustomize_builds_for_every_feature() {
 /// a domain and `deploy = "helm"`; then no mesh, no domain and `deploy = "kustomize"`.
 #[test]
 fn helm_renders_what_kustomize_builds_for_every_key() {
-    use crate::synth::platform as synth;
     tools_python();
-    let outcomes = [true, false]
-        .into_iter()
-        .map(|mesh| {
-            let text = synth::generate(&synth::Options {
-                every_key: true,
-                mesh,
-                ..synth::Options::default()
-            });
-            let dir = platform(&text);
-            // `platform.blueprints` names this folder; empty, it overrides nothing.
-            std::fs::create_dir(dir.path().join("blueprints")).unwrap();
-            let label = if mesh {
-                "every key"
-            } else {
-                "every key (mesh = none)"
-            };
-            check(label, &dir.path().join("service.toml"))
-        })
+    let outcomes = crate::synth::every_key_platforms()
+        .iter()
+        .map(|(label, dir)| check(label, &dir.path().join("service.toml")))
         .collect();
     assert_equivalent(outcomes);
 }

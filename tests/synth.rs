@@ -9,6 +9,31 @@ use std::collections::BTreeSet;
 
 use bulkhead::diagnostic::Source;
 
+/// The two every-key platforms, written to folders of their own: Istio, a domain and
+/// `deploy = "helm"`; then no mesh, no domain and `deploy = "kustomize"`. Each with its
+/// label and the path of its service.toml (the folder lives as long as the `TempDir`).
+pub(crate) fn every_key_platforms() -> Vec<(&'static str, tempfile::TempDir)> {
+    [true, false]
+        .into_iter()
+        .map(|mesh| {
+            let text = platform::generate(&platform::Options {
+                every_key: true,
+                mesh,
+                ..platform::Options::default()
+            });
+            let dir = crate::common::platform(&text);
+            // `platform.blueprints` names this folder; empty, it overrides nothing.
+            std::fs::create_dir(dir.path().join("blueprints")).unwrap();
+            let label = if mesh {
+                "every key"
+            } else {
+                "every key (mesh = none)"
+            };
+            (label, dir)
+        })
+        .collect()
+}
+
 fn synth(services: usize, environments: usize, seed: u64) -> String {
     platform::generate(&platform::Options {
         services,
