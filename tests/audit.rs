@@ -365,27 +365,39 @@ fn cut_block(dir: &Path, file: &str, start: &str) {
     std::fs::write(&path, out.join("\n") + "\n").unwrap();
 }
 
-type Breakage = (&'static str, &'static str, &'static str, fn(&Path));
+type Breakage = (
+    &'static str,
+    &'static [&'static str],
+    &'static str,
+    fn(&Path),
+);
 
-const DEPLOYMENT: &str = "deploy/base/vehicle-management/deployment.yaml";
+/// A service released rolling everywhere: its Deployment in the base.
+const DEPLOYMENT: &str = "deploy/base/trip-management/deployment.yaml";
+/// A canary service: its workload in each overlay, an Argo Rollouts Rollout.
+const ROLLOUT: &str = "deploy/overlays/prod/vehicle-management/rollout.yaml";
 
-/// A hand edit, the check it breaks, and the file the failure must name.
+/// A hand edit, the checks it breaks (exactly those) and the file every failure must name.
 const BREAKAGES: &[Breakage] = &[
-    ("remove runAsNonRoot", "non_root", DEPLOYMENT, |d| {
+    ("remove runAsNonRoot", &["non_root"], DEPLOYMENT, |d| {
         // Every occurrence: the pod's and the container's.
         drop_lines(d, DEPLOYMENT, "runAsNonRoot: true");
     }),
-    ("a `latest` image", "no_latest_tag", DEPLOYMENT, |d| {
+    ("a Rollout running as root", &["non_root"], ROLLOUT, |d| {
+        drop_lines(d, ROLLOUT, "runAsNonRoot: true");
+        edit(d, ROLLOUT, "runAsUser: 65532", "runAsUser: 0");
+    }),
+    ("a `latest` image", &["no_latest_tag"], DEPLOYMENT, |d| {
         edit(
             d,
             DEPLOYMENT,
-            "image: \"ghcr.io/acme/vehicle-management:0.1.0\"",
-            "image: ghcr.io/acme/vehicle-management:latest",
+            "image: \"ghcr.io/acme/trip-management:0.1.0\"",
+            "image: ghcr.io/acme/trip-management:latest",
         );
     }),
     (
         "a NodePort Service",
-        "tls_gateway_only",
+        &["tls_gateway_only"],
         "deploy/base/vehicle-management/service.yaml",
         |d| {
             edit(
@@ -396,17 +408,22 @@ const BREAKAGES: &[Breakage] = &[
             );
         },
     ),
-    ("no startup probe", "startup_probe", DEPLOYMENT, |d| {
-        cut_block(d, DEPLOYMENT, "startupProbe:");
-    }),
     (
-        "the API token mounted",
-        "least_privilege",
-        DEPLOYMENT,
+        "no startup probe in a Rollout",
+        &["startup_probe"],
+        ROLLOUT,
+        |d| {
+            cut_block(d, ROLLOUT, "startupProbe:");
+        },
+    ),
+    (
+        "the API token mounted in a Rollout",
+        &["least_privilege"],
+        ROLLOUT,
         |d| {
             edit(
                 d,
-                DEPLOYMENT,
+                ROLLOUT,
                 "automountServiceAccountToken: false",
                 "automountServiceAccountToken: true",
             );
@@ -414,7 +431,7 @@ const BREAKAGES: &[Breakage] = &[
     ),
     (
         "a single-stage Dockerfile",
-        "multi_stage_build",
+        &["multi_stage_build"],
         "services/trip-management/Dockerfile",
         |d| {
             let path = d.join("services/trip-management/Dockerfile");
@@ -428,7 +445,7 @@ const BREAKAGES: &[Breakage] = &[
     ),
     (
         "a Pod IP in an env value",
-        "calls_by_service_name",
+        &["calls_by_service_name"],
         DEPLOYMENT,
         |d| {
             edit(
@@ -441,7 +458,7 @@ const BREAKAGES: &[Breakage] = &[
     ),
     (
         "a datastore open to every pod",
-        "datastore_owner_only",
+        &["datastore_owner_only"],
         "deploy/base/vehicle-management/datastore.yaml",
         |d| {
             edit(
@@ -454,7 +471,7 @@ const BREAKAGES: &[Breakage] = &[
     ),
     (
         "no PodDisruptionBudget",
-        "resilience",
+        &["resilience"],
         "deploy/base/user-profiles",
         |d| {
             edit(
@@ -466,16 +483,17 @@ const BREAKAGES: &[Breakage] = &[
         },
     ),
     (
-        "plain-text logs",
-        "json_logs_with_traces",
-        DEPLOYMENT,
+        "plain-text logs from a Rollout",
+        &["json_logs_with_traces"],
+        ROLLOUT,
         |d| {
-            edit(d, DEPLOYMENT, "value: json", "value: text");
+            edit(d, ROLLOUT, "value: json", "value: text");
         },
     ),
     (
+        // Item 11 forbids it everywhere; service.toml releases the service rolling.
         "a Recreate rollout",
-        "rolling_deployments",
+        &["rolling_deployments", "release_and_rollback"],
         DEPLOYMENT,
         |d| {
             edit(
@@ -487,8 +505,68 @@ const BREAKAGES: &[Breakage] = &[
         },
     ),
     (
+        "a rolling update that takes a ready pod down",
+        &["release_and_rollback"],
+        DEPLOYMENT,
+        |d| {
+            edit(d, DEPLOYMENT, "maxUnavailable: 0", "maxUnavailable: 1");
+        },
+    ),
+    (
+        "a canary without its analysis step",
+        &["release_and_rollback"],
+        ROLLOUT,
+        |d| {
+            edit(
+                d,
+                ROLLOUT,
+                "        - analysis:\n            templates:\n              - templateName: vehicle-management-slo\n            args:\n              - name: canary-hash\n                valueFrom:\n                  podTemplateHashValue: Latest\n",
+                "",
+            );
+        },
+    ),
+    (
+        "a canary analysing with a template that is not there",
+        &["release_and_rollback"],
+        ROLLOUT,
+        |d| {
+            edit(
+                d,
+                ROLLOUT,
+                "templateName: vehicle-management-slo",
+                "templateName: vehicle-management-errors",
+            );
+        },
+    ),
+    (
+        "a public route the canary does not steer",
+        &["release_and_rollback"],
+        "deploy/overlays/prod/vehicle-management/virtualservice.yaml (VirtualService vehicle-management-public)",
+        |d| {
+            edit(
+                d,
+                ROLLOUT,
+                "            - name: vehicle-management-public\n              routes:\n                - primary\n",
+                "",
+            );
+        },
+    ),
+    (
+        "a DestinationRule without the canary subset",
+        &["release_and_rollback"],
+        "deploy/overlays/staging/vehicle-management/destinationrule.yaml",
+        |d| {
+            edit(
+                d,
+                "deploy/overlays/staging/vehicle-management/destinationrule.yaml",
+                "    - name: canary\n",
+                "    - name: preview\n",
+            );
+        },
+    ),
+    (
         ".env in the build context",
-        "no_secrets_in_images",
+        &["no_secrets_in_images"],
         "services/user-profiles/.dockerignore",
         |d| {
             edit(d, "services/user-profiles/.dockerignore", "**/.env\n", "");
@@ -496,7 +574,7 @@ const BREAKAGES: &[Breakage] = &[
     ),
     (
         "a password in a ConfigMap",
-        "no_secrets_in_images",
+        &["no_secrets_in_images"],
         "deploy/base/user-profiles/configmap.yaml",
         |d| {
             edit(
@@ -509,7 +587,7 @@ const BREAKAGES: &[Breakage] = &[
     ),
     (
         "an HPA on the datastore",
-        "autoscaling",
+        &["autoscaling"],
         "deploy/overlays/prod/vehicle-management/horizontalpodautoscaler-db.yaml",
         |d| {
             let overlay = "deploy/overlays/prod/vehicle-management";
@@ -527,8 +605,21 @@ const BREAKAGES: &[Breakage] = &[
         },
     ),
     (
+        "an HPA aimed at a Deployment where a Rollout runs",
+        &["autoscaling"],
+        "deploy/overlays/dev/vehicle-management/horizontalpodautoscaler.yaml",
+        |d| {
+            edit(
+                d,
+                "deploy/overlays/dev/vehicle-management/horizontalpodautoscaler.yaml",
+                "    apiVersion: argoproj.io/v1alpha1\n    kind: Rollout\n",
+                "    apiVersion: apps/v1\n    kind: Deployment\n",
+            );
+        },
+    ),
+    (
         "a `latest` tag in Helm values",
-        "no_latest_tag",
+        &["no_latest_tag"],
         "helm/user-profiles/values-prod.yaml",
         |d| {
             edit(
@@ -541,7 +632,7 @@ const BREAKAGES: &[Breakage] = &[
     ),
     (
         "a patch removing the startup probe",
-        "startup_probe",
+        &["startup_probe"],
         "deploy/overlays/dev/user-profiles/no-startup.yaml",
         |d| {
             let overlay = "deploy/overlays/dev/user-profiles";
@@ -563,24 +654,30 @@ const BREAKAGES: &[Breakage] = &[
 fn breaking_a_generated_file_fails_exactly_that_check() {
     let spec = example("fleet");
     let fresh = generate(&spec);
-    for (what, check, file, breakage) in BREAKAGES {
+    for (what, checks, file, breakage) in BREAKAGES {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(fresh.path(), dir.path());
         breakage(dir.path());
         let (code, report) = audit_json(&spec, dir.path());
-        assert_fails_only(code, &report, check, file, what);
+        assert_fails_only(code, &report, checks, file, what);
     }
 }
 
-/// The audit failed exactly `check`, naming `place` in every failure, with no problems
+/// The audit failed exactly `checks`, naming `place` in every failure, with no problems
 /// reading the tree.
-fn assert_fails_only(code: i32, report: &serde_json::Value, check: &str, place: &str, what: &str) {
+fn assert_fails_only(
+    code: i32,
+    report: &serde_json::Value,
+    checks: &[&str],
+    place: &str,
+    what: &str,
+) {
     assert_eq!(code, 1, "{what}: audit must fail");
     assert_eq!(report["passed"], false, "{what}");
     assert_eq!(
         failing(report),
-        vec![check],
-        "{what} must fail {check} only: {:#?}",
+        checks,
+        "{what} must fail {checks:?} only: {:#?}",
         failures(report)
     );
     assert!(
@@ -675,10 +772,17 @@ const HELM_BREAKAGES: &[HelmBreakage] = &[
     ),
     (
         "helm/web/values-production.yaml",
-        "  track: blue\n  blueGreen:",
-        "  track: blue\n  strategy: rolling\n  blueGreen:",
+        "      previewService: web-preview\n",
+        "      previewService: web-next\n",
         "release_and_rollback",
-        "helm/chart for web in production",
+        "helm/chart/templates/rollout.yaml for web in production (Rollout web)",
+    ),
+    (
+        "helm/api/values-staging.yaml",
+        "        - analysis:\n            templates:\n              - templateName: api-slo\n            args:\n              - name: canary-hash\n                valueFrom:\n                  podTemplateHashValue: Latest\n",
+        "",
+        "release_and_rollback",
+        "helm/chart/templates/rollout.yaml for api in staging (Rollout api)",
     ),
 ];
 
@@ -706,13 +810,18 @@ fn a_helm_platform_is_audited_as_the_chart_renders_it() {
     let (code, report) = audit_json(&spec, fresh.path());
     assert_eq!(code, 0, "{:#?}", failures(&report));
     assert_eq!(report["deploy"], "helm");
-    // The objects come from the chart's releases: the pass names them, and the Deployments
-    // counted are every (service, environment)'s: 3 services in 3 environments, and the
-    // second track of api (canary) and web (blue-green) in staging and production.
+    // The objects come from the chart's releases: the pass names them, and the workloads
+    // counted are every (service, environment)'s, one each: 3 services in 3 environments,
+    // api (canary) and web (blue-green) as Rollouts in staging and production.
     let rolling = findings_of(&report, "rolling_deployments", "pass");
     assert!(
-        rolling[0].starts_with("helm/chart, deploy/ | 13 Deployments "),
+        rolling[0].starts_with("helm/chart, deploy/ | 9 workloads (5 Deployments, 4 Rollouts) "),
         "{rolling:?}"
+    );
+    let releases = findings_of(&report, "release_and_rollback", "pass");
+    assert!(
+        releases[0].contains("(2 blue-green, 2 canary, 5 rolling)"),
+        "{releases:?}"
     );
 
     // Kustomize files of the services are not deployed with Helm: breaking one changes
@@ -733,7 +842,7 @@ fn a_helm_platform_is_audited_as_the_chart_renders_it() {
         copy_dir(fresh.path(), dir.path());
         edit(dir.path(), file, old, new);
         let (code, report) = audit_json(&spec, dir.path());
-        assert_fails_only(code, &report, check, place, file);
+        assert_fails_only(code, &report, &[check], place, file);
     }
 }
 

@@ -28,6 +28,10 @@
 //!   (`health.liveness`), without a `host` and without reaching other services.
 //! - `autoscaling` (16): an HPA on CPU alone passes when service.toml declares CPU alone;
 //!   every metric service.toml declares must be there.
+//! - An Argo Rollouts `Rollout` is a service's workload as a Deployment is, for every check
+//!   that reads workloads; its release strategy is judged by `release_and_rollback` (21).
+//! - `release_and_rollback` (21): rolling needs `maxUnavailable: 0`; a canary with the mesh
+//!   must steer every VirtualService of its service, or some requests skip the canary.
 //! - Files the blueprints do not produce for this platform (a custom blueprint moved or
 //!   dropped them) make their part `n/a`; files they produce and that are gone fail.
 

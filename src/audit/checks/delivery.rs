@@ -1,18 +1,18 @@
-//! Operating it: `json_logs_with_traces` (19), `dashboards_and_alerts` (20),
-//! `release_and_rollback` (21), `resilience` (22: timeouts, retries, circuit breakers, PDBs).
+//! Operating it: `json_logs_with_traces` (19), `dashboards_and_alerts` (20), `resilience`
+//! (22: timeouts, retries, circuit breakers, PDBs).
 
 use std::collections::BTreeMap;
 
 use serde_yaml_ng::Value;
 
 use super::{
-    Finding, application, env_entries, other_namespaces, plural, pod_labels, pod_spec, production,
-    service_deployments, services, verdict,
+    Finding, env_entries, other_namespaces, plural, pod_labels, pod_spec, production,
+    service_workloads, services, verdict,
 };
 use crate::audit::Context;
-use crate::audit::tree::{Dashboard, Doc, helm_values_files};
+use crate::audit::tree::{Dashboard, Doc};
 use crate::audit::yaml::{get, i64_at, selects, seq_at, str_at, string_map, text, text_at};
-use crate::spec::{Choice, Mesh, Strategy};
+use crate::spec::Mesh;
 
 /// The service's main container: the one named after it, else the first.
 fn main_container<'a>(d: &'a Doc, service: &str) -> Option<&'a Value> {
@@ -30,7 +30,7 @@ pub fn json_logs_with_traces(cx: &Context) -> Vec<Finding> {
     let mut fails = Vec::new();
     let mut count = 0;
     for s in services(cx) {
-        for d in service_deployments(cx, &s.name) {
+        for d in service_workloads(cx, &s.name) {
             let Some(c) = main_container(d, &s.name) else {
                 continue;
             };
@@ -96,7 +96,7 @@ pub fn json_logs_with_traces(cx: &Context) -> Vec<Finding> {
         out.push(Finding::manual(
             "cluster",
             format!(
-                "`kubectl logs -n {} deploy/{} --tail=5`: JSON lines carrying trace_id and span_id",
+                "`kubectl logs -n {} -l app.kubernetes.io/name={} --tail=5`: JSON lines carrying trace_id and span_id",
                 prod.namespace, s.name
             ),
         ));
@@ -175,7 +175,7 @@ pub fn dashboards_and_alerts(cx: &Context) -> Vec<Finding> {
                 }
             }
         }
-        let pods: Vec<BTreeMap<String, String>> = service_deployments(cx, &s.name)
+        let pods: Vec<BTreeMap<String, String>> = service_workloads(cx, &s.name)
             .into_iter()
             .map(pod_labels)
             .collect();
@@ -256,146 +256,6 @@ fn dashboards<'a>(
         .map(|(p, d)| (p.as_str(), d))
 }
 
-/// Item 21: each service's release strategy is on disk in every environment (a canary or green
-/// Deployment where service.toml asks for one, weighted routes for a canary with Istio),
-/// Deployments keep their history, and an Argo CD Application deploys each service to
-/// each environment. Rolling back, and schema changes staying compatible: manual.
-pub fn release_and_rollback(cx: &Context) -> Vec<Finding> {
-    let mut fails = Vec::new();
-    let mut strategies: BTreeMap<&str, usize> = BTreeMap::new();
-    for s in services(cx) {
-        *strategies.entry(s.release.strategy.as_str()).or_default() += 1;
-        for (env, se) in &s.environments {
-            let suffix = match se.release.strategy {
-                Strategy::Rolling => continue,
-                Strategy::Canary => "canary",
-                Strategy::BlueGreen => "green",
-            };
-            let name = format!("{}-{suffix}", s.name);
-            let found = cx.tree.objects("Deployment").any(|d| {
-                d.service.as_deref() == Some(s.name.as_str())
-                    && d.env.as_deref() == Some(env.as_str())
-                    && d.name() == name
-            });
-            if !found {
-                fails.push(Finding::fail(
-                    cx.place_of("Deployment", Some(&s.name), Some(env)),
-                    format!(
-                        "release {} in service.toml, but no Deployment {name}",
-                        se.release.strategy
-                    ),
-                ));
-            }
-            if se.release.strategy == Strategy::Canary && cx.model.platform.mesh == Mesh::Istio {
-                let weighted = cx.tree.objects("VirtualService").any(|v| {
-                    v.service.as_deref() == Some(s.name.as_str())
-                        && v.env.as_deref() == Some(env.as_str())
-                        && seq_at(&v.value, &["spec", "http"]).iter().any(|r| {
-                            seq_at(r, &["route"])
-                                .iter()
-                                .filter(|d| get(d, &["weight"]).is_some())
-                                .count()
-                                >= 2
-                        })
-                });
-                if !weighted {
-                    fails.push(Finding::fail(
-                        cx.place_of("VirtualService", Some(&s.name), Some(env)),
-                        "canary without a weighted route: no traffic share goes to it",
-                    ));
-                }
-            }
-        }
-    }
-    for d in cx.tree.objects("Deployment") {
-        if i64_at(&d.value, &["spec", "revisionHistoryLimit"]) == Some(0) {
-            fails.push(Finding::fail(
-                d.place(),
-                "revisionHistoryLimit 0: `kubectl rollout undo` has nothing to go back to",
-            ));
-        }
-    }
-    let argocd = !cx.tree.argocd.is_empty() || cx.layout.generates_kind("Application");
-    let mut extra = Vec::new();
-    if argocd {
-        for s in services(cx) {
-            for env in &cx.model.environments {
-                match application(cx, s, &env.name) {
-                    None => fails.push(Finding::fail(
-                        cx.place_of("Application", Some(&s.name), Some(&env.name)),
-                        format!(
-                            "missing: no Argo CD Application deploys {} to {}",
-                            s.name, env.name
-                        ),
-                    )),
-                    Some(app) => {
-                        if i64_at(&app.value, &["spec", "revisionHistoryLimit"]) == Some(0) {
-                            fails.push(Finding::fail(
-                                app.place(),
-                                "revisionHistoryLimit 0: Argo CD keeps no history to roll back to",
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-    } else {
-        extra.push(Finding::na(
-            cx.spec,
-            "the blueprints generate no Argo CD Applications: nothing here says how releases reach the cluster",
-        ));
-    }
-    let summary: Vec<String> = strategies.iter().map(|(k, n)| format!("{n} {k}")).collect();
-    let mut out = verdict(
-        fails,
-        Finding::pass(
-            cx.spec,
-            format!(
-                "release declared per service ({}); Deployments keep history{}",
-                summary.join(", "),
-                if argocd {
-                    "; an Argo CD Application per service and environment"
-                } else {
-                    ""
-                }
-            ),
-        ),
-    );
-    out.extend(extra);
-    if let (Some(prod), Some(s)) = (production(cx), services(cx).first()) {
-        let app = application(cx, s, &prod.name).map_or_else(
-            || format!("{}-{}", s.name, prod.name),
-            |a| a.name().to_string(),
-        );
-        out.push(Finding::manual(
-            "rollback",
-            if prod.auto_sync {
-                // Where production's image tag is set.
-                let tag_file = if cx.tree.helm {
-                    let [_, env_values] = helm_values_files(&s.name, &prod.name);
-                    env_values
-                } else {
-                    cx.layout
-                        .declaring("Kustomization", Some(&s.name), Some(&prod.name))
-                        .map_or_else(|| cx.service_place(&s.name, Some(&prod.name)), str::to_string)
-                };
-                format!(
-                    "`git revert` the image-tag commit in {tag_file}; Argo CD syncs it (`argocd app history {app}` shows it)"
-                )
-            } else {
-                format!("`argocd app history {app}`, then `argocd app rollback {app} <id>`")
-            },
-        ));
-    }
-    if services(cx).iter().any(|s| s.store.is_some()) {
-        out.push(Finding::manual(
-            "migrations",
-            "schema changes must be backward compatible (expand, migrate, contract): review before each release",
-        ));
-    }
-    out
-}
-
 /// Item 22: a PodDisruptionBudget per service that allows drains; with Istio, per service and
 /// environment a VirtualService with timeouts and retries on every route and a
 /// DestinationRule with connection limits and outlier detection; without a mesh, gateway
@@ -403,7 +263,7 @@ pub fn release_and_rollback(cx: &Context) -> Vec<Finding> {
 pub fn resilience(cx: &Context) -> Vec<Finding> {
     let mut fails = Vec::new();
     for s in services(cx) {
-        let pods: Vec<BTreeMap<String, String>> = service_deployments(cx, &s.name)
+        let pods: Vec<BTreeMap<String, String>> = service_workloads(cx, &s.name)
             .into_iter()
             .map(pod_labels)
             .collect();

@@ -8,7 +8,7 @@ use serde_yaml_ng::Value;
 
 use super::{
     Finding, all_containers, all_pods, plural, pod_labels, pod_selector_too_wide, pod_spec,
-    service_deployments, services, verdict,
+    service_workloads, services, verdict,
 };
 use crate::audit::Context;
 use crate::audit::tree::Doc;
@@ -113,7 +113,7 @@ pub fn datastore_owner_only(cx: &Context) -> Vec<Finding> {
     for s in &owners {
         let store = &s.store.as_ref().expect("filtered").name;
         let db = store_pods(cx, s, store);
-        let owner_pods: Vec<BTreeMap<String, String>> = service_deployments(cx, &s.name)
+        let owner_pods: Vec<BTreeMap<String, String>> = service_workloads(cx, &s.name)
             .into_iter()
             .map(pod_labels)
             .collect();
@@ -366,7 +366,7 @@ pub fn database_per_service(cx: &Context) -> Vec<Finding> {
         }
     }
     for s in services(cx) {
-        for d in service_deployments(cx, &s.name) {
+        for d in service_workloads(cx, &s.name) {
             let Some(spec) = pod_spec(d) else { continue };
             for c in all_containers(spec) {
                 let mut refs: Vec<(String, String)> = Vec::new();

@@ -5,6 +5,7 @@
 mod delivery;
 mod domain;
 mod images;
+mod release;
 mod security;
 mod workloads;
 
@@ -16,6 +17,7 @@ use super::tree::Doc;
 use super::yaml::{get, selects, seq_at, str_at, string_map};
 use super::{Context, Finding};
 use crate::model::{Environment, Service};
+use crate::spec::Strategy;
 use crate::validate::SECRET_WORDS;
 
 pub type Check = fn(&Context) -> Vec<Finding>;
@@ -67,13 +69,14 @@ pub const ITEMS: &[Item] = &[
     item!(18, security::least_privilege,        "authn/authz, mTLS, least privilege"),
     item!(19, delivery::json_logs_with_traces,  "JSON logs with trace context"),
     item!(20, delivery::dashboards_and_alerts,  "dashboards, metrics, alerts"),
-    item!(21, delivery::release_and_rollback,   "release strategy and rollback"),
+    item!(21, release::release_and_rollback,    "release strategy and rollback"),
     item!(22, delivery::resilience,             "timeouts, retries, circuit breakers"),
 ];
 
-/// Kinds that run pods.
+/// Kinds that run pods (`Rollout`: Argo Rollouts', see `is_rollout`).
 const WORKLOAD_KINDS: &[&str] = &[
     "Deployment",
+    "Rollout",
     "StatefulSet",
     "DaemonSet",
     "ReplicaSet",
@@ -83,7 +86,25 @@ const WORKLOAD_KINDS: &[&str] = &[
 ];
 
 fn is_workload(doc: &Doc) -> bool {
-    WORKLOAD_KINDS.contains(&doc.kind())
+    WORKLOAD_KINDS.contains(&doc.kind()) && (!doc.is("Rollout") || is_rollout(doc))
+}
+
+/// An Argo Rollouts Rollout: it runs and replaces a service's pods as a Deployment does,
+/// by its own strategy. Another group's `Rollout` is not one.
+fn is_rollout(doc: &Doc) -> bool {
+    doc.is("Rollout")
+        && str_at(&doc.value, &["apiVersion"]).is_some_and(|v| v.starts_with("argoproj.io/"))
+}
+
+/// What runs a service's pods: a Deployment or an Argo Rollouts Rollout.
+fn is_service_workload(doc: &Doc) -> bool {
+    doc.is("Deployment") || is_rollout(doc)
+}
+
+/// Whether `doc` is deployed in `env`: its own environment's, or what every environment
+/// gets (a Kustomize base).
+fn deployed_in(doc: &Doc, env: &str) -> bool {
+    doc.env.as_deref().is_none_or(|e| e == env)
 }
 
 /// Deployed workloads.
@@ -127,12 +148,52 @@ fn container_name(c: &Value) -> &str {
     c.get("name").and_then(Value::as_str).unwrap_or("?")
 }
 
-/// Deployed Deployments in a service's folders (base and overlays).
-fn service_deployments<'a>(cx: &'a Context, service: &str) -> Vec<&'a Doc> {
+/// Deployed Deployments and Rollouts in a service's folders (base and overlays) or
+/// releases.
+fn service_workloads<'a>(cx: &'a Context, service: &str) -> Vec<&'a Doc> {
     cx.tree
-        .objects("Deployment")
-        .filter(|d| d.service.as_deref() == Some(service))
+        .resources()
+        .filter(|d| is_service_workload(d) && d.service.as_deref() == Some(service))
         .collect()
+}
+
+/// The workload named after `s` that runs it in `env`, of `kind` (Deployment or Rollout).
+fn workload_in<'a>(cx: &'a Context, s: &Service, env: &str, kind: &str) -> Option<&'a Doc> {
+    service_workloads(cx, &s.name)
+        .into_iter()
+        .find(|d| d.is(kind) && d.name() == s.name && deployed_in(d, env))
+}
+
+/// The kind of workload a release strategy runs on.
+fn workload_kind(strategy: Strategy) -> &'static str {
+    match strategy {
+        Strategy::Rolling => "Deployment",
+        Strategy::Canary | Strategy::BlueGreen => "Rollout",
+    }
+}
+
+/// The kind of workload service.toml's release strategy asks for in `env`.
+fn declared_workload(s: &Service, env: &str) -> &'static str {
+    s.environments
+        .get(env)
+        .map_or("Deployment", |se| workload_kind(se.release.strategy))
+}
+
+/// Where the workload of `s` in `env` is generated.
+fn workload_place(cx: &Context, s: &Service, env: &str) -> String {
+    generated_place(cx, declared_workload(s, env), s, env)
+}
+
+/// Where an object of `kind` for `s` in `env` is generated: the file of that environment,
+/// else the base's (every environment), else the service's place there.
+fn generated_place(cx: &Context, kind: &str, s: &Service, env: &str) -> String {
+    if cx.tree.helm {
+        return cx.service_place(&s.name, Some(env));
+    }
+    cx.layout
+        .declaring(kind, Some(&s.name), Some(env))
+        .or_else(|| cx.layout.declaring(kind, Some(&s.name), None))
+        .map_or_else(|| cx.service_place(&s.name, Some(env)), str::to_string)
 }
 
 /// Pod labels of every deployed workload, with where it is.

@@ -7,7 +7,7 @@ use serde_yaml_ng::Value;
 
 use super::{
     Finding, application, env_entries, plural, pod_labels, pod_selector_too_wide, pod_spec,
-    production, service_deployments, services, verdict, workloads,
+    production, service_workloads, services, verdict, workloads,
 };
 use crate::audit::Context;
 use crate::audit::tree::Doc;
@@ -215,7 +215,7 @@ pub fn tls_gateway_only(cx: &Context) -> Vec<Finding> {
 pub fn config_and_namespaces(cx: &Context) -> Vec<Finding> {
     let mut fails = Vec::new();
     for s in services(cx) {
-        for d in service_deployments(cx, &s.name) {
+        for d in service_workloads(cx, &s.name) {
             let maps: BTreeSet<&str> = cx
                 .tree
                 .objects("ConfigMap")
@@ -445,7 +445,7 @@ pub fn least_privilege(cx: &Context) -> Vec<Finding> {
         .map(|sa| (sa.service.as_deref(), sa.name()))
         .collect();
     for s in services(cx) {
-        for d in service_deployments(cx, &s.name) {
+        for d in service_workloads(cx, &s.name) {
             let Some(spec) = pod_spec(d) else { continue };
             match str_at(spec, &["serviceAccountName"]) {
                 None | Some("default") => fails.push(Finding::fail(
@@ -494,14 +494,14 @@ pub fn least_privilege(cx: &Context) -> Vec<Finding> {
     let pods: Vec<(String, BTreeMap<String, String>)> =
         workloads(cx).map(|d| (d.place(), pod_labels(d))).collect();
     for s in services(cx) {
-        let own: Vec<BTreeMap<String, String>> = service_deployments(cx, &s.name)
+        let own: Vec<BTreeMap<String, String>> = service_workloads(cx, &s.name)
             .into_iter()
             .map(pod_labels)
             .collect();
         let callers: Vec<BTreeMap<String, String>> = s
             .callers
             .iter()
-            .flat_map(|c| service_deployments(cx, c))
+            .flat_map(|c| service_workloads(cx, c))
             .map(pod_labels)
             .collect();
         let others: Vec<(String, BTreeMap<String, String>)> = pods
@@ -593,7 +593,7 @@ pub fn least_privilege(cx: &Context) -> Vec<Finding> {
                 continue;
             }
             let Some(s) = services(cx).iter().find(|s| {
-                service_deployments(cx, &s.name)
+                service_workloads(cx, &s.name)
                     .into_iter()
                     .any(|d| selects_map(selector, &pod_labels(d)))
             }) else {

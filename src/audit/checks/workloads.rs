@@ -3,9 +3,12 @@
 
 use serde_yaml_ng::{Mapping, Value};
 
+use std::collections::BTreeMap;
+
 use super::{
-    Finding, all_containers, container_name, other_namespaces, plural, pod_spec, production,
-    removes, services, verdict, workloads,
+    Finding, all_containers, container_name, declared_workload, deployed_in, generated_place,
+    is_service_workload, other_namespaces, plural, pod_spec, production, removes,
+    service_workloads, services, verdict, workload_place, workloads,
 };
 use crate::audit::Context;
 use crate::audit::dockerfile::ImageRef;
@@ -118,7 +121,7 @@ pub fn state_in_statefulsets(cx: &Context) -> Vec<Finding> {
         Finding::pass(
             cx.tree.manifests.clone(),
             format!(
-                "{}: StatefulSets with volumeClaimTemplates; no state in Deployments",
+                "{}: StatefulSets with volumeClaimTemplates; no state in other workloads",
                 plural(owners.len(), "datastore")
             ),
         ),
@@ -136,8 +139,10 @@ pub fn state_in_statefulsets(cx: &Context) -> Vec<Finding> {
     out
 }
 
-/// Item 11: no bare Pods or ReplicaSets; every service runs a Deployment; every Deployment
-/// sets `replicas` and a RollingUpdate strategy; no StatefulSet waits for manual deletes.
+/// Item 11: no bare Pods or ReplicaSets; every service runs a Deployment or an Argo
+/// Rollouts Rollout in every environment; each sets `replicas` and a strategy that replaces
+/// pods gradually (RollingUpdate, or the Rollout's canary or blue-green); no StatefulSet
+/// waits for manual deletes.
 pub fn rolling_deployments(cx: &Context) -> Vec<Finding> {
     let mut fails = Vec::new();
     for d in cx.tree.resources() {
@@ -154,29 +159,50 @@ pub fn rolling_deployments(cx: &Context) -> Vec<Finding> {
         }
     }
     for s in services(cx) {
-        for scope in cx.scopes() {
-            let has = cx.tree.objects("Deployment").any(|d| {
-                d.service.as_deref() == Some(s.name.as_str())
-                    && d.env.as_deref() == scope
-                    && d.name() == s.name
-            });
-            if !has {
-                fails.push(Finding::fail(
-                    cx.place_of("Deployment", Some(&s.name), scope),
-                    format!("no Deployment {}", s.name),
-                ));
+        // Per environment: the base's workload runs in every one, an overlay's or a
+        // release's in its own. Environments missing it at the same place are one finding.
+        let mut missing: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for env in &cx.model.environments {
+            let runs = service_workloads(cx, &s.name)
+                .iter()
+                .any(|d| d.name() == s.name && deployed_in(d, &env.name));
+            if !runs {
+                missing
+                    .entry(workload_place(cx, s, &env.name))
+                    .or_default()
+                    .push(&env.name);
             }
         }
+        for (place, envs) in missing {
+            fails.push(Finding::fail(
+                place,
+                format!("no Deployment or Rollout {} in {}", s.name, envs.join(", ")),
+            ));
+        }
     }
-    let mut count = 0;
-    for d in cx.tree.objects("Deployment") {
-        count += 1;
+    let (mut deployments, mut rollouts) = (0, 0);
+    for d in cx.tree.resources().filter(|d| is_service_workload(d)) {
         if get(&d.value, &["spec", "replicas"]).is_none() {
             fails.push(Finding::fail(
                 d.place(),
                 "replicas not set: the count is implicit (1)",
             ));
         }
+        if d.is("Rollout") {
+            rollouts += 1;
+            let strategy = get(&d.value, &["spec", "strategy"]);
+            if !["canary", "blueGreen"]
+                .iter()
+                .any(|k| strategy.and_then(|s| s.get(*k)).is_some())
+            {
+                fails.push(Finding::fail(
+                    d.place(),
+                    "no strategy: set canary or blueGreen explicitly",
+                ));
+            }
+            continue;
+        }
+        deployments += 1;
         match str_at(&d.value, &["spec", "strategy", "type"]) {
             None => fails.push(Finding::fail(
                 d.place(),
@@ -208,13 +234,19 @@ pub fn rolling_deployments(cx: &Context) -> Vec<Finding> {
             ));
         }
     }
+    let kinds: Vec<String> = [(deployments, "Deployment"), (rollouts, "Rollout")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, kind)| plural(*n, kind))
+        .collect();
     verdict(
         fails,
         Finding::pass(
             cx.tree.manifests.clone(),
             format!(
-                "{} with explicit replicas and RollingUpdate; no bare Pods",
-                plural(count, "Deployment")
+                "{} ({}) with explicit replicas, each RollingUpdate or a canary or blue-green Rollout; no bare Pods",
+                plural(deployments + rollouts, "workload"),
+                kinds.join(", ")
             ),
         ),
     )
@@ -222,7 +254,10 @@ pub fn rolling_deployments(cx: &Context) -> Vec<Finding> {
 
 /// Long-running workloads: what has probes.
 fn long_running(doc: &Doc) -> bool {
-    matches!(doc.kind(), "Deployment" | "StatefulSet" | "DaemonSet")
+    matches!(
+        doc.kind(),
+        "Deployment" | "Rollout" | "StatefulSet" | "DaemonSet"
+    )
 }
 
 /// A probe's check without its timing: what it actually asks.
@@ -241,7 +276,7 @@ fn probe_path(probe: &Value) -> Option<String> {
 }
 
 /// Item 13: every container of a long-running workload has a readiness and a liveness probe,
-/// and in Deployments they are different checks (readiness may fail on dependencies,
+/// and in a service's Deployments and Rollouts they are different checks (readiness may fail on dependencies,
 /// liveness must not).
 pub fn separate_probes(cx: &Context) -> Vec<Finding> {
     let mut fails = Vec::new();
@@ -262,7 +297,7 @@ pub fn separate_probes(cx: &Context) -> Vec<Finding> {
                 }
             }
             if let (Some(r), Some(l)) = (readiness, liveness)
-                && d.is("Deployment")
+                && is_service_workload(d)
                 && probe_check(r) == probe_check(l)
             {
                 let what = probe_path(l).map_or_else(String::new, |p| format!(" ({p})"));
@@ -338,7 +373,7 @@ pub fn liveness_is_local(cx: &Context) -> Vec<Finding> {
             .service
             .as_deref()
             .and_then(|s| cx.model.service(s))
-            .filter(|_| d.is("Deployment"));
+            .filter(|_| is_service_workload(d));
         for c in seq_at(spec, &["containers"]) {
             let Some(probe) = c.get("livenessProbe") else {
                 continue;
@@ -391,6 +426,7 @@ pub fn liveness_is_local(cx: &Context) -> Vec<Finding> {
             ),
         ),
     );
+    let first = cx.model.environments.first();
     let dependent = services(cx)
         .iter()
         .find(|s| s.store.is_some())
@@ -402,12 +438,13 @@ pub fn liveness_is_local(cx: &Context) -> Vec<Finding> {
         })
         .or_else(|| {
             services(cx).iter().find_map(|s| {
-                s.calls
-                    .first()
-                    .map(|callee| (s, format!("deployment/{callee}")))
+                let callee = cx.model.service(s.calls.first()?)?;
+                // What runs the callee there: a Deployment or a Rollout (both scale).
+                let kind = first.map_or("Deployment", |e| declared_workload(callee, &e.name));
+                Some((s, format!("{}/{}", kind.to_ascii_lowercase(), callee.name)))
             })
         });
-    if let (Some((s, dependency)), Some(first)) = (dependent, cx.model.environments.first()) {
+    if let (Some((s, dependency)), Some(first)) = (dependent, first) {
         out.push(Finding::manual(
             "cluster",
             format!(
@@ -492,19 +529,27 @@ fn hpa_resources(hpa: &Doc) -> Vec<String> {
         .collect()
 }
 
-/// Item 16: HPAs scale Deployments only (never a datastore), with sane bounds, on metrics the
-/// pods request, covering every metric service.toml declares; every autoscaled service
-/// and environment has one. Whether metrics flow is a cluster matter: manual.
+/// Item 16: HPAs scale a service's Deployment or Rollout (never a datastore) deployed next
+/// to them, one HPA per workload, with sane bounds, on metrics the pods request, covering
+/// every metric service.toml declares there; every service and environment service.toml
+/// autoscales has one. Whether metrics flow is a cluster matter: manual.
 pub fn autoscaling(cx: &Context) -> Vec<Finding> {
     let mut fails = Vec::new();
+    let envs: Vec<&str> = cx
+        .model
+        .environments
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
     let hpas: Vec<&Doc> = cx.tree.objects("HorizontalPodAutoscaler").collect();
     for hpa in &hpas {
         let kind = str_at(&hpa.value, &["spec", "scaleTargetRef", "kind"]).unwrap_or("");
         let target = str_at(&hpa.value, &["spec", "scaleTargetRef", "name"]).unwrap_or("");
-        if kind != "Deployment" {
+        let api = str_at(&hpa.value, &["spec", "scaleTargetRef", "apiVersion"]).unwrap_or("");
+        if kind != "Deployment" && kind != "Rollout" {
             fails.push(Finding::fail(
                 hpa.place(),
-                format!("scales {kind} {target}: autoscale stateless Deployments only, never a datastore"),
+                format!("scales {kind} {target}: autoscale stateless Deployments and Rollouts only, never a datastore"),
             ));
             continue;
         }
@@ -521,62 +566,115 @@ pub fn autoscaling(cx: &Context) -> Vec<Finding> {
             )),
             _ => {}
         }
-        let deployment = cx.tree.objects("Deployment").find(|d| {
-            d.name() == target && d.service == hpa.service && (d.env.is_none() || d.env == hpa.env)
-        });
-        let Some(deployment) = deployment else {
+        // The target in every environment the HPA is deployed in.
+        let here: Vec<&str> = match hpa.env.as_deref() {
+            Some(env) => vec![env],
+            None => envs.clone(),
+        };
+        let mut absent = Vec::new();
+        let mut targets: Vec<&Doc> = Vec::new();
+        for env in here {
+            let found = cx.tree.resources().find(|d| {
+                is_service_workload(d)
+                    && d.is(kind)
+                    && d.name() == target
+                    && d.service == hpa.service
+                    && deployed_in(d, env)
+            });
+            match found {
+                Some(d) => {
+                    if !targets.iter().any(|t| std::ptr::eq(*t, d)) {
+                        targets.push(d);
+                    }
+                }
+                None => absent.push(env),
+            }
+        }
+        if !absent.is_empty() {
             fails.push(Finding::fail(
                 hpa.place(),
-                format!("scales Deployment {target}, which is not deployed next to it"),
+                format!(
+                    "scales {kind} {target}, which is not deployed next to it in {}",
+                    absent.join(", ")
+                ),
             ));
-            continue;
-        };
-        let Some(spec) = pod_spec(deployment) else {
-            continue;
-        };
-        for resource in hpa_resources(hpa) {
-            for c in seq_at(spec, &["containers"]) {
-                if get(c, &["resources", "requests", &resource]).is_none() {
-                    fails.push(Finding::fail(
-                        hpa.place(),
-                        format!(
-                            "scales on {resource} utilisation, but container {} of {target} requests no {resource}",
-                            container_name(c)
-                        ),
-                    ));
+        }
+        for d in &targets {
+            let have = str_at(&d.value, &["apiVersion"]).unwrap_or("");
+            if api != have {
+                fails.push(Finding::fail(
+                    hpa.place(),
+                    format!("scaleTargetRef apiVersion `{api}`, but {kind} {target} is {have}: the HPA finds nothing to scale"),
+                ));
+            }
+            let Some(spec) = pod_spec(d) else {
+                continue;
+            };
+            for resource in hpa_resources(hpa) {
+                for c in seq_at(spec, &["containers"]) {
+                    if get(c, &["resources", "requests", &resource]).is_none() {
+                        fails.push(Finding::fail(
+                            hpa.place(),
+                            format!(
+                                "scales on {resource} utilisation, but container {} of {target} requests no {resource}",
+                                container_name(c)
+                            ),
+                        ));
+                    }
                 }
             }
         }
     }
+    // Two HPAs on one workload fight over its replicas.
+    for env in &envs {
+        let mut seen: BTreeMap<(Option<&str>, &str, &str), &Doc> = BTreeMap::new();
+        for hpa in hpas.iter().filter(|h| deployed_in(h, env)) {
+            let key = (
+                hpa.service.as_deref(),
+                str_at(&hpa.value, &["spec", "scaleTargetRef", "kind"]).unwrap_or(""),
+                str_at(&hpa.value, &["spec", "scaleTargetRef", "name"]).unwrap_or(""),
+            );
+            if let Some(other) = seen.insert(key, hpa) {
+                fails.push(Finding::fail(
+                    hpa.place(),
+                    format!(
+                        "scales {} {} in {env}, as {} does: two HPAs fight over its replicas",
+                        key.1,
+                        key.2,
+                        other.place()
+                    ),
+                ));
+            }
+        }
+    }
     for s in services(cx) {
-        // Kustomize: service-wide autoscaling is in the base; Helm: in each release.
-        let declared: Vec<(Option<&str>, &crate::model::Autoscale)> = match &s.autoscale {
-            Some(a) if !cx.tree.helm => vec![(None, a)],
-            _ => s
-                .environments
-                .iter()
-                .filter_map(|(env, se)| se.autoscale.as_ref().map(|a| (Some(env.as_str()), a)))
-                .collect(),
-        };
-        for (env, a) in declared {
+        // Environments without their HPA, by where it is generated.
+        let mut missing: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for (env, se) in &s.environments {
+            let Some(declared) = &se.autoscale else {
+                continue;
+            };
             let hpa = hpas.iter().find(|h| {
                 h.service.as_deref() == Some(s.name.as_str())
-                    && h.env.as_deref() == env
+                    && deployed_in(h, env)
                     && str_at(&h.value, &["spec", "scaleTargetRef", "name"])
                         == Some(s.name.as_str())
             });
             let Some(hpa) = hpa else {
-                fails.push(Finding::fail(
-                    cx.place_of("HorizontalPodAutoscaler", Some(&s.name), env),
-                    format!(
-                        "service.toml autoscales {}, but no HPA scales its Deployment",
-                        s.name
-                    ),
-                ));
+                missing
+                    .entry(generated_place(cx, "HorizontalPodAutoscaler", s, env))
+                    .or_default()
+                    .push(env);
                 continue;
             };
+            // An HPA of the Kustomize base is the service's; an overlay patches it from
+            // there, so it answers for the service-wide settings.
+            let wanted = match (&hpa.env, &s.autoscale) {
+                (None, Some(base)) => base,
+                _ => declared,
+            };
             let have = hpa_resources(hpa);
-            for (metric, wanted) in [("cpu", a.cpu), ("memory", a.memory)] {
+            for (metric, wanted) in [("cpu", wanted.cpu), ("memory", wanted.memory)] {
                 if wanted.is_some() && !have.iter().any(|h| h == metric) {
                     fails.push(Finding::fail(
                         hpa.place(),
@@ -584,6 +682,16 @@ pub fn autoscaling(cx: &Context) -> Vec<Finding> {
                     ));
                 }
             }
+        }
+        for (place, envs) in missing {
+            fails.push(Finding::fail(
+                place,
+                format!(
+                    "service.toml autoscales {} in {}, but no HPA scales its workload there",
+                    s.name,
+                    envs.join(", ")
+                ),
+            ));
         }
     }
     if hpas.is_empty() && fails.is_empty() {
@@ -601,7 +709,7 @@ pub fn autoscaling(cx: &Context) -> Vec<Finding> {
         Finding::pass(
             cx.tree.manifests.clone(),
             format!(
-                "{} on Deployments ({} beyond CPU), none on a StatefulSet",
+                "{} on Deployments and Rollouts ({} beyond CPU), one per workload, none on a StatefulSet",
                 plural(hpas.len(), "HPA"),
                 memory
             ),
