@@ -113,16 +113,22 @@ fn platform_repo_example_builds_with_its_override_and_additions() {
         );
     }
 
-    // The whole tree still builds with the real kustomize.
+    // The whole tree still builds with the real kustomize; payments, a canary, runs as a
+    // Rollout judged by its SLO analysis, ledger as a Deployment.
     for env in ["dev", "prod"] {
         let overlay = out.path().join("deploy/overlays").join(env);
         let objects = kustomize(&overlay);
-        assert!(
+        let kinds_of = |n: &str| -> Vec<&str> {
             objects
                 .iter()
-                .any(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == "payments"),
-            "{env}: no payments Deployment"
-        );
+                .filter(|o| o["metadata"]["name"] == n)
+                .filter_map(|o| o["kind"].as_str())
+                .filter(|k| ["Deployment", "Rollout", "AnalysisTemplate"].contains(k))
+                .collect()
+        };
+        assert_eq!(kinds_of("payments"), ["Rollout"], "{env}");
+        assert_eq!(kinds_of("payments-slo"), ["AnalysisTemplate"], "{env}");
+        assert_eq!(kinds_of("ledger"), ["Deployment"], "{env}");
         kustomize(&overlay.join("_platform"));
     }
 }

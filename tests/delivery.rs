@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bulkhead::model::{Environment, Model, Service};
 use bulkhead::render::Files;
-use bulkhead::spec::{Deploy, Runtime};
+use bulkhead::spec::{Deploy, Mesh, Runtime, Strategy};
 use serde_yaml_ng::Value;
 
 use crate::common::{EXAMPLES, example, model_of, render_model};
@@ -209,9 +209,20 @@ fn argocd_project_restricts_sources_and_destinations() {
 
 #[test]
 fn argocd_application_per_service_and_environment() {
-    for name in EXAMPLES {
-        let g = generated(name);
+    // Without a mesh a canary shifts pods, not weights: nothing of Istio to ignore.
+    let fleet = std::fs::read_to_string(example("fleet")).unwrap();
+    let without_mesh = render_text(
+        "fleet (mesh = none)",
+        fleet.replacen("[platform]\n", "[platform]\nmesh = \"none\"\n", 1),
+    );
+    assert_eq!(without_mesh.model.platform.mesh, Mesh::None);
+    for g in EXAMPLES
+        .iter()
+        .map(|name| generated(name))
+        .chain([without_mesh])
+    {
         let p = &g.model.platform;
+        let name = &p.name;
         let project = g.yaml("argocd/project.yaml");
         let allowed = destinations(&project);
         let mut names = BTreeSet::new();
@@ -335,25 +346,48 @@ fn check_service_application(
 
     let options = sync_options(app);
     assert!(options.contains(&"CreateNamespace=true".into()), "{path}");
-    let hpa = service.environments[&env.name].autoscale.is_some();
-    let ignored = app["spec"].get("ignoreDifferences");
+    let here = &service.environments[&env.name];
+    let hpa = here.autoscale.is_some();
+    // What Argo CD must leave to other controllers: the HPA owns the replica count of the
+    // workload it scales (a Rollout wherever the release is canary or blue-green), and
+    // Argo Rollouts sets a mesh canary's weights in the VirtualServices while it runs.
+    let (group, kind) = match here.release.strategy {
+        Strategy::Rolling => ("apps", "Deployment"),
+        Strategy::Canary | Strategy::BlueGreen => ("argoproj.io", "Rollout"),
+    };
+    let weights = here.release.strategy == Strategy::Canary && p.mesh == Mesh::Istio;
+    let mut wanted = Vec::new();
     if hpa {
-        assert_eq!(
-            ignored,
-            Some(&yaml_from(&format!(
-                "[{{group: apps, kind: Deployment, name: {}, jsonPointers: [/spec/replicas]}}]",
-                service.name
-            ))),
-            "{path}: the HPA owns the replica count"
+        wanted.push(format!(
+            "{{group: {group}, kind: {kind}, name: {}, jsonPointers: [/spec/replicas]}}",
+            service.name
+        ));
+    }
+    if weights {
+        wanted.push(
+            "{group: networking.istio.io, kind: VirtualService, jqPathExpressions: ['.spec.http[].route[].weight']}"
+                .to_string(),
+        );
+    }
+    let ignored = app["spec"].get("ignoreDifferences");
+    if wanted.is_empty() {
+        assert!(
+            ignored.is_none(),
+            "{path}: no HPA and no canary weights, nothing to ignore"
         );
         assert!(
-            options.contains(&"RespectIgnoreDifferences=true".into()),
+            !options.contains(&"RespectIgnoreDifferences=true".into()),
             "{path}"
         );
     } else {
-        assert!(ignored.is_none(), "{path}: no HPA, nothing to ignore");
+        assert_eq!(
+            ignored,
+            Some(&yaml_from(&format!("[{}]", wanted.join(", ")))),
+            "{path}: the HPA owns the {kind}'s replica count (autoscaled: {hpa}); the \
+             Rollouts controller owns the canary weights (mesh canary: {weights})"
+        );
         assert!(
-            !options.contains(&"RespectIgnoreDifferences=true".into()),
+            options.contains(&"RespectIgnoreDifferences=true".into()),
             "{path}"
         );
     }

@@ -1,10 +1,31 @@
 //! Every overlay of every example builds with the real `kubectl kustomize`, and each
-//! builds exactly what it should: one service's objects in its environment's namespace.
+//! builds exactly what it should: one service's objects in its environment's namespace,
+//! one workload each (a Deployment where the service rolls, an Argo Rollouts Rollout where
+//! it is released canary or blue-green) with its analysis, autoscaler and image.
 
-use crate::common::{EXAMPLES, example, generate, kustomize, model_of_file};
+use serde_yaml_ng::Value;
 
-fn name(o: &serde_yaml_ng::Value) -> &str {
+use bulkhead::spec::Strategy;
+
+use crate::common::{EXAMPLES, example, generate, kustomize, model_of_file, yaml_docs};
+
+fn name(o: &Value) -> &str {
     o["metadata"]["name"].as_str().unwrap()
+}
+
+fn yaml(text: &str) -> Value {
+    serde_yaml_ng::from_str(text).unwrap()
+}
+
+/// Whether `key` appears as a mapping key anywhere in `v`.
+fn has_key(v: &Value, key: &str) -> bool {
+    match v {
+        Value::Mapping(m) => m
+            .iter()
+            .any(|(k, v)| k.as_str() == Some(key) || has_key(v, key)),
+        Value::Sequence(s) => s.iter().any(|v| has_key(v, key)),
+        _ => false,
+    }
 }
 
 #[test]
@@ -13,6 +34,26 @@ fn every_overlay_builds_and_holds_what_it_should() {
         let spec = example(ex);
         let out = generate(&spec);
         let model = model_of_file(&spec);
+        for svc in &model.services {
+            // The base holds the workload only when every environment rolls it.
+            let rolls_everywhere = svc
+                .environments
+                .values()
+                .all(|e| e.release.strategy == Strategy::Rolling);
+            let base = kustomize(&out.path().join("deploy/base").join(&svc.name));
+            assert_eq!(
+                base.iter()
+                    .any(|o| o["kind"] == "Deployment" && name(o) == svc.name),
+                rolls_everywhere,
+                "{ex}/base/{}: a Deployment in the base iff it rolls everywhere",
+                svc.name
+            );
+            assert!(
+                !base.iter().any(|o| o["kind"] == "Rollout"),
+                "{ex}/base/{}: Rollouts live in the overlays",
+                svc.name
+            );
+        }
         for env in &model.environments {
             let env_dir = out.path().join("deploy/overlays").join(&env.name);
             let all = kustomize(&env_dir);
@@ -26,6 +67,12 @@ fn every_overlay_builds_and_holds_what_it_should() {
                         name(o)
                     );
                 }
+                assert!(
+                    !has_key(o, "app.kubernetes.io/track"),
+                    "{ex}/{}: {} still labels release tracks",
+                    env.name,
+                    name(o)
+                );
             }
             let platform = kustomize(&env_dir.join("_platform"));
             assert!(
@@ -41,42 +88,109 @@ fn every_overlay_builds_and_holds_what_it_should() {
 
             let mut per_service = platform.len();
             for svc in &model.services {
-                let objects = kustomize(&env_dir.join(&svc.name));
+                let at = format!("{ex}/{}/{}", env.name, svc.name);
+                let dir = env_dir.join(&svc.name);
+                let objects = kustomize(&dir);
                 per_service += objects.len();
                 for o in &objects {
                     let n = name(o);
                     assert!(
                         n == svc.name || n.starts_with(&format!("{}-", svc.name)),
-                        "{ex}/{}/{}: foreign object {n}",
-                        env.name,
-                        svc.name
+                        "{at}: foreign object {n}"
                     );
                 }
-                let deployment = objects
-                    .iter()
-                    .find(|o| o["kind"] == "Deployment" && name(o) == svc.name)
-                    .expect("deployment");
                 let resolved = &svc.environments[&env.name];
+                let strategy = resolved.release.strategy;
+                let (api_version, kind) = match strategy {
+                    Strategy::Rolling => ("apps/v1", "Deployment"),
+                    Strategy::Canary | Strategy::BlueGreen => ("argoproj.io/v1alpha1", "Rollout"),
+                };
+                // One workload: no second Deployment for a canary or a green stack.
+                let workloads: Vec<&Value> = objects
+                    .iter()
+                    .filter(|o| matches!(o["kind"].as_str(), Some("Deployment" | "Rollout")))
+                    .collect();
                 assert_eq!(
-                    deployment["spec"]["replicas"].as_i64(),
-                    Some(resolved.replicas),
-                    "{ex}/{}/{}",
-                    env.name,
-                    svc.name
+                    workloads.iter().map(|w| name(w)).collect::<Vec<_>>(),
+                    [svc.name.as_str()],
+                    "{at}: exactly one workload"
                 );
-                let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+                let workload = workloads[0];
+                assert_eq!(workload["kind"].as_str(), Some(kind), "{at}");
+                assert_eq!(workload["apiVersion"].as_str(), Some(api_version), "{at}");
+                assert_eq!(
+                    workload["spec"]["replicas"].as_i64(),
+                    Some(resolved.replicas),
+                    "{at}"
+                );
+                let selector = &workload["spec"]["selector"]["matchLabels"];
+                assert_eq!(
+                    selector,
+                    &yaml(&format!("{{app.kubernetes.io/name: {}}}", svc.name)),
+                    "{at}"
+                );
+                assert_eq!(
+                    workload["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"],
+                    selector["app.kubernetes.io/name"],
+                    "{at}: the workload selects its own pods"
+                );
+                let container = &workload["spec"]["template"]["spec"]["containers"][0];
                 assert_eq!(
                     container["image"].as_str().unwrap(),
-                    format!("{}:{}", svc.image, model.platform.initial_tag)
+                    format!("{}:{}", svc.image, model.platform.initial_tag),
+                    "{at}"
                 );
                 assert_eq!(
                     container["resources"]["requests"]["memory"].as_str(),
-                    Some(resolved.resources.memory.as_str())
+                    Some(resolved.resources.memory.as_str()),
+                    "{at}"
                 );
                 assert_eq!(
                     container["resources"]["requests"]["cpu"].as_str(),
-                    Some(resolved.resources.cpu.as_str())
+                    Some(resolved.resources.cpu.as_str()),
+                    "{at}"
                 );
+                // The overlay sets the image once, by its name without a tag (Kustomize's
+                // image transformer reaches Rollouts too); a Rollout's count is in the
+                // Rollout itself, never a `replicas:` entry (which targets Deployments).
+                let kustomization =
+                    &yaml_docs(&std::fs::read_to_string(dir.join("kustomization.yaml")).unwrap())
+                        [0];
+                assert_eq!(
+                    kustomization["images"],
+                    yaml(&format!(
+                        "[{{name: {}, newTag: \"{}\"}}]",
+                        svc.image, model.platform.initial_tag
+                    )),
+                    "{at}: one image entry"
+                );
+                if strategy != Strategy::Rolling {
+                    assert!(
+                        kustomization.get("replicas").is_none(),
+                        "{at}: no replicas entry for a Rollout"
+                    );
+                    // What CI does on a release: a new tag in that entry reaches the Rollout.
+                    let file = dir.join("kustomization.yaml");
+                    let text = std::fs::read_to_string(&file).unwrap();
+                    let tag = format!("newTag: \"{}\"", model.platform.initial_tag);
+                    assert_eq!(text.matches(&tag).count(), 1, "{at}");
+                    std::fs::write(&file, text.replace(&tag, "newTag: \"9.9.9-next\"")).unwrap();
+                    let released = kustomize(&dir);
+                    std::fs::write(&file, text).unwrap();
+                    let images: Vec<&str> = released
+                        .iter()
+                        .filter(|o| o["kind"] == "Rollout")
+                        .filter_map(|o| {
+                            o["spec"]["template"]["spec"]["containers"][0]["image"].as_str()
+                        })
+                        .collect();
+                    assert_eq!(
+                        images,
+                        [format!("{}:9.9.9-next", svc.image)],
+                        "{at}: the image entry retags the Rollout"
+                    );
+                }
+
                 let config = objects
                     .iter()
                     .find(|o| o["kind"] == "ConfigMap")
@@ -85,24 +199,63 @@ fn every_overlay_builds_and_holds_what_it_should() {
                     assert_eq!(
                         config["data"][k.as_str()].as_str(),
                         Some(v.as_str()),
-                        "{ex}/{}/{}: {k}",
-                        env.name,
-                        svc.name
+                        "{at}: {k}"
                     );
                 }
-                let hpa = objects
+                let hpas: Vec<&Value> = objects
                     .iter()
-                    .find(|o| o["kind"] == "HorizontalPodAutoscaler");
+                    .filter(|o| o["kind"] == "HorizontalPodAutoscaler")
+                    .collect();
                 assert_eq!(
-                    hpa.is_some(),
-                    resolved.autoscale.is_some(),
-                    "{ex}/{}/{}",
-                    env.name,
-                    svc.name
+                    hpas.len(),
+                    usize::from(resolved.autoscale.is_some()),
+                    "{at}: one HPA where it autoscales, none elsewhere"
                 );
-                if let (Some(hpa), Some(a)) = (hpa, &resolved.autoscale) {
-                    assert_eq!(hpa["spec"]["minReplicas"].as_i64(), Some(a.min));
-                    assert_eq!(hpa["spec"]["maxReplicas"].as_i64(), Some(a.max));
+                if let (Some(hpa), Some(a)) = (hpas.first(), &resolved.autoscale) {
+                    assert_eq!(hpa["spec"]["minReplicas"].as_i64(), Some(a.min), "{at}");
+                    assert_eq!(hpa["spec"]["maxReplicas"].as_i64(), Some(a.max), "{at}");
+                    assert_eq!(
+                        hpa["spec"]["scaleTargetRef"],
+                        yaml(&format!(
+                            "{{apiVersion: {api_version}, kind: {kind}, name: {}}}",
+                            svc.name
+                        )),
+                        "{at}: the HPA scales this environment's workload"
+                    );
+                }
+
+                // A Rollout brings the analysis it runs; blue-green its preview Service.
+                let analysis = format!("{}-slo", svc.name);
+                let templates: Vec<&str> = objects
+                    .iter()
+                    .filter(|o| o["kind"] == "AnalysisTemplate")
+                    .map(name)
+                    .collect();
+                if strategy == Strategy::Rolling {
+                    assert!(templates.is_empty(), "{at}: {templates:?}");
+                } else {
+                    assert_eq!(templates, [analysis.as_str()], "{at}");
+                }
+                let preview = format!("{}-preview", svc.name);
+                let service = |n: &str| {
+                    objects
+                        .iter()
+                        .find(|o| o["kind"] == "Service" && name(o) == n)
+                };
+                match (strategy, service(&preview)) {
+                    (Strategy::BlueGreen, Some(p)) => {
+                        let active = service(&svc.name).expect("the service's Service");
+                        assert_eq!(
+                            p["spec"]["ports"], active["spec"]["ports"],
+                            "{at}: the preview has the service's ports"
+                        );
+                        assert_eq!(
+                            p["spec"]["selector"], active["spec"]["selector"],
+                            "{at}: and its selector"
+                        );
+                    }
+                    (Strategy::BlueGreen, None) => panic!("{at}: no Service {preview}"),
+                    (_, p) => assert!(p.is_none(), "{at}: {preview} without blue-green"),
                 }
             }
             assert_eq!(

@@ -1,7 +1,9 @@
 //! Observability and the picture of the platform, judged with the real tools: every PromQL
-//! expression (dashboards and alert rules) passes promtool and the alerts fire on synthetic
-//! series exactly when they should (Istio's milliseconds, OpenTelemetry's seconds); the
-//! dashboards are well-formed Grafana JSON; the monitors select the services' pods; the
+//! expression (dashboards, alert rules and the Rollouts' analyses) passes promtool and the
+//! alerts fire on synthetic series exactly when they should (Istio's milliseconds,
+//! OpenTelemetry's seconds); an analysis holds a new version to the SLO on its own requests;
+//! the dashboards are well-formed Grafana JSON; the monitors select the services' pods and
+//! label each series with the version that answered; the
 //! graph (`bulkhead graph`, Mermaid and DOT through Graphviz) and docs/architecture.md
 //! describe the platform exactly as service.toml declares it.
 //!
@@ -546,6 +548,35 @@ fn prometheus_rules(tree: &BTreeMap<String, String>) -> Vec<(String, Json)> {
         .collect()
 }
 
+/// A pod-template hash as Argo Rollouts writes it, for `{{args.canary-hash}}`.
+const SAMPLE_HASH: &str = "5d8f9c7b6";
+
+/// Every AnalysisTemplate object of the tree.
+fn analysis_templates(tree: &BTreeMap<String, String>) -> Vec<(String, Yaml)> {
+    objects(tree, "deploy/")
+        .into_iter()
+        .filter(|(_, o)| o["kind"] == "AnalysisTemplate")
+        .collect()
+}
+
+/// (metric name, PromQL) of every measurement of an AnalysisTemplate.
+fn analysis_queries(template: &Yaml) -> Vec<(String, String)> {
+    template["spec"]["metrics"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().to_string(),
+                m["provider"]["prometheus"]["query"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn every_promql_expression_passes_promtool() {
     let promtool = promtool();
@@ -594,6 +625,26 @@ fn every_promql_expression_passes_promtool() {
                 work.path(),
                 &format!("rule-{i}.yaml"),
                 &r["spec"]["groups"],
+            ));
+        }
+        // The Rollouts' analyses, with the hash the controller passes filled in.
+        let analyses = analysis_templates(&tree);
+        assert!(!analyses.is_empty(), "{label}: no AnalysisTemplate");
+        for (i, (path, t)) in analyses.iter().enumerate() {
+            let rules: Vec<Json> = analysis_queries(t)
+                .into_iter()
+                .map(|(metric, query)| {
+                    let expr = query.replace("{{args.canary-hash}}", SAMPLE_HASH);
+                    assert!(!expr.contains("{{"), "{label}: {path}: {metric}: {expr}");
+                    json!({"record": format!("analysis:{}", metric.replace('-', "_")), "expr": expr})
+                })
+                .collect();
+            assert_eq!(rules.len(), 2, "{label}: {path}");
+            count += rules.len();
+            files.push(rules_file(
+                work.path(),
+                &format!("analysis-{i}.yaml"),
+                &json!([{"name": "analysis", "rules": rules}]),
             ));
         }
         run(Command::new(&promtool)
@@ -917,8 +968,31 @@ fn monitors_and_rules_select_each_service() {
                 .iter()
                 .map(|r| r.as_str().unwrap())
                 .collect();
-            let deployment = kinds["Deployment"];
-            let pod_labels = &deployment["spec"]["template"]["metadata"]["labels"];
+            // The workload of every environment: the base's Deployment where the service
+            // rolls everywhere, else each overlay's own Deployment or Rollout.
+            let workloads: Vec<(String, Yaml)> = decl
+                .namespaces
+                .iter()
+                .map(|(env, _)| {
+                    let own = ["rollout.yaml", "deployment.yaml"]
+                        .iter()
+                        .map(|f| format!("deploy/overlays/{env}/{}/{f}", s.name))
+                        .chain([format!("{base}deployment.yaml")])
+                        .find(|p| tree.contains_key(p))
+                        .unwrap_or_else(|| panic!("{label}: {env}/{}: no workload", s.name));
+                    let w = yaml_docs(&tree[&own]).pop().unwrap();
+                    assert!(
+                        ["Deployment", "Rollout"].contains(&w["kind"].as_str().unwrap()),
+                        "{label}: {own}"
+                    );
+                    (own, w)
+                })
+                .collect();
+            assert_eq!(
+                kinds.contains_key("Deployment"),
+                workloads.iter().all(|(p, _)| p.starts_with(&base)),
+                "{label}: {base}: a Deployment in the base iff no overlay has its own"
+            );
             let (monitor, file) = if decl.mesh_istio {
                 assert!(!kinds.contains_key("ServiceMonitor"), "{label}: {}", s.name);
                 (kinds["PodMonitor"], "podmonitor.yaml")
@@ -947,22 +1021,29 @@ fn monitors_and_rules_select_each_service() {
                 .as_mapping()
                 .unwrap();
             if decl.mesh_istio {
-                // Selects the pods; their sidecar's merged endpoint has the app's metrics.
-                for (k, v) in selector {
-                    assert_eq!(&pod_labels[k.as_str().unwrap()], v, "{label}: {}", s.name);
-                }
                 let ep = &monitor["spec"]["podMetricsEndpoints"][0];
                 assert_eq!(ep["port"], "http-envoy-prom");
                 assert_eq!(ep["path"], "/stats/prometheus");
                 assert_eq!(ep["relabelings"][0]["replacement"], "${1}:15020");
-                let ann = &deployment["spec"]["template"]["metadata"]["annotations"];
-                let port = deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]
-                    ["containerPort"]
-                    .as_i64()
-                    .unwrap();
-                assert_eq!(ann["prometheus.io/scrape"], "true");
-                assert_eq!(ann["prometheus.io/port"], port.to_string().as_str());
-                assert_eq!(ann["prometheus.io/path"], "/metrics");
+                // Selects the pods of every environment's workload; their sidecar's merged
+                // endpoint has the app's metrics.
+                for (path, w) in &workloads {
+                    let template = &w["spec"]["template"];
+                    for (k, v) in selector {
+                        assert_eq!(
+                            &template["metadata"]["labels"][k.as_str().unwrap()],
+                            v,
+                            "{label}: {path}"
+                        );
+                    }
+                    let ann = &template["metadata"]["annotations"];
+                    let port = template["spec"]["containers"][0]["ports"][0]["containerPort"]
+                        .as_i64()
+                        .unwrap();
+                    assert_eq!(ann["prometheus.io/scrape"], "true", "{label}: {path}");
+                    assert_eq!(ann["prometheus.io/port"], port.to_string().as_str());
+                    assert_eq!(ann["prometheus.io/path"], "/metrics");
+                }
             } else {
                 let service = kinds["Service"];
                 for (k, v) in selector {
@@ -977,11 +1058,21 @@ fn monitors_and_rules_select_each_service() {
                 assert_eq!(ep["port"], "http");
                 assert_eq!(ep["path"], "/metrics");
                 assert_eq!(service["spec"]["ports"][0]["name"], "http");
-                assert!(
-                    deployment["spec"]["template"]["metadata"]["annotations"]
-                        ["prometheus.io/scrape"]
-                        .is_null()
-                );
+                for (path, w) in &workloads {
+                    let template = &w["spec"]["template"];
+                    assert!(
+                        template["metadata"]["annotations"]["prometheus.io/scrape"].is_null(),
+                        "{label}: {path}"
+                    );
+                    // The Service the monitor selects reaches these pods.
+                    for (k, v) in service["spec"]["selector"].as_mapping().unwrap() {
+                        assert_eq!(
+                            &template["metadata"]["labels"][k.as_str().unwrap()],
+                            v,
+                            "{label}: {path}"
+                        );
+                    }
+                }
             }
             // One rule per environment, naming that environment's namespace.
             for (env, ns) in &decl.namespaces {
@@ -1010,6 +1101,405 @@ fn monitors_and_rules_select_each_service() {
                     assert!(!text.contains(&format!("\\\"{}\\\"", other.1)), "{dir}");
                 }
             }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The Rollouts' analysis: a new version is judged by the service's SLO on its own requests
+
+/// The label Argo Rollouts puts on a Rollout's pods, and the one the monitors make of it
+/// (Prometheus' pod-label meta label is the name with `-` as `_`).
+const POD_HASH_LABEL: &str = "rollouts-pod-template-hash";
+const VERSION_LABEL: &str = "rollouts_pod_template_hash";
+
+/// The objects `kubectl kustomize` builds for `svc` in `env` of the tree at `out`.
+fn overlay(out: &Path, env: &str, svc: &str) -> Vec<Yaml> {
+    kustomize(&out.join("deploy/overlays").join(env).join(svc))
+}
+
+/// The one AnalysisTemplate among `objects`, named `{svc}-slo`.
+fn analysis_of<'a>(objects: &'a [Yaml], svc: &str, at: &str) -> &'a Yaml {
+    let found: Vec<&Yaml> = objects
+        .iter()
+        .filter(|o| o["kind"] == "AnalysisTemplate")
+        .collect();
+    assert_eq!(found.len(), 1, "{at}: one AnalysisTemplate");
+    assert_eq!(
+        found[0]["metadata"]["name"].as_str(),
+        Some(format!("{svc}-slo").as_str()),
+        "{at}"
+    );
+    found[0]
+}
+
+fn measurement<'a>(template: &'a Yaml, name: &str) -> &'a Yaml {
+    template["spec"]["metrics"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == name)
+        .unwrap_or_else(|| panic!("no measurement {name}"))
+}
+
+/// The bound of a successCondition `result[0] <op> X`, as written. Only a `<=` may be
+/// guarded by `isNaN(result[0]) ||` (a histogram without observations is no failure).
+fn bound(condition: &str, op: &str) -> String {
+    let guarded = condition
+        .strip_prefix("isNaN(result[0]) || ")
+        .filter(|_| op == "<=");
+    guarded
+        .unwrap_or(condition)
+        .strip_prefix(&format!("result[0] {op} "))
+        .filter(|b| b.parse::<f64>().is_ok())
+        .unwrap_or_else(|| {
+            panic!("successCondition `{condition}` is not `result[0] {op} <number>`")
+        })
+        .to_string()
+}
+
+#[test]
+fn analysis_thresholds_are_the_slo_and_move_with_it() {
+    let fleet = std::fs::read_to_string(example("fleet")).unwrap();
+    let svc = "vehicle-management";
+    let section = format!("[services.{svc}]\n");
+    for (label, text, istio) in [
+        ("fleet", fleet.clone(), true),
+        (
+            "fleet (mesh = none)",
+            fleet.replacen("[platform]\n", "[platform]\nmesh = \"none\"\n", 1),
+            false,
+        ),
+    ] {
+        let dir = platform(&text);
+        let d = dir.path();
+        // (availability, p95 in ms) declared, and the bounds the analysis must hold: the
+        // availability as a ratio, the latency in the histogram's unit.
+        let expect = |availability: f64, latency_ms: i64, ratio: &str, latency: &str| {
+            bulkhead(d)
+                .args(["apply", "--yes", "-q"])
+                .assert()
+                .success();
+            let decl = declared(&d.join("service.toml"));
+            let s = decl.services.iter().find(|s| s.name == svc).unwrap();
+            assert_eq!(
+                (s.availability, s.latency_p95_ms),
+                (availability, latency_ms)
+            );
+            for (env, _) in &decl.namespaces {
+                let at = format!("{label}: {env}/{svc}");
+                let objects = overlay(d, env, svc);
+                let t = analysis_of(&objects, svc, &at);
+                let success = measurement(t, "success-rate")["successCondition"]
+                    .as_str()
+                    .unwrap();
+                assert_eq!(bound(success, ">="), ratio, "{at}: {success}");
+                let p95 = measurement(t, "latency-p95");
+                let condition = p95["successCondition"].as_str().unwrap();
+                assert_eq!(bound(condition, "<="), latency, "{at}: {condition}");
+                let histogram = if istio {
+                    "istio_request_duration_milliseconds_bucket{"
+                } else {
+                    "http_server_request_duration_seconds_bucket{"
+                };
+                let query = p95["provider"]["prometheus"]["query"].as_str().unwrap();
+                assert!(query.contains(histogram), "{at}: {query}");
+            }
+        };
+        // The defaults (99.9 %, 500 ms), then a stricter availability and a looser latency.
+        assert_eq!(text.matches(&section).count(), 1);
+        expect(99.9, 500, "0.999", if istio { "500" } else { "0.5" });
+        let changed = text.replacen(
+            &section,
+            &format!("{section}slo = {{ availability = 99.95, latency_p95_ms = 750 }}\n"),
+            1,
+        );
+        std::fs::write(d.join("service.toml"), changed).unwrap();
+        expect(99.95, 750, "0.9995", if istio { "750" } else { "0.75" });
+    }
+}
+
+/// One version's request series, labelled with its pod-template hash as the monitors label
+/// them: `ok` and `failed` requests per minute, every one of them at or under `le`.
+fn version_series(
+    istio: bool,
+    ns: &str,
+    svc: &str,
+    hash: &str,
+    (ok, failed): (u64, u64),
+    le: &[&str; 4],
+    slowest: usize,
+) -> Vec<Json> {
+    let (counter, histogram, select, code) = if istio {
+        (
+            "istio_requests_total",
+            "istio_request_duration_milliseconds_bucket",
+            format!(
+                "reporter=\"destination\",destination_workload_namespace=\"{ns}\",destination_canonical_service=\"{svc}\""
+            ),
+            "response_code",
+        )
+    } else {
+        (
+            "http_server_request_duration_seconds_count",
+            "http_server_request_duration_seconds_bucket",
+            format!("namespace=\"{ns}\",job=\"{svc}\""),
+            "http_response_status_code",
+        )
+    };
+    let version = format!("{VERSION_LABEL}=\"{hash}\"");
+    let mut out = vec![
+        json!({"series": format!("{counter}{{{select},{version},{code}=\"200\"}}"), "values": format!("0+{ok}x40")}),
+        json!({"series": format!("{counter}{{{select},{version},{code}=\"503\"}}"), "values": format!("0+{failed}x40")}),
+    ];
+    for (i, bound) in le.iter().enumerate() {
+        let count = if i >= slowest { ok + failed } else { 0 };
+        out.push(json!({
+            "series": format!("{histogram}{{{select},{version},le=\"{bound}\"}}"),
+            "values": format!("0+{count}x40"),
+        }));
+    }
+    out
+}
+
+#[test]
+fn analysis_judges_the_new_version_by_its_own_requests() {
+    let promtool = promtool();
+    let none = fleet_without_mesh();
+    let svc = "vehicle-management";
+    for (label, spec, istio) in [
+        ("fleet", example("fleet"), true),
+        (
+            "fleet (mesh = none)",
+            none.path().join("service.toml"),
+            false,
+        ),
+    ] {
+        let decl = declared(&spec);
+        let (env, ns) = &decl.namespaces[0];
+        let out = generate(&spec);
+        let at = format!("{label}: {env}/{svc}");
+        let objects = overlay(out.path(), env, svc);
+        let template = analysis_of(&objects, svc, &at);
+        // Bucket bounds in the histogram's unit; ×1000 makes both units whole numbers.
+        let le = if istio {
+            ["100", "500", "1000", "+Inf"]
+        } else {
+            ["0.1", "0.5", "1", "+Inf"]
+        };
+        let scale = if istio { 1_000_000.0 } else { 1000.0 };
+        // The stable version: 600 requests a minute, none failing, all within the first
+        // bucket. The canary: 100 a minute, 10 failing, all between the 2nd and 3rd bound.
+        let stable = "6f7c9d8b5";
+        let canary = "5d8f9c7b6";
+        let mut series = version_series(istio, ns, svc, stable, (600, 0), &le, 0);
+        series.extend(version_series(istio, ns, svc, canary, (90, 10), &le, 2));
+        // Measured for each hash: (success rate, p95 in the histogram's unit). Without the
+        // restriction to the hash the canary's success rate would be 690/700, its p95 fast.
+        let cases = [
+            (canary, 0.9, 0.975 * scale / 1000.0),
+            (stable, 1.0, 0.095 * scale / 1000.0),
+            // A version without requests yet fails nothing.
+            ("0000000000", 1.0, 0.0),
+        ];
+        let queries = analysis_queries(template);
+        let mut tests = Vec::new();
+        for (hash, success, p95) in cases {
+            for (metric, query) in &queries {
+                let value = if metric == "success-rate" {
+                    success
+                } else {
+                    p95
+                };
+                let expr = query.replace("{{args.canary-hash}}", hash);
+                tests.push(json!({
+                    "expr": format!("round(1000 * ({expr}))"),
+                    "eval_time": "30m",
+                    "exp_samples": [{"labels": "{}", "value": (value * 1000.0_f64).round()}],
+                }));
+            }
+        }
+        // The recorded 5xx ratio is per version too: a bad canary is not diluted.
+        let rule = objects
+            .iter()
+            .find(|o| o["kind"] == "PrometheusRule")
+            .unwrap_or_else(|| panic!("{at}: no PrometheusRule"));
+        let mut groups = to_json(&rule["spec"]["groups"]);
+        for g in groups.as_array_mut().unwrap() {
+            for r in g["rules"].as_array_mut().unwrap() {
+                r.as_object_mut().unwrap().remove("annotations");
+            }
+        }
+        let work = tempfile::tempdir().unwrap();
+        let rules = rules_file(work.path(), "rules.yaml", &groups);
+        let ratio = |hash: &str, value: f64| {
+            json!({
+                "labels": format!("{{namespace=\"{ns}\",service=\"{svc}\",{VERSION_LABEL}=\"{hash}\"}}"),
+                "value": value,
+            })
+        };
+        tests.push(json!({
+            "expr": "round(1000 * service:request_error_ratio:rate5m)",
+            "eval_time": "30m",
+            "exp_samples": [ratio(canary, 100.0), ratio(stable, 0.0)],
+        }));
+        let test = json!({
+            "rule_files": [rules.file_name().unwrap().to_str().unwrap()],
+            "evaluation_interval": "1m",
+            "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": tests}],
+        });
+        let file = work.path().join("test.yaml");
+        std::fs::write(&file, serde_json::to_string_pretty(&test).unwrap()).unwrap();
+        run(Command::new(&promtool)
+            .current_dir(work.path())
+            .arg("test")
+            .arg("rules")
+            .arg(&file));
+
+        // What the controller concludes from those measurements with the template's bounds.
+        let passes = |metric: &str, value: f64| {
+            let condition = measurement(template, metric)["successCondition"]
+                .as_str()
+                .unwrap();
+            let (op, limit) = if metric == "success-rate" {
+                (">=", bound(condition, ">="))
+            } else {
+                ("<=", bound(condition, "<="))
+            };
+            let limit: f64 = limit.parse().unwrap();
+            if op == ">=" {
+                value >= limit
+            } else {
+                value <= limit
+            }
+        };
+        let [
+            (_, bad_rate, bad_p95),
+            (_, good_rate, good_p95),
+            (_, new_rate, new_p95),
+        ] = cases;
+        assert!(!passes("success-rate", bad_rate), "{at}: 10 % errors fail");
+        assert!(
+            !passes("latency-p95", bad_p95),
+            "{at}: p95 over the SLO fails"
+        );
+        assert!(passes("success-rate", good_rate), "{at}");
+        assert!(passes("latency-p95", good_p95), "{at}");
+        assert!(passes("success-rate", new_rate) && passes("latency-p95", new_p95));
+    }
+}
+
+/// The relabeling that turns a pod's `rollouts-pod-template-hash` into the series label
+/// the analyses, recording rules and dashboards select on: a plain copy, on every endpoint.
+fn check_version_relabeling(monitor: &Yaml, at: &str) {
+    let endpoints = monitor["spec"]["podMetricsEndpoints"]
+        .as_sequence()
+        .or_else(|| monitor["spec"]["endpoints"].as_sequence())
+        .unwrap_or_else(|| panic!("{at}: no endpoints"));
+    assert!(!endpoints.is_empty(), "{at}");
+    let source = format!(
+        "__meta_kubernetes_pod_label_{}",
+        POD_HASH_LABEL.replace('-', "_")
+    );
+    for ep in endpoints {
+        let relabelings = ep["relabelings"].as_sequence().cloned().unwrap_or_default();
+        let copies: Vec<&Yaml> = relabelings
+            .iter()
+            .filter(|r| r["targetLabel"] == VERSION_LABEL)
+            .collect();
+        assert_eq!(copies.len(), 1, "{at}: {relabelings:?}");
+        let r = copies[0];
+        assert_eq!(
+            r["sourceLabels"],
+            serde_yaml_ng::from_str::<Yaml>(&format!("[{source}]")).unwrap(),
+            "{at}"
+        );
+        assert!(
+            r["action"].is_null() || r["action"] == "replace",
+            "{at}: {r:?}"
+        );
+        // Prometheus' defaults copy the value whole.
+        assert!(r["regex"].is_null() || r["regex"] == "(.*)", "{at}: {r:?}");
+        assert!(
+            r["replacement"].is_null() || r["replacement"] == "$1" || r["replacement"] == "${1}",
+            "{at}: {r:?}"
+        );
+        // Nothing later drops it again.
+        for r in &relabelings {
+            let action = r["action"].as_str().unwrap_or("replace");
+            assert!(!matches!(action, "labeldrop" | "labelkeep"), "{at}: {r:?}");
+        }
+        for r in ep["metricRelabelings"].as_sequence().into_iter().flatten() {
+            assert!(
+                !matches!(r["action"].as_str(), Some("labeldrop" | "labelkeep")),
+                "{at}: {r:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn monitors_label_each_series_with_the_version_that_answered() {
+    let (all, _keep) = platforms();
+    for (label, spec) in &all {
+        let decl = declared(spec);
+        let out = generate(spec);
+        let tree = read_tree(out.path());
+        let kind = if decl.mesh_istio {
+            "PodMonitor"
+        } else {
+            "ServiceMonitor"
+        };
+        // What the analyses select on is the label the monitors write.
+        for (path, t) in analysis_templates(&tree) {
+            for (metric, query) in analysis_queries(&t) {
+                assert!(
+                    query.contains(&format!("{VERSION_LABEL}=\"{{{{args.canary-hash}}}}\"")),
+                    "{label}: {path}: {metric}: {query}"
+                );
+            }
+        }
+        // The Kustomize tree: each service's monitor, as built, in every environment.
+        let mut jobs = Vec::new();
+        for s in &decl.services {
+            for (env, ns) in &decl.namespaces {
+                let at = format!("{label}: kustomize {env}/{}", s.name);
+                let objects = overlay(out.path(), env, &s.name);
+                let monitors: Vec<&Yaml> = objects.iter().filter(|o| o["kind"] == kind).collect();
+                assert_eq!(monitors.len(), 1, "{at}: one {kind}");
+                check_version_relabeling(monitors[0], &at);
+                let helm = out.path().join("helm");
+                jobs.push(json!({
+                    "key": format!("{env}/{}", s.name),
+                    "release": s.name,
+                    "namespace": ns,
+                    "values": [
+                        helm.join(&s.name).join("values.yaml"),
+                        helm.join(&s.name).join(format!("values-{env}.yaml")),
+                    ],
+                }));
+            }
+        }
+        // The Helm tree: the chart rendered with each service's values for each environment.
+        let rendered = crate::helm::render_and_lint(&json!({
+            "chart": out.path().join("helm/chart"),
+            "kube_version": crate::helm::KUBE_VERSION,
+            "jobs": jobs,
+        }));
+        for job in &jobs {
+            let key = job["key"].as_str().unwrap();
+            let at = format!("{label}: helm {key}");
+            let result = &rendered[key];
+            assert!(result["error"].is_null(), "{at}: {}", result["error"]);
+            let monitors: Vec<Yaml> = result["manifests"]
+                .as_object()
+                .unwrap()
+                .values()
+                .flat_map(|text| yaml_docs(text.as_str().unwrap()))
+                .filter(|o| o["kind"] == kind)
+                .collect();
+            assert_eq!(monitors.len(), 1, "{at}: one {kind}");
+            check_version_relabeling(&monitors[0], &at);
         }
     }
 }

@@ -41,13 +41,19 @@ calls = ["api"]
 
 [services.worker]
 runtime = "python"
+
+[services.checkout]
+runtime = "go"
+release = { strategy = "canary", weight = 10 }
 "#;
 
-/// A blueprint folder overriding the built-in Deployment with one changed line: what a
-/// blueprint upgrade looks like to a tree generated before it.
+/// A blueprint folder overriding the built-in workload partial (the pod template of every
+/// Deployment and Rollout) with one changed line: what a blueprint upgrade looks like to a
+/// tree generated before it.
 fn upgraded_blueprints(dir: &Path) {
+    let partial = "_workloads/workload.yaml";
     let builtin = bulkhead::render::Blueprints::builtin();
-    let source = &builtin.items["deploy/base/__service__/deployment.yaml"].source;
+    let source = &builtin.items[partial].source;
     assert_eq!(
         source.matches("terminationGracePeriodSeconds: 30").count(),
         1
@@ -56,7 +62,7 @@ fn upgraded_blueprints(dir: &Path) {
         "terminationGracePeriodSeconds: 30",
         "terminationGracePeriodSeconds: 45",
     );
-    let target = dir.join("blueprints/deploy/base/__service__/deployment.yaml");
+    let target = dir.join("blueprints").join(partial);
     std::fs::create_dir_all(target.parent().unwrap()).unwrap();
     std::fs::write(target, upgraded).unwrap();
 }
@@ -92,6 +98,14 @@ fn upgrade_keeps_user_edits_and_brings_new_output() {
         "deploy/base/worker/deployment.yaml",
         "terminationGracePeriodSeconds: 30",
         "terminationGracePeriodSeconds: 60",
+    );
+    // The canary's workload is a Rollout in each overlay: edited there too.
+    let rollout = "deploy/overlays/prod/checkout/rollout.yaml";
+    edit(
+        d,
+        rollout,
+        "  revisionHistoryLimit: 10\n",
+        "  revisionHistoryLimit: 3\n",
     );
     let untouched_before = read(d, "deploy/base/web/service.yaml");
 
@@ -139,6 +153,16 @@ fn upgrade_keeps_user_edits_and_brings_new_output() {
         untouched_before,
         "nothing new for it"
     );
+    let checkout = read(d, rollout);
+    assert!(
+        checkout.contains("  revisionHistoryLimit: 3\n")
+            && checkout.contains("terminationGracePeriodSeconds: 45"),
+        "the Rollout keeps its edit and gets the upgrade:\n{checkout}"
+    );
+    assert!(
+        read(d, "deploy/overlays/dev/checkout/rollout.yaml")
+            .contains("terminationGracePeriodSeconds: 45")
+    );
 
     // Exactly one conflict, exactly where both changed the same line.
     let conflicts: Vec<&str> = out
@@ -176,6 +200,7 @@ fn upgrade_keeps_user_edits_and_brings_new_output() {
     // No user byte lost anywhere.
     assert!(read(d, "deploy/base/api/deployment.yaml").contains("memory: \"300Mi\""));
     assert!(read(d, "deploy/base/api/service.yaml").contains("team: payments"));
+    assert!(read(d, rollout).contains("  revisionHistoryLimit: 3\n"));
 }
 
 #[test]

@@ -4,7 +4,9 @@
 //! service.toml declares: AuthorizationPolicies and NetworkPolicies let in the declared
 //! callers, the gateway when there are `apis`, and Prometheus; a service's traffic goes
 //! only to DNS, its callees, its own database, the mesh and the telemetry collector; no
-//! service but its owner reaches a database; release tracks split traffic as configured.
+//! service but its owner reaches a database; each service runs as one workload, a
+//! Deployment or, for canary and blue-green releases, an Argo Rollouts Rollout whose
+//! strategy, analysis and mesh routes release it as configured.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -20,7 +22,7 @@ use crate::common::{
 const GATEWAY_SA: &str = "istio-ingressgateway-service-account";
 
 /// A platform with every datastore kind, an environment without a public host, callers of
-/// a service with several tracks, and releases that change per environment.
+/// a service released by a Rollout, and releases that change per environment.
 const STORES: &str = r#"[platform]
 name = "stores"
 registry = "ghcr.io/acme"
@@ -258,10 +260,11 @@ fn principal(namespace: &str, account: &str) -> String {
     format!("cluster.local/ns/{namespace}/sa/{account}")
 }
 
-/// The workloads (Deployments of every track, or the StatefulSet) of `app`.
+/// The workloads (the Deployment or Rollout of a service, the StatefulSet of a database)
+/// whose pods are `app`.
 fn workloads<'a>(env: &'a BuiltEnv, app: &str) -> Vec<&'a Value> {
     env.all()
-        .filter(|o| matches!(kind(o), "Deployment" | "StatefulSet"))
+        .filter(|o| matches!(kind(o), "Deployment" | "Rollout" | "StatefulSet"))
         .filter(|o| {
             pod_labels(o)
                 .get("app.kubernetes.io/name")
@@ -371,7 +374,9 @@ fn check_service_network_policy(
     at: &str,
 ) {
     let np = get(objects, "NetworkPolicy", &svc.name, at);
-    for w in workloads(env, &svc.name) {
+    let own = workloads(env, &svc.name);
+    assert_eq!(own.len(), 1, "{at}: one workload runs {}", svc.name);
+    for w in own {
         assert!(
             selects(&np["spec"]["podSelector"], &pod_labels(w)),
             "{at}: the policy covers {}",
@@ -547,9 +552,10 @@ fn check_datastore(model: &Model, env: &BuiltEnv, svc: &Service, store: &Store, 
     };
     assert_eq!(egress, want, "{at}: the datastore connects nowhere");
 
-    // The owner's connection settings: cluster DNS, secrets by reference.
-    let deployment = get(objects, "Deployment", &svc.name, at);
-    let env_vars = seq(&deployment["spec"]["template"]["spec"]["containers"][0]["env"]);
+    // The owner's connection settings (in its Deployment or Rollout): cluster DNS, secrets
+    // by reference.
+    let owner = workload(objects, svc, at);
+    let env_vars = seq(&owner["spec"]["template"]["spec"]["containers"][0]["env"]);
     let var = |n: &str| {
         env_vars
             .iter()
@@ -671,7 +677,9 @@ fn allowed(ap: &Value, at: &str) -> (BTreeSet<String>, BTreeSet<String>) {
 
 fn check_authorization(model: &Model, env: &BuiltEnv, svc: &Service, objects: &[Value], at: &str) {
     let ap = get(objects, "AuthorizationPolicy", &svc.name, at);
-    for w in workloads(env, &svc.name) {
+    let own = workloads(env, &svc.name);
+    assert_eq!(own.len(), 1, "{at}: one workload runs {}", svc.name);
+    for w in own {
         assert!(selects(&ap["spec"]["selector"], &pod_labels(w)), "{at}");
     }
     let (principals, namespaces) = allowed(ap, at);
@@ -744,6 +752,7 @@ fn check_authorization(model: &Model, env: &BuiltEnv, svc: &Service, objects: &[
 }
 
 struct Route {
+    name: String,
     header: bool,
     prefixes: BTreeSet<String>,
     /// (subset, weight); weight 100 when there is a single destination.
@@ -790,6 +799,7 @@ fn routes(vs: &Value, host: &str, svc: &Service, at: &str) -> Vec<Route> {
                 }
             }
             Route {
+                name: h["name"].as_str().unwrap_or_default().to_string(),
                 header: header.unwrap_or(false),
                 prefixes,
                 to,
@@ -798,7 +808,7 @@ fn routes(vs: &Value, host: &str, svc: &Service, at: &str) -> Vec<Route> {
         .collect()
 }
 
-fn check_routes(routes: &[Route], strategy: Strategy, weight: Option<i64>, at: &str) {
+fn check_routes(routes: &[Route], strategy: Strategy, at: &str) {
     for route in routes {
         assert_eq!(
             route.to.iter().map(|(_, w)| w).sum::<i64>(),
@@ -807,21 +817,27 @@ fn check_routes(routes: &[Route], strategy: Strategy, weight: Option<i64>, at: &
         );
     }
     if strategy == Strategy::Canary {
-        let w = weight.unwrap();
+        // Git holds every request on stable; Argo Rollouts moves the weights of `primary`
+        // step by step (the Rollout's steps carry the canary's share).
+        assert_eq!(routes.len(), 2, "{at}");
         assert!(routes[0].header, "{at}: the x-canary route comes first");
+        assert_eq!(routes[0].name, "canary-header", "{at}");
         assert_eq!(routes[0].to, [(Some("canary".into()), 100)], "{at}");
-        let split: Vec<&Route> = routes.iter().filter(|r| !r.header).collect();
-        assert_eq!(split.len(), 1, "{at}");
+        assert!(!routes[1].header, "{at}");
         assert_eq!(
-            split[0].to,
-            [(Some("stable".into()), 100 - w), (Some("canary".into()), w)],
+            routes[1].name, "primary",
+            "{at}: the route the Rollout manages"
+        );
+        assert_eq!(
+            routes[1].to,
+            [(Some("stable".into()), 100), (Some("canary".into()), 0)],
             "{at}"
         );
     } else {
         assert!(routes.iter().all(|r| !r.header), "{at}");
         assert!(
             routes.iter().all(|r| r.to == [(None, 100)]),
-            "{at}: one destination, the Service (which picks the track)"
+            "{at}: one destination, the Service (which the controller points at one version)"
         );
     }
 }
@@ -857,25 +873,55 @@ fn check_mesh_routing(model: &Model, env: &BuiltEnv, svc: &Service, objects: &[V
             )
         })
         .collect();
+    let public_name = format!("{}-public", svc.name);
+    let public = find(objects, "VirtualService", &public_name);
     if release.strategy == Strategy::Canary {
-        let track =
-            |t: &str| BTreeMap::from([("app.kubernetes.io/track".to_string(), t.to_string())]);
+        // Both subsets are the service's pods; the controller adds each version's
+        // rollouts-pod-template-hash to tell them apart.
+        let own = BTreeMap::from([("app.kubernetes.io/name".to_string(), svc.name.clone())]);
         assert_eq!(
             subsets,
             BTreeMap::from([
-                ("canary".to_string(), track("canary")),
-                ("stable".to_string(), track("stable")),
+                ("canary".to_string(), own.clone()),
+                ("stable".to_string(), own),
             ]),
             "{at}"
         );
-        // Each subset selects exactly one of the service's Deployments.
+        // Each subset selects the Rollout's pods and no other workload's.
         for labels in subsets.values() {
-            let n = workloads(env, &svc.name)
-                .iter()
+            let selected: Vec<String> = env
+                .all()
+                .filter(|o| matches!(kind(o), "Deployment" | "Rollout" | "StatefulSet"))
                 .filter(|w| labels.iter().all(|(k, v)| pod_labels(w).get(k) == Some(v)))
-                .count();
-            assert_eq!(n, 1, "{at}: {labels:?}");
+                .map(|w| format!("{} {}", kind(w), name(w)))
+                .collect();
+            assert_eq!(
+                selected,
+                [format!("Rollout {}", svc.name)],
+                "{at}: {labels:?}"
+            );
         }
+        // The Rollout shifts weights in exactly this DestinationRule's subsets and the
+        // `primary` route of every VirtualService of the service.
+        let rollout = get(objects, "Rollout", &svc.name, at);
+        let istio = &rollout["spec"]["strategy"]["canary"]["trafficRouting"]["istio"];
+        assert_eq!(
+            istio["destinationRule"],
+            yaml(&format!(
+                "{{name: {}, canarySubsetName: canary, stableSubsetName: stable}}",
+                svc.name
+            )),
+            "{at}"
+        );
+        let mut managed = vec![format!("{{name: {}, routes: [primary]}}", svc.name)];
+        if public.is_some() {
+            managed.push(format!("{{name: {public_name}, routes: [primary]}}"));
+        }
+        assert_eq!(
+            istio["virtualServices"],
+            yaml(&format!("[{}]", managed.join(", "))),
+            "{at}"
+        );
     } else {
         assert!(subsets.is_empty(), "{at}");
     }
@@ -885,10 +931,8 @@ fn check_mesh_routing(model: &Model, env: &BuiltEnv, svc: &Service, objects: &[V
     assert_eq!(strings(&internal["spec"]["gateways"]), ["mesh"], "{at}");
     let internal_routes = routes(internal, &host, svc, at);
     assert!(internal_routes.iter().all(|r| r.prefixes.is_empty()));
-    check_routes(&internal_routes, release.strategy, release.weight, at);
+    check_routes(&internal_routes, release.strategy, at);
 
-    let public_name = format!("{}-public", svc.name);
-    let public = find(objects, "VirtualService", &public_name);
     match (&env.host, svc.apis.is_empty()) {
         (Some(h), false) => {
             let public = public.unwrap_or_else(|| panic!("{at}: no {public_name}"));
@@ -908,7 +952,7 @@ fn check_mesh_routing(model: &Model, env: &BuiltEnv, svc: &Service, objects: &[V
                     "{at}: every route is the public prefixes"
                 );
             }
-            check_routes(&public_routes, release.strategy, release.weight, at);
+            check_routes(&public_routes, release.strategy, at);
         }
         _ => assert!(public.is_none(), "{at}: {public_name} without host or apis"),
     }
@@ -997,104 +1041,184 @@ fn check_ingress(env: &BuiltEnv, svc: &Service, objects: &[Value], at: &str) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Release tracks
+// Releases
 
-fn check_tracks(model: &Model, env: &BuiltEnv, svc: &Service, objects: &[Value], at: &str) {
+fn yaml(text: &str) -> Value {
+    serde_yaml_ng::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+/// Whether `key` is a mapping key anywhere in `v`.
+fn has_key(v: &Value, key: &str) -> bool {
+    match v {
+        Value::Mapping(m) => m
+            .iter()
+            .any(|(k, v)| k.as_str() == Some(key) || has_key(v, key)),
+        Value::Sequence(s) => s.iter().any(|v| has_key(v, key)),
+        _ => false,
+    }
+}
+
+/// The one Deployment or Rollout of `svc` among its objects.
+fn workload<'a>(objects: &'a [Value], svc: &Service, at: &str) -> &'a Value {
+    let found: Vec<&Value> = objects
+        .iter()
+        .filter(|o| matches!(kind(o), "Deployment" | "Rollout"))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "{at}: one workload, no second track: {:?}",
+        found
+            .iter()
+            .map(|o| format!("{} {}", kind(o), name(o)))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(name(found[0]), svc.name, "{at}");
+    found[0]
+}
+
+/// How a Rollout calls the service's SLO analysis on the new version's pods.
+fn analysis_call(svc: &Service) -> Value {
+    yaml(&format!(
+        "{{templates: [{{templateName: {}-slo}}], args: [{{name: canary-hash, valueFrom: {{podTemplateHashValue: Latest}}}}]}}",
+        svc.name
+    ))
+}
+
+fn check_release(model: &Model, env: &BuiltEnv, svc: &Service, objects: &[Value], at: &str) {
     let here = &svc.environments[&env.name];
     let release = &here.release;
-    let track = |w: &Value| pod_labels(w).get("app.kubernetes.io/track").cloned();
-    let stable = get(objects, "Deployment", &svc.name, at);
-    let service = get(objects, "Service", &svc.name, at);
-    let selector = str_map(&service["spec"]["selector"]);
-    let deployments: Vec<&Value> = objects.iter().filter(|o| kind(o) == "Deployment").collect();
+    let istio = model.platform.mesh == Mesh::Istio;
+    let w = workload(objects, svc, at);
+    let wanted = match release.strategy {
+        Strategy::Rolling => "Deployment",
+        Strategy::Canary | Strategy::BlueGreen => "Rollout",
+    };
+    assert_eq!(kind(w), wanted, "{at}");
+    let pods = pod_labels(w);
+    assert!(selects(&w["spec"]["selector"], &pods), "{at}");
     let image = format!("{}:{}", svc.image, model.platform.initial_tag);
-    for d in &deployments {
-        // Each Deployment selects its own pods only.
-        assert!(selects(&d["spec"]["selector"], &pod_labels(d)), "{at}");
-        assert_eq!(
-            d["spec"]["template"]["spec"]["containers"][0]["image"].as_str(),
-            Some(image.as_str()),
-            "{at}: {} runs the service's image",
-            name(d)
-        );
+    assert_eq!(
+        w["spec"]["template"]["spec"]["containers"][0]["image"].as_str(),
+        Some(image.as_str()),
+        "{at}: {} runs the service's image",
+        name(w)
+    );
+    // Versions are told apart by the hash the controller adds at run time; Git pins none
+    // and labels no tracks.
+    for o in objects {
+        for key in ["app.kubernetes.io/track", "rollouts-pod-template-hash"] {
+            assert!(!has_key(o, key), "{at}: {} {} has {key}", kind(o), name(o));
+        }
     }
-    let names: BTreeSet<&str> = deployments.iter().map(|d| name(d)).collect();
+    // The service's Service reaches the workload's pods.
+    let service = get(objects, "Service", &svc.name, at);
+    assert!(
+        selects(&service["spec"]["selector"].clone().into_selector(), &pods),
+        "{at}"
+    );
+    // One autoscaler, of this workload: Argo Rollouts scales both versions by it.
+    let hpas: Vec<&Value> = objects
+        .iter()
+        .filter(|o| kind(o) == "HorizontalPodAutoscaler")
+        .collect();
+    assert_eq!(hpas.len(), usize::from(here.autoscale.is_some()), "{at}");
+    for hpa in hpas {
+        let target = &hpa["spec"]["scaleTargetRef"];
+        assert_eq!(target["kind"].as_str(), Some(kind(w)), "{at}");
+        assert_eq!(target["apiVersion"], w["apiVersion"], "{at}");
+        assert_eq!(target["name"].as_str(), Some(svc.name.as_str()), "{at}");
+    }
+
+    let template = format!("{}-slo", svc.name);
+    let preview_name = format!("{}-preview", svc.name);
+    let templates: Vec<&Value> = objects
+        .iter()
+        .filter(|o| kind(o) == "AnalysisTemplate")
+        .collect();
+    let preview = find(objects, "Service", &preview_name);
+    let strategy = &w["spec"]["strategy"];
     match release.strategy {
         Strategy::Rolling => {
-            assert_eq!(names, BTreeSet::from([svc.name.as_str()]), "{at}");
-            assert_eq!(track(stable).as_deref(), Some("stable"), "{at}");
-            assert!(!selector.contains_key("app.kubernetes.io/track"), "{at}");
+            assert!(templates.is_empty(), "{at}: no analysis without a Rollout");
+            assert!(preview.is_none(), "{at}");
         }
         Strategy::Canary => {
-            let canary_name = format!("{}-canary", svc.name);
-            assert_eq!(
-                names,
-                BTreeSet::from([svc.name.as_str(), canary_name.as_str()]),
-                "{at}"
-            );
-            let canary = get(objects, "Deployment", &canary_name, at);
-            assert_eq!(track(stable).as_deref(), Some("stable"), "{at}");
-            assert_eq!(track(canary).as_deref(), Some("canary"), "{at}");
-            assert!(
-                !selects(&canary["spec"]["selector"], &pod_labels(stable)),
-                "{at}: the canary does not claim stable pods"
-            );
-            // One Service reaches both tracks.
-            assert!(!selector.contains_key("app.kubernetes.io/track"), "{at}");
-            for d in [stable, canary] {
-                assert!(selects(
-                    &service["spec"]["selector"].clone().into_selector(),
-                    &pod_labels(d)
-                ));
-            }
-            let replicas = canary["spec"]["replicas"].as_i64().unwrap();
-            assert!(replicas >= 1, "{at}");
-            assert_eq!(
-                canary["spec"]["template"]["spec"], stable["spec"]["template"]["spec"],
-                "{at}: the canary runs the stable pod spec"
-            );
+            let canary = &strategy["canary"];
+            assert!(strategy["blueGreen"].is_null(), "{at}");
+            // The configured share first, a pause, then the SLO analysis on the new pods.
+            let weight = release.weight.unwrap();
+            let mut steps = yaml(&format!(
+                "[{{setWeight: {weight}}}, {{pause: {{duration: 5m}}}}]"
+            ));
+            let mut analysis = serde_yaml_ng::Mapping::new();
+            analysis.insert("analysis".into(), analysis_call(svc));
+            steps
+                .as_sequence_mut()
+                .unwrap()
+                .push(Value::Mapping(analysis));
+            assert_eq!(canary["steps"], steps, "{at}");
+            // With the mesh the weights are Istio's (checked with the routes); without it
+            // the share is the share of pods behind the one Service.
+            assert_eq!(canary["trafficRouting"].is_null(), !istio, "{at}");
+            assert!(canary["canaryService"].is_null(), "{at}");
+            assert!(canary["stableService"].is_null(), "{at}");
+            assert!(preview.is_none(), "{at}");
         }
         Strategy::BlueGreen => {
-            let green_name = format!("{}-green", svc.name);
+            assert!(strategy["canary"].is_null(), "{at}");
+            let bg = &strategy["blueGreen"];
             assert_eq!(
-                names,
-                BTreeSet::from([svc.name.as_str(), green_name.as_str()]),
+                bg["activeService"].as_str(),
+                Some(svc.name.as_str()),
                 "{at}"
             );
-            let green = get(objects, "Deployment", &green_name, at);
-            assert_eq!(track(stable).as_deref(), Some("blue"), "{at}");
-            assert_eq!(track(green).as_deref(), Some("green"), "{at}");
             assert_eq!(
-                green["spec"]["replicas"].as_i64(),
-                Some(here.replicas),
-                "{at}: a full second stack"
+                bg["previewService"].as_str(),
+                Some(preview_name.as_str()),
+                "{at}"
             );
-            let serving: Vec<&str> = deployments
-                .iter()
-                .filter(|d| {
-                    selects(
-                        &service["spec"]["selector"].clone().into_selector(),
-                        &pod_labels(d),
-                    )
-                })
-                .map(|d| name(d))
-                .collect();
-            assert_eq!(
-                serving,
-                [svc.name.as_str()],
-                "{at}: the Service points at exactly one track"
+            assert_eq!(bg["autoPromotionEnabled"].as_bool(), Some(true), "{at}");
+            assert_eq!(bg["prePromotionAnalysis"], analysis_call(svc), "{at}");
+            assert_eq!(bg["scaleDownDelaySeconds"].as_i64(), Some(600), "{at}");
+            assert!(
+                bg["previewReplicaCount"].is_null(),
+                "{at}: the new version is a full second stack"
             );
+            // The preview reaches the same pods on the same ports; the controller narrows
+            // each Service to one version.
+            let preview = preview.unwrap_or_else(|| panic!("{at}: no Service {preview_name}"));
+            assert_eq!(preview["spec"]["ports"], service["spec"]["ports"], "{at}");
             assert_eq!(
-                green["spec"]["template"]["spec"], stable["spec"]["template"]["spec"],
-                "{at}: the same pod spec on both tracks"
-            );
-            assert_eq!(
-                find(objects, "HorizontalPodAutoscaler", &green_name).is_some(),
-                here.autoscale.is_some(),
-                "{at}: green scales like blue"
+                preview["spec"]["selector"], service["spec"]["selector"],
+                "{at}"
             );
         }
     }
+    if release.strategy != Strategy::Rolling {
+        assert_eq!(templates.len(), 1, "{at}");
+        let t = templates[0];
+        assert_eq!(name(t), template, "{at}");
+        assert_eq!(t["spec"]["args"], yaml("[{name: canary-hash}]"), "{at}");
+        let metrics = seq(&t["spec"]["metrics"]);
+        assert_eq!(
+            metrics.iter().map(name_of).collect::<Vec<_>>(),
+            ["success-rate", "latency-p95"],
+            "{at}"
+        );
+        for m in metrics {
+            let query = m["provider"]["prometheus"]["query"].as_str().unwrap();
+            assert!(
+                query.contains("rollouts_pod_template_hash=\"{{args.canary-hash}}\""),
+                "{at}: {} judges the new pods only: {query}",
+                name_of(m)
+            );
+        }
+    }
+}
+
+fn name_of(v: &Value) -> &str {
+    v["name"].as_str().unwrap_or_default()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1131,7 +1255,7 @@ fn check(built: &Built, label: &str) {
             } else {
                 assert!(!objects.iter().any(|o| kind(o) == "StatefulSet"), "{at}");
             }
-            check_tracks(model, env, svc, objects, &at);
+            check_release(model, env, svc, objects, &at);
             if istio {
                 check_authorization(model, env, svc, objects, &at);
                 check_mesh_routing(model, env, svc, objects, &at);
