@@ -48,6 +48,9 @@ pub struct Workload {
     pub kind: &'static str,
     /// The API group (`apps`, `argoproj.io`), as Argo CD names it in `ignoreDifferences`.
     pub group: &'static str,
+    /// The pod label its controller sets to tell versions apart (`pod-template-hash`,
+    /// `rollouts-pod-template-hash`): what spreading pods by version keys on.
+    pub hash_label: &'static str,
 }
 
 impl Default for Workload {
@@ -61,11 +64,13 @@ impl Workload {
         api_version: "apps/v1",
         kind: "Deployment",
         group: "apps",
+        hash_label: "pod-template-hash",
     };
     pub const ROLLOUT: Self = Self {
         api_version: "argoproj.io/v1alpha1",
         kind: "Rollout",
         group: "argoproj.io",
+        hash_label: "rollouts-pod-template-hash",
     };
 }
 
@@ -153,8 +158,12 @@ pub struct BlueGreenStrategy {
     pub preview_service: String,
     /// Promote as soon as the pre-promotion analysis passes.
     pub auto_promotion_enabled: bool,
-    /// The analysis the new version must pass before it gets the traffic.
+    /// The analysis the new version must pass before it gets the traffic (on what reaches
+    /// it through the preview Service).
     pub pre_promotion_analysis: serde_json::Value,
+    /// The analysis of the new version under the real traffic, after promotion: a failure
+    /// aborts and switches back to the old version, still running.
+    pub post_promotion_analysis: serde_json::Value,
     /// How long the old version keeps running after promotion.
     pub scale_down_delay_seconds: i64,
 }
@@ -261,6 +270,8 @@ impl Traffic {
                             preview_service: preview.clone(),
                             auto_promotion_enabled: true,
                             pre_promotion_analysis: analysis_step(&analysis_template)["analysis"]
+                                .clone(),
+                            post_promotion_analysis: analysis_step(&analysis_template)["analysis"]
                                 .clone(),
                             scale_down_delay_seconds: SCALE_DOWN_DELAY_SECONDS,
                         }),

@@ -67,7 +67,7 @@ spec:
             matchLabels:
               app.kubernetes.io/name: {{ include "bulkhead.name" $root | quote }}
           matchLabelKeys:
-            - pod-template-hash
+            - {{ $v.workload.hashLabel }}
         - maxSkew: 1
           topologyKey: topology.kubernetes.io/zone
           whenUnsatisfiable: ScheduleAnyway
@@ -75,7 +75,7 @@ spec:
             matchLabels:
               app.kubernetes.io/name: {{ include "bulkhead.name" $root | quote }}
           matchLabelKeys:
-            - pod-template-hash
+            - {{ $v.workload.hashLabel }}
       containers:
         - name: {{ $name | quote }}
           image: {{ printf "%s:%s" $v.image.repository (toString $v.image.tag) | quote }}
