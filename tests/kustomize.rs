@@ -7,7 +7,7 @@ use serde_yaml_ng::Value;
 
 use bulkhead::spec::Strategy;
 
-use crate::common::{EXAMPLES, example, generate, kustomize, model_of_file, yaml_docs};
+use crate::common::{EXAMPLES, example, generate, has_key, kustomize, model_of_file, yaml_docs};
 
 fn name(o: &Value) -> &str {
     o["metadata"]["name"].as_str().unwrap()
@@ -15,17 +15,6 @@ fn name(o: &Value) -> &str {
 
 fn yaml(text: &str) -> Value {
     serde_yaml_ng::from_str(text).unwrap()
-}
-
-/// Whether `key` appears as a mapping key anywhere in `v`.
-fn has_key(v: &Value, key: &str) -> bool {
-    match v {
-        Value::Mapping(m) => m
-            .iter()
-            .any(|(k, v)| k.as_str() == Some(key) || has_key(v, key)),
-        Value::Sequence(s) => s.iter().any(|v| has_key(v, key)),
-        _ => false,
-    }
 }
 
 #[test]

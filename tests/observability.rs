@@ -85,6 +85,18 @@ fn fleet_without_mesh() -> tempfile::TempDir {
     platform(&text.replacen("[platform]\n", "[platform]\nmesh = \"none\"\n", 1))
 }
 
+/// The fleet example with its mesh and without it: (label, service.toml, with Istio).
+fn both_fleets(none: &tempfile::TempDir) -> [(&'static str, PathBuf, bool); 2] {
+    [
+        ("fleet", example("fleet"), true),
+        (
+            "fleet (mesh = none)",
+            none.path().join("service.toml"),
+            false,
+        ),
+    ]
+}
+
 /// (label, service.toml) of every platform checked here.
 fn platforms() -> (Vec<(String, PathBuf)>, tempfile::TempDir) {
     let none = fleet_without_mesh();
@@ -868,14 +880,7 @@ fn expect_alerts(
 #[test]
 fn alerts_fire_on_real_series_in_the_right_unit() {
     let none = fleet_without_mesh();
-    for (label, spec, istio) in [
-        ("fleet", example("fleet"), true),
-        (
-            "fleet (mesh = none)",
-            none.path().join("service.toml"),
-            false,
-        ),
-    ] {
+    for (label, spec, istio) in both_fleets(&none) {
         let decl = declared(&spec);
         let out = generate(&spec);
         let tree = read_tree(out.path());
@@ -1267,14 +1272,7 @@ fn analysis_judges_the_new_version_by_its_own_requests() {
     let promtool = promtool();
     let none = fleet_without_mesh();
     let svc = "vehicle-management";
-    for (label, spec, istio) in [
-        ("fleet", example("fleet"), true),
-        (
-            "fleet (mesh = none)",
-            none.path().join("service.toml"),
-            false,
-        ),
-    ] {
+    for (label, spec, istio) in both_fleets(&none) {
         let decl = declared(&spec);
         let (env, ns) = &decl.namespaces[0];
         let out = generate(&spec);

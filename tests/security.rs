@@ -16,7 +16,7 @@ use bulkhead::spec::{Mesh, Strategy};
 use serde_yaml_ng::Value;
 
 use crate::common::{
-    EXAMPLES, bulkhead, example, generate, kustomize, minimal, model_of_file, platform,
+    EXAMPLES, bulkhead, example, generate, has_key, kustomize, minimal, model_of_file, platform,
 };
 
 const GATEWAY_SA: &str = "istio-ingressgateway-service-account";
@@ -1045,17 +1045,6 @@ fn check_ingress(env: &BuiltEnv, svc: &Service, objects: &[Value], at: &str) {
 
 fn yaml(text: &str) -> Value {
     serde_yaml_ng::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"))
-}
-
-/// Whether `key` is a mapping key anywhere in `v`.
-fn has_key(v: &Value, key: &str) -> bool {
-    match v {
-        Value::Mapping(m) => m
-            .iter()
-            .any(|(k, v)| k.as_str() == Some(key) || has_key(v, key)),
-        Value::Sequence(s) => s.iter().any(|v| has_key(v, key)),
-        _ => false,
-    }
 }
 
 /// The one Deployment or Rollout of `svc` among its objects.

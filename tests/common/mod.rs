@@ -157,3 +157,15 @@ pub fn render_model(model: &Model, overrides: Option<&Path>) -> Files {
         .render(model)
         .expect("renders")
 }
+
+/// Whether `key` is a mapping key anywhere in `v`.
+pub fn has_key(v: &serde_yaml_ng::Value, key: &str) -> bool {
+    use serde_yaml_ng::Value;
+    match v {
+        Value::Mapping(m) => m
+            .iter()
+            .any(|(k, v)| k.as_str() == Some(key) || has_key(v, key)),
+        Value::Sequence(s) => s.iter().any(|v| has_key(v, key)),
+        _ => false,
+    }
+}
