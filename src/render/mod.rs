@@ -436,7 +436,7 @@ pub const FILTERS: &[Filter] = &[
     },
     Filter {
         name: "block",
-        doc: "Any value as block-style YAML indented by N spaces (default 0), for nested data on lines of its own: `strategy:` then, on the next line, `{{ rollout.strategy | block(4) }}`.",
+        doc: "Any value as block-style YAML indented by N spaces (none: 0), for nested data on lines of its own: `strategy:` then, on the next line, `{{ rollout.strategy | block(4) }}`.",
         register: |env, name| {
             env.add_filter(name, |v: Value, indent: Option<usize>| {
                 escape::yaml_block(&v, indent.unwrap_or(0)).map(Value::from_safe_string)
