@@ -213,8 +213,15 @@ impl Renderer {
         let environments = to_value(&model.environments);
         let services = to_value(&model.services);
         let vars = to_value(&model.vars);
-        let service_values: Vec<Value> = model.services.iter().map(to_value).collect();
-        let env_values: Vec<Value> = model.environments.iter().map(to_value).collect();
+        // The items of the lists above, shared rather than converted again: a platform's
+        // services are the largest part of the context.
+        let item = |list: &Value, i: usize| list.get_item_by_index(i).unwrap_or_default();
+        let service_values: Vec<Value> = (0..model.services.len())
+            .map(|i| item(&services, i))
+            .collect();
+        let env_values: Vec<Value> = (0..model.environments.len())
+            .map(|i| item(&environments, i))
+            .collect();
         let base = BTreeMap::from([
             ("platform", platform),
             ("environments", environments),
