@@ -6,14 +6,14 @@
 use crate::audit::Layout;
 use crate::cli::{AuditArgs, Format, GlobalArgs};
 use crate::error::{Error, ExitStatus};
-use crate::render::Blueprints;
 
 pub fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<ExitStatus, Error> {
     let loaded = super::load(global)?;
     loaded.print_warnings();
-    let files = loaded.render()?;
-    let blueprints = Blueprints::with_overrides(loaded.blueprint_dir().as_deref())?;
-    let layout = Layout::new(&loaded.model, &blueprints, &files);
+    // One load of the blueprints: the render and the layout read the same ones.
+    let renderer = loaded.renderer()?;
+    let files = renderer.render(&loaded.model)?;
+    let layout = Layout::new(&loaded.model, renderer.blueprints(), &files);
     let spec = super::display_path(&loaded.path);
     let report = crate::audit::audit(
         &loaded.model,

@@ -159,8 +159,12 @@ impl Loaded {
         Some(PathBuf::from(display_path(&base.join(&rel.value))))
     }
 
+    /// The engine with the platform's blueprints, compiled.
+    pub fn renderer(&self) -> Result<Renderer, Error> {
+        Renderer::new(Blueprints::with_overrides(self.blueprint_dir().as_deref())?)
+    }
+
     pub fn render(&self) -> Result<Files, Error> {
-        let blueprints = Blueprints::with_overrides(self.blueprint_dir().as_deref())?;
-        Renderer::new(blueprints)?.render(&self.model)
+        self.renderer()?.render(&self.model)
     }
 }

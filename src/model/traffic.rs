@@ -262,6 +262,8 @@ impl Traffic {
             }
             Strategy::BlueGreen => {
                 let preview = format!("{service}-preview");
+                // The same analysis before promotion and after it.
+                let analysis = analysis_step(&analysis_template)["analysis"].clone();
                 Some(Rollout {
                     strategy: RolloutStrategy {
                         canary: None,
@@ -269,10 +271,8 @@ impl Traffic {
                             active_service: service.to_string(),
                             preview_service: preview.clone(),
                             auto_promotion_enabled: true,
-                            pre_promotion_analysis: analysis_step(&analysis_template)["analysis"]
-                                .clone(),
-                            post_promotion_analysis: analysis_step(&analysis_template)["analysis"]
-                                .clone(),
+                            pre_promotion_analysis: analysis.clone(),
+                            post_promotion_analysis: analysis,
                             scale_down_delay_seconds: SCALE_DOWN_DELAY_SECONDS,
                         }),
                     },

@@ -208,6 +208,11 @@ impl Renderer {
         Ok(Self { env, blueprints })
     }
 
+    /// The blueprints it renders.
+    pub fn blueprints(&self) -> &Blueprints {
+        &self.blueprints
+    }
+
     pub fn render(&self, model: &Model) -> Result<Files, Error> {
         let platform = to_value(&model.platform);
         let environments = to_value(&model.environments);

@@ -56,6 +56,29 @@ impl Release<'_> {
         }
         (found, missing)
     }
+
+    /// The `kind` objects named `name` that the Rollout at `place` routes through, and a
+    /// failure when an environment of the release lacks one.
+    fn routed_through<'t>(
+        &self,
+        cx: &'t Context,
+        kind: &str,
+        name: &str,
+        place: String,
+        fails: &mut Vec<Finding>,
+    ) -> Vec<&'t Doc> {
+        let (found, missing) = self.deployed(cx, kind, name);
+        if !missing.is_empty() {
+            fails.push(Finding::fail(
+                place,
+                format!(
+                    "trafficRouting names {kind} {name}, which is not deployed in {}",
+                    missing.join(", ")
+                ),
+            ));
+        }
+        found
+    }
 }
 
 /// Item 21: in every environment each service is released as service.toml declares there
@@ -344,17 +367,7 @@ fn check_canary_routes(
             "trafficRouting.istio names no destinationRule: the controller cannot tell the versions apart",
         )),
         Some(name) => {
-            let (rules, missing) = r.deployed(cx, "DestinationRule", name);
-            if !missing.is_empty() {
-                fails.push(Finding::fail(
-                    d.place(),
-                    format!(
-                        "trafficRouting names DestinationRule {name}, which is not deployed in {}",
-                        missing.join(", ")
-                    ),
-                ));
-            }
-            for dr in rules {
+            for dr in r.routed_through(cx, "DestinationRule", name, d.place(), fails) {
                 let subsets: Vec<&str> = seq_at(&dr.value, &["spec", "subsets"])
                     .iter()
                     .filter_map(|x| str_at(x, &["name"]))
@@ -381,17 +394,7 @@ fn check_canary_routes(
             continue;
         };
         named.push(name);
-        let (services, missing) = r.deployed(cx, "VirtualService", name);
-        if !missing.is_empty() {
-            fails.push(Finding::fail(
-                d.place(),
-                format!(
-                    "trafficRouting names VirtualService {name}, which is not deployed in {}",
-                    missing.join(", ")
-                ),
-            ));
-        }
-        for v in services {
+        for v in r.routed_through(cx, "VirtualService", name, d.place(), fails) {
             let http = seq_at(&v.value, &["spec", "http"]);
             for route in seq_at(vs, &["routes"]).iter().filter_map(Value::as_str) {
                 let Some(found) = http.iter().find(|h| str_at(h, &["name"]) == Some(route)) else {
