@@ -4,6 +4,7 @@
 //! validation, so construction cannot fail.
 
 mod derived;
+pub mod events;
 pub mod graph;
 pub mod observability;
 pub mod release;
@@ -110,6 +111,8 @@ pub struct Platform {
     /// `OTEL_RESOURCE_ATTRIBUTES` of every service: the platform, the pod's namespace and
     /// name (expanded by Kubernetes from `POD_NAMESPACE` and `POD_NAME`).
     pub otel_resource_attributes: String,
+    /// The event broker of every environment, when any service publishes or consumes.
+    pub broker: Option<events::Broker>,
 }
 
 /// A set of pods elsewhere in the cluster: its namespace and pod labels.
@@ -152,6 +155,12 @@ pub struct Addons {
     /// The gateway's mesh identity (what AuthorizationPolicies admit on public paths);
     /// none without a mesh.
     pub gateway_principal: Option<String>,
+    /// KEDA's operator, which reads the broker's monitoring port for consumer backlogs.
+    pub keda: PodGroup,
+    /// NATS's JetStream controller (NACK), which declares streams and consumers.
+    pub jetstream_controller: PodGroup,
+    /// The controller's ServiceAccount (its mesh identity's last part).
+    pub jetstream_controller_service_account: &'static str,
 }
 
 impl Addons {
@@ -180,6 +189,9 @@ impl Addons {
             gateway_principal: istio.then(|| {
                 traffic::principal("istio-system", "istio-ingressgateway-service-account")
             }),
+            keda: PodGroup::new("keda", ("app.kubernetes.io/name", "keda-operator"), &[]),
+            jetstream_controller: PodGroup::new("nack", ("app.kubernetes.io/name", "nack"), &[]),
+            jetstream_controller_service_account: "jetstream-controller",
         }
     }
 }
@@ -207,6 +219,8 @@ pub struct Environment {
     pub first: bool,
     /// The last environment is production.
     pub production: bool,
+    /// The event broker here, when the platform has one.
+    pub broker: Option<events::BrokerHere>,
 }
 
 /// One service: `service` in `__service__` blueprints, an item of `services`.
@@ -245,6 +259,8 @@ pub struct Service {
     pub publishes: Vec<String>,
     /// Event topics it consumes.
     pub consumes: Vec<String>,
+    /// How it connects to the event broker, when it publishes or consumes.
+    pub events: Option<events::Connection>,
     /// Probe paths.
     pub health: Health,
     /// Requests and limits (the service's base; per environment in `environments`).
@@ -275,6 +291,10 @@ pub struct Service {
     /// updates) in every environment. Otherwise each environment's overlay holds its own
     /// workload, a Deployment or a Rollout.
     pub workload_in_base: bool,
+    /// Whether its HorizontalPodAutoscaler lives in the Kustomize base: it autoscales on
+    /// CPU or memory alone, with the workload in the base. Otherwise each environment's
+    /// overlay holds its autoscaler, an HPA or (on a `backlog`) a KEDA ScaledObject.
+    pub autoscaler_in_base: bool,
     /// Settings resolved for every environment (keyed by environment name, promotion order).
     pub environments: IndexMap<String, ServiceEnvironment>,
 }
@@ -365,6 +385,9 @@ pub struct Autoscale {
     pub cpu: Option<i64>,
     /// Target average memory utilisation in percent.
     pub memory: Option<i64>,
+    /// Pending messages per replica on each consumed stream (a KEDA ScaledObject scales
+    /// the workload instead of a plain HPA).
+    pub backlog: Option<i64>,
 }
 
 /// How a new version of a service replaces the old one.
@@ -548,6 +571,9 @@ pub struct ServiceEnvironment {
     pub alerts: Vec<observability::RuleGroup>,
     /// The AnalysisTemplate that judges a new version here, when a Rollout runs it.
     pub analysis: Option<observability::Analysis>,
+    /// With `autoscale.backlog`: the KEDA ScaledObject's triggers here (the backlog of
+    /// each consumed stream, then CPU and memory), which replace the HPA.
+    pub scaler: Option<Vec<events::Trigger>>,
 }
 
 /// Which settings of one service in one environment differ from the service's base.
@@ -574,7 +600,7 @@ impl Model {
         let name = value(p.name.as_ref()).unwrap_or_default();
         let domain = value(p.domain.as_ref());
         let last = spec.environments.len().saturating_sub(1);
-        let environments: Vec<Environment> = spec
+        let mut environments: Vec<Environment> = spec
             .environments
             .iter()
             .enumerate()
@@ -595,6 +621,7 @@ impl Model {
                     index,
                     first: index == 0,
                     production: index == last,
+                    broker: None,
                     name: env_name,
                 }
             })
@@ -665,7 +692,28 @@ impl Model {
         let revision = value(p.revision.as_ref()).unwrap_or_else(|| defaults::REVISION.into());
         let external_topics: Vec<String> =
             p.external_topics.iter().map(|t| t.value.clone()).collect();
+        let addons = Addons::new(mesh);
+        let broker = events::broker(&services, &external_topics);
+        if let Some(b) = &broker {
+            let runbook = observability::runbook_url(&repository, &revision, b.name);
+            for e in &mut environments {
+                let at = events::Place {
+                    env: &e.name,
+                    namespace: &e.namespace,
+                    production: e.production,
+                    mesh: mesh == Mesh::Istio,
+                    runbook_url: &runbook,
+                };
+                e.broker = Some(events::here(b, &at, &addons));
+            }
+        }
         for s in &mut services {
+            s.events = events::connection(s);
+            s.autoscaler_in_base = s.workload_in_base
+                && s.autoscale.is_some()
+                && s.environments
+                    .values()
+                    .all(|e| e.autoscale.as_ref().is_none_or(|a| a.backlog.is_none()));
             s.dashboard_uid = dashboard_uid(&name, &s.name);
             s.runbook_url = observability::runbook_url(&repository, &revision, &s.name);
             s.metrics =
@@ -683,6 +731,10 @@ impl Model {
                     steps: &here.release.steps,
                 });
                 here.page_severity = if e.production { "critical" } else { "warning" };
+                here.scaler = here
+                    .autoscale
+                    .as_ref()
+                    .and_then(|a| events::triggers(&s.name, &s.consumes, &e.namespace, a));
                 here.analysis = here.traffic.rollout.is_some().then(|| {
                     observability::analysis(
                         mesh,
@@ -708,7 +760,8 @@ impl Model {
         let graph = graph::Graph::build(&name, &services, &external_topics).drawings();
         Model {
             platform: Platform {
-                addons: Addons::new(mesh),
+                addons,
+                broker,
                 repository,
                 revision,
                 domain,
@@ -763,6 +816,7 @@ fn autoscale(over: Option<&AutoscaleSpec>, base: Option<&Autoscale>) -> Option<A
         max: value(a.max.as_ref()).or(base.map(|b| b.max))?,
         cpu: value(a.cpu.as_ref()).or(base.and_then(|b| b.cpu)),
         memory: value(a.memory.as_ref()).or(base.and_then(|b| b.memory)),
+        backlog: value(a.backlog.as_ref()).or(base.and_then(|b| b.backlog)),
     })
 }
 
@@ -885,6 +939,7 @@ impl Service {
                     page_severity: "",
                     alerts: Vec::new(),
                     analysis: None,
+                    scaler: None,
                 };
                 (e.name.clone(), se)
             })
@@ -905,6 +960,7 @@ impl Service {
             dependents: Vec::new(),
             publishes: strings(&s.publishes),
             consumes: strings(&s.consumes),
+            events: None,
             health: Health {
                 liveness: value(s.health.liveness.as_ref())
                     .unwrap_or_else(|| defaults::LIVENESS.into()),
@@ -935,6 +991,7 @@ impl Service {
             workload_in_base: per_env
                 .values()
                 .all(|e: &ServiceEnvironment| e.release.strategy == Strategy::Rolling),
+            autoscaler_in_base: false,
             environments: per_env,
             name,
         }

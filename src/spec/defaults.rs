@@ -121,6 +121,11 @@ pub const MEMORY_LIMIT: Option<&str> = Some("256Mi");
 pub const AUTOSCALE_REPLICAS: Range = REPLICAS.bounds();
 /// `autoscale.cpu` and `autoscale.memory`: target utilisation in percent.
 pub const AUTOSCALE_TARGET: Range = Range { min: 1, max: 100 };
+/// `autoscale.backlog`: pending messages per replica a consumer scales on (KEDA).
+pub const AUTOSCALE_BACKLOG: Range = Range {
+    min: 1,
+    max: 1_000_000,
+};
 /// `release.strategy`.
 pub const STRATEGY: Strategy = Strategy::Rolling;
 /// `release.weight`: percent of traffic to the canary (canary only).
@@ -220,4 +225,30 @@ mod tests {
         );
         assert!(units::parse_quantity(CPU).is_some());
     }
+}
+
+/// The event broker (NATS with JetStream), present when any service publishes or consumes.
+pub mod broker {
+    /// Name of its objects, and the host services reach it at.
+    pub const NAME: &str = "nats";
+    /// Servers: three, so JetStream keeps a quorum while a node drains.
+    pub const REPLICAS: i64 = 3;
+    pub const IMAGE: &str = "nats:2.14.2-alpine";
+    pub const EXPORTER_IMAGE: &str = "natsio/prometheus-nats-exporter:0.20.1";
+    pub const CLIENT_PORT: u16 = 4222;
+    pub const CLUSTER_PORT: u16 = 6222;
+    pub const MONITOR_PORT: u16 = 8222;
+    pub const METRICS_PORT: u16 = 7777;
+    /// (cpu, memory) requests and limits of a server.
+    pub const REQUESTS: (&str, &str) = ("100m", "256Mi");
+    pub const LIMITS: (&str, &str) = ("1", "1Gi");
+    /// Each server's volume claim, and JetStream's limits within it and within memory
+    /// (NATS sizes: `G` and `M` are powers of 1024).
+    pub const STORAGE: &str = "10Gi";
+    pub const MAX_FILE_STORE: &str = "8G";
+    pub const MAX_MEMORY_STORE: &str = "256M";
+    /// The global account: no accounts block, one place for every stream.
+    pub const ACCOUNT: &str = "$G";
+    /// The JetStream controller's broker identity.
+    pub const CONTROLLER_USER: &str = "jetstream-controller";
 }

@@ -178,6 +178,7 @@ pub struct AutoscaleSpec {
     pub max: Option<Spanned<i64>>,
     pub cpu: Option<Spanned<i64>>,
     pub memory: Option<Spanned<i64>>,
+    pub backlog: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Clone, Default)]

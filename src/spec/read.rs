@@ -55,7 +55,7 @@ pub(crate) const SERVICE_ENV_KEYS: &[&str] =
     &["replicas", "resources", "autoscale", "env", "release"];
 pub(crate) const HEALTH_KEYS: &[&str] = &["liveness", "readiness"];
 pub(crate) const RESOURCES_KEYS: &[&str] = &["cpu", "memory", "cpu_limit", "memory_limit"];
-pub(crate) const AUTOSCALE_KEYS: &[&str] = &["min", "max", "cpu", "memory"];
+pub(crate) const AUTOSCALE_KEYS: &[&str] = &["min", "max", "cpu", "memory", "backlog"];
 pub(crate) const RELEASE_KEYS: &[&str] = &["strategy", "weight", "steps"];
 /// The keys of one entry of `release.steps` (each entry holds exactly one of them). An
 /// array's entries are not a table of `TABLES`.
@@ -544,6 +544,7 @@ impl Reader {
             max: self.integer(&a, "max"),
             cpu: self.integer(&a, "cpu"),
             memory: self.integer(&a, "memory"),
+            backlog: self.integer(&a, "backlog"),
         })
     }
 

@@ -12,9 +12,9 @@ use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 
 use super::defaults::{
-    self, AUTOSCALE_REPLICAS, AUTOSCALE_TARGET, AVAILABILITY, CONSECUTIVE_ERRORS, HOST_MAX,
-    LABEL_MAX, LATENCY_P95_MS, MAX_CONNECTIONS, PLATFORM_NAME_MAX, PORT, REPLICAS, RETRIES,
-    SERVICE_NAME_MAX, STEP_WEIGHT, STEPS_MAX, TOPIC_MAX, WEIGHT,
+    self, AUTOSCALE_BACKLOG, AUTOSCALE_REPLICAS, AUTOSCALE_TARGET, AVAILABILITY,
+    CONSECUTIVE_ERRORS, HOST_MAX, LABEL_MAX, LATENCY_P95_MS, MAX_CONNECTIONS, PLATFORM_NAME_MAX,
+    PORT, REPLICAS, RETRIES, SERVICE_NAME_MAX, STEP_WEIGHT, STEPS_MAX, TOPIC_MAX, WEIGHT,
 };
 use super::{Ci, Datastore, Deploy, Mesh, Runtime, Strategy};
 
@@ -238,6 +238,10 @@ pub struct AutoscaleTable {
     /// Target average memory utilisation in percent.
     #[schemars(range(min = AUTOSCALE_TARGET.min, max = AUTOSCALE_TARGET.max))]
     pub memory: Option<i64>,
+    /// Pending messages per replica, for a service that consumes topics: scales on the
+    /// backlog of its durable consumers (a KEDA ScaledObject) as well as on `cpu`/`memory`.
+    #[schemars(range(min = AUTOSCALE_BACKLOG.min, max = AUTOSCALE_BACKLOG.max))]
+    pub backlog: Option<i64>,
 }
 
 /// `release`: how a new version replaces the old one.

@@ -6,8 +6,9 @@
 use crate::diagnostic::{Diagnostic, Span};
 use crate::model::{self, units};
 use crate::spec::defaults::{
-    self, AUTOSCALE_REPLICAS, AUTOSCALE_TARGET, AVAILABILITY, CONSECUTIVE_ERRORS, LATENCY_P95_MS,
-    MAX_CONNECTIONS, PORT, PRODUCTION_MIN_REPLICAS, REPLICAS, RETRIES, Range, WEIGHT,
+    self, AUTOSCALE_BACKLOG, AUTOSCALE_REPLICAS, AUTOSCALE_TARGET, AVAILABILITY,
+    CONSECUTIVE_ERRORS, LATENCY_P95_MS, MAX_CONNECTIONS, PORT, PRODUCTION_MIN_REPLICAS, REPLICAS,
+    RETRIES, Range, WEIGHT,
 };
 use crate::spec::{AutoscaleSpec, Datastore, ReleaseSpec, ResourcesSpec, Spanned, Spec, Strategy};
 
@@ -156,8 +157,27 @@ fn resources(out: &mut Vec<Diagnostic>, r: &ResourcesSpec, beneath: Option<&Reso
     }
 }
 
-fn autoscale(out: &mut Vec<Diagnostic>, a: &AutoscaleSpec, complete: bool) {
+/// `consumes`: the topics of the service, which a `backlog` target needs.
+fn autoscale(out: &mut Vec<Diagnostic>, a: &AutoscaleSpec, complete: bool, consumes: bool) {
     range(out, "`autoscale.min`", a.min.as_ref(), AUTOSCALE_REPLICAS);
+    range(
+        out,
+        "`autoscale.backlog` (pending messages per replica)",
+        a.backlog.as_ref(),
+        AUTOSCALE_BACKLOG,
+    );
+    if let Some(b) = &a.backlog
+        && !consumes
+    {
+        out.push(
+            Diagnostic::error(
+                b.span.clone(),
+                "`autoscale.backlog` scales on pending messages, but this service consumes no topic",
+            )
+            .label("nothing to be behind on")
+            .help("add the topics it reads to `consumes`, or scale on `cpu`/`memory` instead"),
+        );
+    }
     range(out, "`autoscale.max`", a.max.as_ref(), AUTOSCALE_REPLICAS);
     range(
         out,
@@ -197,15 +217,19 @@ fn autoscale(out: &mut Vec<Diagnostic>, a: &AutoscaleSpec, complete: bool) {
     }
     if a.cpu.is_none()
         && a.memory.is_none()
+        && a.backlog.is_none()
         && complete
-        && !a.written.iter().any(|k| k == "cpu" || k == "memory")
+        && !a
+            .written
+            .iter()
+            .any(|k| k == "cpu" || k == "memory" || k == "backlog")
     {
         out.push(
             Diagnostic::error(
                 a.span.clone(),
                 "`autoscale` needs a `cpu` or `memory` target",
             )
-            .help("e.g. `autoscale = { min = 2, max = 10, cpu = 70 }`"),
+            .help("e.g. `autoscale = { min = 2, max = 10, cpu = 70 }` (a consumer may scale on `backlog`)"),
         );
     }
 }
@@ -249,7 +273,7 @@ pub fn numbers_and_quantities(spec: &Spec, out: &mut Vec<Diagnostic>) {
         range(out, "`port`", s.port.as_ref(), PORT.bounds());
         resources(out, &s.resources, None);
         if let Some(a) = &s.autoscale {
-            autoscale(out, a, true);
+            autoscale(out, a, true, !s.consumes.is_empty());
         }
         if let Some(r) = &s.release {
             release(out, r, None);
@@ -303,7 +327,7 @@ pub fn numbers_and_quantities(spec: &Spec, out: &mut Vec<Diagnostic>) {
                 resources(out, res, Some(&s.resources));
             }
             if let Some(a) = &o.autoscale {
-                autoscale(out, a, s.autoscale.is_none());
+                autoscale(out, a, s.autoscale.is_none(), !s.consumes.is_empty());
                 if let Some(base) = &s.autoscale {
                     // The merged bounds must still be ordered.
                     let min = a.min.as_ref().or(base.min.as_ref());

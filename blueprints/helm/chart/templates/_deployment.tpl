@@ -143,6 +143,27 @@ spec:
                   name: {{ $secret | quote }}
                   key: password
             {{- end }}
+            {{- with $v.events }}
+            {{- if .enabled }}
+            # The event broker: its own identity, publishing and reading only what
+            # service.toml declares. The password comes from the Secret {{ .secret }}.
+            - name: NATS_URL
+              value: {{ .url | quote }}
+            - name: NATS_USER
+              value: {{ .user | quote }}
+            - name: NATS_PASSWORD
+              valueFrom:
+                secretKeyRef:
+                  name: {{ .secret | quote }}
+                  key: password
+            # Replies (pulled messages, publish acknowledgements) must use this inbox prefix.
+            - name: NATS_INBOX_PREFIX
+              value: {{ .inboxPrefix | quote }}
+            # Its durable consumer on each stream it reads.
+            - name: NATS_DURABLE
+              value: {{ .durable | quote }}
+            {{- end }}
+            {{- end }}
           resources:
             {{- toYaml $v.resources | nindent 12 }}
           # Startup: up to 150 s to come up before liveness takes over.
