@@ -12,10 +12,10 @@ use bulkhead::model::units::parse_duration_ms;
 use bulkhead::model::{default_host, default_namespace, default_tls_secret, store_name};
 use bulkhead::spec::Datastore;
 use bulkhead::spec::defaults::{
-    self, AUTOSCALE_REPLICAS, AUTOSCALE_TARGET, AVAILABILITY, CONSECUTIVE_ERRORS, HOST_MAX, Int,
-    LABEL_MAX, LATENCY_P95_MS, MAX_CONNECTIONS, PLATFORM_NAME_MAX, PORT, PRODUCTION_MIN_REPLICAS,
-    REPLICAS, RETRIES, Range, SERVICE_NAME_MAX, STATEFULSET_NAME_MAX, STEP_WEIGHT, STEPS_MAX,
-    TOPIC_MAX, WEIGHT,
+    self, AUTOSCALE_BACKLOG, AUTOSCALE_REPLICAS, AUTOSCALE_TARGET, AVAILABILITY,
+    CONSECUTIVE_ERRORS, HOST_MAX, Int, LABEL_MAX, LATENCY_P95_MS, MAX_CONNECTIONS,
+    PLATFORM_NAME_MAX, PORT, PRODUCTION_MIN_REPLICAS, REPLICAS, RETRIES, Range, SERVICE_NAME_MAX,
+    STATEFULSET_NAME_MAX, STEP_WEIGHT, STEPS_MAX, TOPIC_MAX, WEIGHT,
 };
 use serde_json::{Value, json};
 
@@ -226,6 +226,11 @@ fn expected_schema() -> BTreeMap<String, Value> {
         for key in ["cpu", "memory"] {
             range(&mut put, &format!("{t}.autoscale.{key}"), AUTOSCALE_TARGET);
         }
+        range(
+            &mut put,
+            &format!("{t}.autoscale.backlog"),
+            AUTOSCALE_BACKLOG,
+        );
         put(
             &format!("{t}.release.strategy"),
             "default",
@@ -595,6 +600,13 @@ fn bounded_keys() -> Vec<(&'static str, String, Range)> {
             "autoscale.memory",
             service("autoscale = { min = 2, max = 4, memory = {} }"),
             AUTOSCALE_TARGET,
+        ),
+        (
+            "autoscale.backlog",
+            service(
+                "publishes = [\"jobs.queued\"]\nconsumes = [\"jobs.queued\"]\nautoscale = { min = 2, max = 4, backlog = {} }",
+            ),
+            AUTOSCALE_BACKLOG,
         ),
         (
             "release.weight",

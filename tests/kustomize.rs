@@ -195,11 +195,42 @@ fn every_overlay_builds_and_holds_what_it_should() {
                     .iter()
                     .filter(|o| o["kind"] == "HorizontalPodAutoscaler")
                     .collect();
+                let scalers: Vec<&Value> = objects
+                    .iter()
+                    .filter(|o| o["kind"] == "ScaledObject")
+                    .collect();
+                let on_backlog = resolved
+                    .autoscale
+                    .as_ref()
+                    .is_some_and(|a| a.backlog.is_some());
+                // A backlog makes KEDA's ScaledObject the autoscaler (it manages the HPA):
+                // never both, which would fight over the replicas.
                 assert_eq!(
-                    hpas.len(),
-                    usize::from(resolved.autoscale.is_some()),
-                    "{at}: one HPA where it autoscales, none elsewhere"
+                    (hpas.len(), scalers.len()),
+                    match (&resolved.autoscale, on_backlog) {
+                        (None, _) => (0, 0),
+                        (Some(_), false) => (1, 0),
+                        (Some(_), true) => (0, 1),
+                    },
+                    "{at}: one HPA or (on a backlog) one ScaledObject where it autoscales, none elsewhere"
                 );
+                if let (Some(so), Some(a)) = (scalers.first(), &resolved.autoscale) {
+                    assert_eq!(so["spec"]["minReplicaCount"].as_i64(), Some(a.min), "{at}");
+                    assert_eq!(so["spec"]["maxReplicaCount"].as_i64(), Some(a.max), "{at}");
+                    let streams: Vec<&str> = so["spec"]["triggers"]
+                        .as_sequence()
+                        .unwrap()
+                        .iter()
+                        .filter(|t| t["type"] == "nats-jetstream")
+                        .map(|t| t["metadata"]["stream"].as_str().unwrap())
+                        .collect();
+                    let consumed: Vec<String> = svc
+                        .consumes
+                        .iter()
+                        .map(|t| bulkhead::model::events::stream_name(t))
+                        .collect();
+                    assert_eq!(streams, consumed, "{at}: one trigger per consumed stream");
+                }
                 if let (Some(hpa), Some(a)) = (hpas.first(), &resolved.autoscale) {
                     assert_eq!(hpa["spec"]["minReplicas"].as_i64(), Some(a.min), "{at}");
                     assert_eq!(hpa["spec"]["maxReplicas"].as_i64(), Some(a.max), "{at}");

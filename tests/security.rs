@@ -421,10 +421,19 @@ fn check_service_network_policy(
     if let Some(store) = &svc.store {
         want.insert(Peer::Pods(store.name.clone()));
     }
+    // The event broker, for a service that publishes or consumes (and only its client port).
+    if let Some(broker) = svc.events.as_ref().and(model.platform.broker.as_ref()) {
+        want.insert(Peer::Pods(broker.name.to_string()));
+        assert_eq!(
+            egress.get(&Peer::Pods(broker.name.to_string())),
+            Some(&BTreeSet::from([format!("{}/TCP", broker.ports.client)])),
+            "{at}: the broker's client port only"
+        );
+    }
     assert_eq!(
         egress.keys().cloned().collect::<BTreeSet<_>>(),
         want,
-        "{at}: NetworkPolicy egress = DNS + callees + own datastore + mesh control plane + collector"
+        "{at}: NetworkPolicy egress = DNS + callees + own datastore + broker iff events + mesh control plane + collector"
     );
     for callee in &svc.calls {
         let port = model.service(callee).unwrap().port;
@@ -1107,9 +1116,10 @@ fn check_release(model: &Model, env: &BuiltEnv, svc: &Service, objects: &[Value]
         "{at}"
     );
     // One autoscaler, of this workload: Argo Rollouts scales both versions by it.
+    // (KEDA's ScaledObject stands for the HPA it manages.)
     let hpas: Vec<&Value> = objects
         .iter()
-        .filter(|o| kind(o) == "HorizontalPodAutoscaler")
+        .filter(|o| matches!(kind(o), "HorizontalPodAutoscaler" | "ScaledObject"))
         .collect();
     assert_eq!(hpas.len(), usize::from(here.autoscale.is_some()), "{at}");
     for hpa in hpas {

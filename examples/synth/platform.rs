@@ -705,18 +705,26 @@ fn every_key(opts: &Options) -> String {
                     .push(format!("resources = {{ memory = \"{}Mi\" }}", rng.range(3, 8) * 25));
             }
         }
+        // A consumer may also scale on its backlog (pending messages per replica).
+        let backlog = if consumes.is_empty() {
+            String::new()
+        } else {
+            format!(", backlog = {}", rng.range(1, 20) * 10)
+        };
         // Production keeps at least 2 replicas: `autoscale.min` there is 2 or more.
         match choice(10, i, 5) {
             0 => {}
             1 => {
                 let _ = writeln!(
                     out,
-                    "autoscale = {{ min = 2, max = {}, cpu = {} }}",
+                    "autoscale = {{ min = 2, max = {}, cpu = {}{backlog} }}",
                     rng.range(4, 10),
                     rng.range(50, 80)
                 );
+                // A consumer here reacts to a smaller backlog.
+                let backlog = if backlog.is_empty() { "" } else { ", backlog = 5" };
                 over.first
-                    .push("autoscale = { min = 1, max = 2 }".to_string());
+                    .push(format!("autoscale = {{ min = 1, max = 2{backlog} }}"));
             }
             2 => {
                 let _ = writeln!(
@@ -730,13 +738,14 @@ fn every_key(opts: &Options) -> String {
             3 => {
                 let _ = writeln!(
                     out,
-                    "autoscale = {{ min = 3, max = {}, cpu = {}, memory = {} }}",
+                    "autoscale = {{ min = 3, max = {}, cpu = {}, memory = {}{backlog} }}",
                     rng.range(6, 12),
                     rng.range(50, 80),
                     rng.range(60, 90)
                 );
+                let backlog = if backlog.is_empty() { "" } else { ", backlog = 40" };
                 over.middle
-                    .push(format!("autoscale = {{ cpu = {} }}", rng.range(40, 60)));
+                    .push(format!("autoscale = {{ cpu = {}{backlog} }}", rng.range(40, 60)));
             }
             _ => over.prod.push(format!(
                 "autoscale = {{ min = 2, max = {}, cpu = {}, memory = {} }}",

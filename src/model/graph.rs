@@ -147,14 +147,18 @@ impl Graph {
         for t in &topics {
             let external =
                 external_topics.contains(t) && !services.iter().any(|s| s.publishes.contains(t));
+            // Each topic is a JetStream stream of the broker (drawn as one group).
+            let mut label = vec![
+                t.clone(),
+                format!("stream {}", super::events::stream_name(t)),
+            ];
+            if external {
+                label.push("(external)".into());
+            }
             nodes.push(Node {
                 key: topic_key(t),
                 kind: NodeKind::Topic,
-                label: if external {
-                    vec![t.clone(), "(external)".into()]
-                } else {
-                    vec![t.clone()]
-                },
+                label,
             });
             for s in services.iter().filter(|s| s.publishes.contains(t)) {
                 edges.push(Edge {
@@ -221,6 +225,8 @@ impl Graph {
             &ids[i]
         };
         let mut out = String::from("flowchart LR\n");
+        // Topics are the broker's streams: drawn inside one group.
+        let mut broker = String::new();
         for (node, id) in self.nodes.iter().zip(&ids) {
             let label = mermaid_label(&node.label);
             let shape = match node.kind {
@@ -235,7 +241,17 @@ impl Graph {
                 NodeKind::Datastore => "datastore",
                 NodeKind::Topic => "topic",
             };
-            out.push_str(&format!("  {shape}:::{class}\n"));
+            if node.kind == NodeKind::Topic {
+                broker.push_str(&format!("    {shape}:::{class}\n"));
+            } else {
+                out.push_str(&format!("  {shape}:::{class}\n"));
+            }
+        }
+        if !broker.is_empty() {
+            out.push_str(&format!(
+                "  subgraph broker[{}]\n{broker}  end\n",
+                mermaid_label(&[BROKER_LABEL.to_string()])
+            ));
         }
         for e in &self.edges {
             let (from, to) = (id_of(&e.from), id_of(&e.to));
@@ -271,6 +287,7 @@ impl Graph {
             dot_string(&self.name),
             dot_label(&[format!("{} — domain graph", self.name)]),
         );
+        let mut broker = String::new();
         for n in &self.nodes {
             let attrs = match n.kind {
                 NodeKind::Gateway => "shape=oval, style=filled, fillcolor=\"#eeeeff\"",
@@ -278,10 +295,21 @@ impl Graph {
                 NodeKind::Datastore => "shape=cylinder, style=filled, fillcolor=\"#eeffee\"",
                 NodeKind::Topic => "shape=hexagon, style=\"filled,dashed\", fillcolor=\"#ffffee\"",
             };
-            out.push_str(&format!(
+            let line = format!(
                 "  {} [{attrs}, label={}];\n",
                 dot_string(&n.key),
                 dot_label(&n.label)
+            );
+            if n.kind == NodeKind::Topic {
+                broker.push_str(&format!("  {line}"));
+            } else {
+                out.push_str(&line);
+            }
+        }
+        if !broker.is_empty() {
+            out.push_str(&format!(
+                "  subgraph \"cluster_broker\" {{\n    label={};\n    style=dashed;\n{broker}  }}\n",
+                dot_label(&[BROKER_LABEL.to_string()])
             ));
         }
         for e in &self.edges {
@@ -306,6 +334,9 @@ impl Graph {
         out
     }
 }
+
+/// The group the topics are drawn in.
+const BROKER_LABEL: &str = "event broker: NATS JetStream";
 
 /// The services that reach `name` through calls, directly or transitively, in file order
 /// (`name` itself excluded, even in a cycle). Uses the derived `callers`.

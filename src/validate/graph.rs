@@ -112,6 +112,63 @@ pub fn topics_have_one_publisher(spec: &Spec, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// The event broker's objects share the namespace with the services': no service may take
+/// its name, and two topics may not map to one stream.
+pub fn broker_names_are_free(spec: &Spec, out: &mut Vec<Diagnostic>) {
+    use crate::model::events::stream_name;
+    use crate::spec::defaults::broker;
+    let topics = spec
+        .services
+        .iter()
+        .flat_map(|s| s.publishes.iter().chain(&s.consumes))
+        .chain(&spec.platform.external_topics);
+    let mut streams: std::collections::HashMap<String, &Spanned<String>> = Default::default();
+    let mut any = false;
+    for t in topics {
+        any = true;
+        let stream = stream_name(&t.value);
+        match streams.get(&stream) {
+            Some(first) if first.value != t.value => out.push(
+                Diagnostic::error(
+                    t.span.clone(),
+                    format!(
+                        "topics \"{}\" and \"{}\" would share the broker's stream `{stream}`",
+                        first.value, t.value
+                    ),
+                )
+                .label("same stream name")
+                .help("streams are named after topics with `.` and `_` as `-`: rename one topic"),
+            ),
+            Some(_) => {}
+            None => {
+                streams.insert(stream, t);
+            }
+        }
+    }
+    if !any {
+        return;
+    }
+    let taken = [
+        broker::NAME.to_string(),
+        format!("{}-headless", broker::NAME),
+    ];
+    for s in &spec.services {
+        if taken.contains(&s.name.value) {
+            out.push(
+                Diagnostic::error(
+                    s.name.span.clone(),
+                    format!(
+                        "a service named `{}` would collide with the event broker's objects",
+                        s.name.value
+                    ),
+                )
+                .label("taken by the broker")
+                .help("the broker exists because services publish or consume topics: rename the service"),
+            );
+        }
+    }
+}
+
 /// `/a` is a path-prefix of `/a` and `/a/b`, not of `/ab`.
 fn path_prefix(prefix: &str, path: &str) -> bool {
     let prefix = prefix.trim_end_matches('/');

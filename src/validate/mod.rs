@@ -21,6 +21,7 @@ const RULES: &[Rule] = &[
     graph::single_owner,
     graph::calls_known_services,
     graph::topics_have_one_publisher,
+    graph::broker_names_are_free,
     graph::api_prefixes_unambiguous,
     graph::overrides_name_environments,
     values::numbers_and_quantities,

@@ -545,13 +545,35 @@ pub fn least_privilege(cx: &Context) -> Vec<Finding> {
                 "no namespace-wide PeerAuthentication with mTLS STRICT: plain-text traffic is accepted",
             ));
         }
+        // The one plaintext port bulkhead opens: the broker's monitoring port, for KEDA's
+        // operator outside the mesh (counters only; its NetworkPolicy admits only KEDA).
+        let monitoring = cx.model.platform.broker.as_ref().map(|b| {
+            (
+                b.name,
+                vec![
+                    "spec".to_string(),
+                    "portLevelMtls".into(),
+                    b.ports.monitor.to_string(),
+                    "mode".into(),
+                ],
+            )
+        });
         for p in cx.tree.docs.iter() {
             if !p.is("PeerAuthentication") && !p.is("DestinationRule") && !p.kind().is_empty() {
                 continue;
             }
+            let broker = monitoring.as_ref().filter(|(name, _)| {
+                p.is("PeerAuthentication")
+                    && str_at(
+                        &p.value,
+                        &["spec", "selector", "matchLabels", "app.kubernetes.io/name"],
+                    ) == Some(name)
+            });
             yaml::walk(&p.value, &mut |path, v| {
                 if path.last().map(String::as_str) == Some("mode")
                     && matches!(v.as_str(), Some("PERMISSIVE" | "DISABLE"))
+                    && !(v.as_str() == Some("PERMISSIVE")
+                        && broker.is_some_and(|(_, allowed)| path == allowed.as_slice()))
                 {
                     fails.push(Finding::fail(
                         p.place(),

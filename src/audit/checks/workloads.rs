@@ -518,6 +518,14 @@ pub fn startup_probe(cx: &Context) -> Vec<Finding> {
 
 /// Resource metric names of an HPA (`cpu` when it has none: the default).
 fn hpa_resources(hpa: &Doc) -> Vec<String> {
+    if hpa.is("ScaledObject") {
+        return seq_at(&hpa.value, &["spec", "triggers"])
+            .iter()
+            .filter_map(|t| str_at(t, &["type"]))
+            .filter(|t| matches!(*t, "cpu" | "memory"))
+            .map(str::to_string)
+            .collect();
+    }
     let metrics = seq_at(&hpa.value, &["spec", "metrics"]);
     if metrics.is_empty() {
         return vec!["cpu".into()];
@@ -527,6 +535,59 @@ fn hpa_resources(hpa: &Doc) -> Vec<String> {
         .filter(|m| str_at(m, &["type"]) == Some("Resource"))
         .filter_map(|m| str_at(m, &["resource", "name"]).map(str::to_string))
         .collect()
+}
+
+/// A consumer scaling on its backlog: a ScaledObject with one `nats-jetstream` trigger per
+/// consumed stream, on the service's own durable consumer, at the declared threshold.
+fn backlog_triggers(
+    fails: &mut Vec<Finding>,
+    scaler: &Doc,
+    s: &crate::model::Service,
+    backlog: i64,
+) {
+    if !scaler.is("ScaledObject") {
+        fails.push(Finding::fail(
+            scaler.place(),
+            format!(
+                "service.toml scales {} on its backlog, but this HPA sees only CPU and memory",
+                s.name
+            ),
+        ));
+        return;
+    }
+    let triggers = seq_at(&scaler.value, &["spec", "triggers"]);
+    for topic in &s.consumes {
+        let stream = crate::model::events::stream_name(topic);
+        let found = triggers.iter().find(|t| {
+            str_at(t, &["type"]) == Some("nats-jetstream")
+                && str_at(t, &["metadata", "stream"]) == Some(stream.as_str())
+        });
+        let Some(t) = found else {
+            fails.push(Finding::fail(
+                scaler.place(),
+                format!(
+                    "{} consumes {topic}, but no trigger watches the stream {stream}",
+                    s.name
+                ),
+            ));
+            continue;
+        };
+        if str_at(t, &["metadata", "consumer"]) != Some(s.name.as_str()) {
+            fails.push(Finding::fail(
+                scaler.place(),
+                format!(
+                    "the trigger on {stream} watches another consumer than {}'s own",
+                    s.name
+                ),
+            ));
+        }
+        if str_at(t, &["metadata", "lagThreshold"]) != Some(backlog.to_string().as_str()) {
+            fails.push(Finding::fail(
+                scaler.place(),
+                format!("the trigger on {stream} does not scale at autoscale.backlog = {backlog}"),
+            ));
+        }
+    }
 }
 
 /// Item 16: HPAs scale a service's Deployment or Rollout (never a datastore) deployed next
@@ -541,7 +602,12 @@ pub fn autoscaling(cx: &Context) -> Vec<Finding> {
         .iter()
         .map(|e| e.name.as_str())
         .collect();
-    let hpas: Vec<&Doc> = cx.tree.objects("HorizontalPodAutoscaler").collect();
+    // KEDA's ScaledObject stands for the HPA it manages.
+    let hpas: Vec<&Doc> = cx
+        .tree
+        .objects("HorizontalPodAutoscaler")
+        .chain(cx.tree.objects("ScaledObject"))
+        .collect();
     for hpa in &hpas {
         let kind = str_at(&hpa.value, &["spec", "scaleTargetRef", "kind"]).unwrap_or("");
         let target = str_at(&hpa.value, &["spec", "scaleTargetRef", "name"]).unwrap_or("");
@@ -553,8 +619,13 @@ pub fn autoscaling(cx: &Context) -> Vec<Finding> {
             ));
             continue;
         }
-        let min = i64_at(&hpa.value, &["spec", "minReplicas"]);
-        let max = i64_at(&hpa.value, &["spec", "maxReplicas"]).unwrap_or(0);
+        let (min, max) = if hpa.is("ScaledObject") {
+            ("minReplicaCount", "maxReplicaCount")
+        } else {
+            ("minReplicas", "maxReplicas")
+        };
+        let min = i64_at(&hpa.value, &["spec", min]);
+        let max = i64_at(&hpa.value, &["spec", max]).unwrap_or(0);
         match min {
             None => fails.push(Finding::fail(
                 hpa.place(),
@@ -673,6 +744,9 @@ pub fn autoscaling(cx: &Context) -> Vec<Finding> {
                 (None, Some(base)) => base,
                 _ => declared,
             };
+            if let Some(backlog) = declared.backlog {
+                backlog_triggers(&mut fails, hpa, s, backlog);
+            }
             let have = hpa_resources(hpa);
             for (metric, wanted) in [("cpu", wanted.cpu), ("memory", wanted.memory)] {
                 if wanted.is_some() && !have.iter().any(|h| h == metric) {
@@ -687,7 +761,7 @@ pub fn autoscaling(cx: &Context) -> Vec<Finding> {
             fails.push(Finding::fail(
                 place,
                 format!(
-                    "service.toml autoscales {} in {}, but no HPA scales its workload there",
+                    "service.toml autoscales {} in {}, but no HPA (or KEDA ScaledObject) scales its workload there",
                     s.name,
                     envs.join(", ")
                 ),
