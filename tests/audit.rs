@@ -605,15 +605,54 @@ const BREAKAGES: &[Breakage] = &[
         },
     ),
     (
-        "an HPA aimed at a Deployment where a Rollout runs",
+        "a ScaledObject aimed at a Deployment where a Rollout runs",
         &["autoscaling"],
-        "deploy/overlays/dev/vehicle-management/horizontalpodautoscaler.yaml",
+        "deploy/overlays/dev/vehicle-management/scaledobject.yaml",
         |d| {
             edit(
                 d,
-                "deploy/overlays/dev/vehicle-management/horizontalpodautoscaler.yaml",
+                "deploy/overlays/dev/vehicle-management/scaledobject.yaml",
                 "    apiVersion: argoproj.io/v1alpha1\n    kind: Rollout\n",
                 "    apiVersion: apps/v1\n    kind: Deployment\n",
+            );
+        },
+    ),
+    (
+        "a consumer allowed to publish the topic it reads",
+        &["least_privilege"],
+        "deploy/platform/nats.conf",
+        |d| {
+            edit(
+                d,
+                "deploy/platform/nats.conf",
+                "\"allow\": [\"$JS.API.CONSUMER.MSG.NEXT.trip-completed.notifications\"",
+                "\"allow\": [\"trip.completed\", \"$JS.API.CONSUMER.MSG.NEXT.trip-completed.notifications\"",
+            );
+        },
+    ),
+    (
+        "the broker admitting a service without events",
+        &["least_privilege"],
+        "deploy/platform/broker.yaml (NetworkPolicy nats)",
+        |d| {
+            edit(
+                d,
+                "deploy/platform/broker.yaml",
+                "                  - notifications\n",
+                "                  - notifications\n                  - user-profiles\n",
+            );
+        },
+    ),
+    (
+        "a backlog trigger on another service's consumer",
+        &["autoscaling"],
+        "deploy/overlays/prod/vehicle-management/scaledobject.yaml",
+        |d| {
+            edit(
+                d,
+                "deploy/overlays/prod/vehicle-management/scaledobject.yaml",
+                "consumer: vehicle-management",
+                "consumer: notifications",
             );
         },
     ),

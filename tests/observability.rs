@@ -1621,7 +1621,11 @@ fn parse_mermaid(text: &str) -> Edges {
                 panic!("unknown node shape: {line}")
             };
         assert_eq!(kind, class, "{line}");
-        assert_eq!(kind == "topic", in_broker, "{line}: topics inside the broker");
+        assert_eq!(
+            kind == "topic",
+            in_broker,
+            "{line}: topics inside the broker"
+        );
         nodes.insert(id.to_string(), (kind, mermaid_unescape(label)));
     }
     let name = |id: &str| -> (&str, String) {

@@ -722,7 +722,11 @@ fn every_key(opts: &Options) -> String {
                     rng.range(50, 80)
                 );
                 // A consumer here reacts to a smaller backlog.
-                let backlog = if backlog.is_empty() { "" } else { ", backlog = 5" };
+                let backlog = if backlog.is_empty() {
+                    ""
+                } else {
+                    ", backlog = 5"
+                };
                 over.first
                     .push(format!("autoscale = {{ min = 1, max = 2{backlog} }}"));
             }
@@ -743,9 +747,15 @@ fn every_key(opts: &Options) -> String {
                     rng.range(50, 80),
                     rng.range(60, 90)
                 );
-                let backlog = if backlog.is_empty() { "" } else { ", backlog = 40" };
-                over.middle
-                    .push(format!("autoscale = {{ cpu = {}{backlog} }}", rng.range(40, 60)));
+                let backlog = if backlog.is_empty() {
+                    ""
+                } else {
+                    ", backlog = 40"
+                };
+                over.middle.push(format!(
+                    "autoscale = {{ cpu = {}{backlog} }}",
+                    rng.range(40, 60)
+                ));
             }
             _ => over.prod.push(format!(
                 "autoscale = {{ min = 2, max = {}, cpu = {}, memory = {} }}",

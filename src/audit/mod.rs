@@ -40,6 +40,7 @@ mod display;
 mod dockerfile;
 mod helm;
 mod layout;
+mod nats;
 mod tree;
 mod yaml;
 

@@ -113,6 +113,8 @@ pub struct Platform {
     pub otel_resource_attributes: String,
     /// The event broker of every environment, when any service publishes or consumes.
     pub broker: Option<events::Broker>,
+    /// Whether some service scales on its backlog somewhere (KEDA is then required).
+    pub scales_on_backlog: bool,
 }
 
 /// A set of pods elsewhere in the cluster: its namespace and pod labels.
@@ -762,6 +764,9 @@ impl Model {
             platform: Platform {
                 addons,
                 broker,
+                scales_on_backlog: services
+                    .iter()
+                    .any(|s| s.environments.values().any(|e| e.scaler.is_some())),
                 repository,
                 revision,
                 domain,

@@ -683,6 +683,7 @@ pub fn least_privilege(cx: &Context) -> Vec<Finding> {
             "mesh = none: no mTLS or AuthorizationPolicy; NetworkPolicies alone limit traffic",
         ));
     }
+    broker_least_privilege(cx, &mut fails);
     let mut out = verdict(
         fails,
         Finding::pass(
@@ -710,4 +711,245 @@ pub fn least_privilege(cx: &Context) -> Vec<Finding> {
         ));
     }
     out
+}
+
+/// The event broker admits exactly the services that publish or consume: the client port
+/// of its NetworkPolicy, each service's egress, its AuthorizationPolicy (with a mesh), and
+/// nats.conf, where a service publishes only what it owns, subscribes only to what it
+/// consumes and reads no other service's inbox.
+fn broker_least_privilege(cx: &Context, fails: &mut Vec<Finding>) {
+    let Some(b) = &cx.model.platform.broker else {
+        return;
+    };
+    let pods =
+        |name: &str| BTreeMap::from([("app.kubernetes.io/name".to_string(), name.to_string())]);
+    let participants: BTreeSet<&str> = b.participants.iter().map(String::as_str).collect();
+    let on_client = |rule: &Value| {
+        let ports = seq_at(rule, &["ports"]);
+        ports.is_empty()
+            || ports.iter().any(|p| {
+                str_at(p, &["port"]) == Some("client")
+                    || i64_at(p, &["port"]) == Some(i64::from(b.ports.client))
+            })
+    };
+    let controller = cx.model.platform.addons.jetstream_controller.namespace;
+    // The broker's own policy (the namespace's default-deny selects it too, admitting nothing).
+    for np in cx.tree.objects("NetworkPolicy") {
+        let own = str_at(
+            &np.value,
+            &["spec", "podSelector", "matchLabels", "app.kubernetes.io/name"],
+        );
+        if own != Some(b.name) {
+            continue;
+        }
+        let mut admitted = BTreeSet::new();
+        for rule in seq_at(&np.value, &["spec", "ingress"])
+            .iter()
+            .filter(|r| on_client(r))
+        {
+            let from = seq_at(rule, &["from"]);
+            if from.is_empty() {
+                fails.push(Finding::fail(
+                    np.place(),
+                    "admits every source to the broker's client port",
+                ));
+            }
+            for peer in from {
+                if let Some(ns) = peer.get("namespaceSelector") {
+                    let name = string_map(ns.get("matchLabels"))
+                        .get("kubernetes.io/metadata.name")
+                        .cloned();
+                    if name.as_deref() != Some(controller) {
+                        fails.push(Finding::fail(
+                            np.place(),
+                            format!(
+                                "admits pods of namespace {} to the broker's client port",
+                                name.as_deref().unwrap_or("any")
+                            ),
+                        ));
+                    }
+                    continue;
+                }
+                if peer.get("ipBlock").is_some() {
+                    fails.push(Finding::fail(
+                        np.place(),
+                        "admits an IP block to the broker's client port",
+                    ));
+                }
+                for s in services(cx) {
+                    if selects(peer.get("podSelector"), &pods(&s.name)) {
+                        admitted.insert(s.name.as_str());
+                    }
+                }
+            }
+        }
+        for s in admitted.difference(&participants) {
+            fails.push(Finding::fail(
+                np.place(),
+                format!("admits {s} to the broker, which neither publishes nor consumes"),
+            ));
+        }
+        for s in participants.difference(&admitted) {
+            fails.push(Finding::fail(
+                np.place(),
+                format!("keeps {s} from the broker, though it publishes or consumes"),
+            ));
+        }
+    }
+    for s in services(cx) {
+        for np in cx.tree.objects("NetworkPolicy").filter(|np| {
+            np.service.as_deref() == Some(s.name.as_str())
+                && selects(get(&np.value, &["spec", "podSelector"]), &pods(&s.name))
+        }) {
+            let reaches = seq_at(&np.value, &["spec", "egress"]).iter().any(|rule| {
+                seq_at(rule, &["to"]).iter().any(|peer| {
+                    peer.get("namespaceSelector").is_none()
+                        && peer.get("podSelector").is_some()
+                        && selects(peer.get("podSelector"), &pods(b.name))
+                })
+            });
+            let should = participants.contains(s.name.as_str());
+            if reaches != should {
+                fails.push(Finding::fail(
+                    np.place(),
+                    if should {
+                        format!(
+                            "{} publishes or consumes, but may not reach the broker",
+                            s.name
+                        )
+                    } else {
+                        format!(
+                            "{} may reach the broker, though it neither publishes nor consumes",
+                            s.name
+                        )
+                    },
+                ));
+            }
+        }
+    }
+    for e in &cx.model.environments {
+        let Some(here) = &e.broker else { continue };
+        if cx.model.platform.mesh != Mesh::Istio {
+            continue;
+        }
+        let mut want: BTreeSet<&str> = here
+            .participant_principals
+            .iter()
+            .map(String::as_str)
+            .collect();
+        want.extend(here.controller_principal.as_deref());
+        for p in cx.tree.objects("AuthorizationPolicy").filter(|p| {
+            p.env.as_deref() == Some(e.name.as_str())
+                && selects_map(
+                    get(&p.value, &["spec", "selector", "matchLabels"]),
+                    &pods(b.name),
+                )
+        }) {
+            let client = b.ports.client.to_string();
+            let mut have = BTreeSet::new();
+            for rule in seq_at(&p.value, &["spec", "rules"]) {
+                let ports: Vec<&str> = seq_at(rule, &["to"])
+                    .iter()
+                    .flat_map(|t| seq_at(t, &["operation", "ports"]))
+                    .filter_map(|v| v.as_str())
+                    .collect();
+                if !ports.is_empty() && !ports.contains(&client.as_str()) {
+                    continue;
+                }
+                for src in seq_at(rule, &["from"]) {
+                    have.extend(
+                        seq_at(src, &["source", "principals"])
+                            .iter()
+                            .filter_map(|v| v.as_str()),
+                    );
+                }
+            }
+            if have != want {
+                fails.push(Finding::fail(
+                    p.place(),
+                    format!(
+                        "admits {} on the broker's client port, not the services that publish or consume and the JetStream controller",
+                        have.into_iter().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    let place = "deploy/platform/nats.conf";
+    let users = match std::fs::read_to_string(cx.tree.root.join(place)) {
+        Ok(text) => crate::audit::nats::users(&text),
+        Err(e) => Err(format!("cannot be read: {e}")),
+    };
+    let users = match users {
+        Ok(users) => users,
+        Err(why) => {
+            fails.push(Finding::fail(place, why));
+            return;
+        }
+    };
+    let inbox = |name: &str| format!("_INBOX.{name}.>");
+    for s in services(cx) {
+        let Some(user) = users.iter().find(|u| u.user == s.name) else {
+            if participants.contains(s.name.as_str()) {
+                fails.push(Finding::fail(
+                    place,
+                    format!(
+                        "{} publishes or consumes, but has no broker identity",
+                        s.name
+                    ),
+                ));
+            }
+            continue;
+        };
+        let topics = |list: &[String]| -> BTreeSet<String> {
+            list.iter()
+                .filter(|t| !t.starts_with('$') && !t.starts_with("_INBOX"))
+                .cloned()
+                .collect()
+        };
+        let published = topics(&user.permissions.publish.allow);
+        let subscribed = topics(&user.permissions.subscribe.allow);
+        if published != s.publishes.iter().cloned().collect() {
+            fails.push(Finding::fail(
+                place,
+                format!(
+                    "{} may publish {}, but owns {}",
+                    s.name,
+                    list(&published),
+                    list(&s.publishes)
+                ),
+            ));
+        }
+        if subscribed != s.consumes.iter().cloned().collect() {
+            fails.push(Finding::fail(
+                place,
+                format!(
+                    "{} may subscribe to {}, but consumes {}",
+                    s.name,
+                    list(&subscribed),
+                    list(&s.consumes)
+                ),
+            ));
+        }
+        for other in user
+            .permissions
+            .subscribe
+            .allow
+            .iter()
+            .filter(|t| t.starts_with("_INBOX"))
+        {
+            if *other != inbox(&s.name) {
+                fails.push(Finding::fail(place, format!("{} may read the inbox {other}: other services' replies and pulled messages", s.name)));
+            }
+        }
+    }
+}
+
+fn list<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
+    let items: Vec<&str> = items.into_iter().map(String::as_str).collect();
+    if items.is_empty() {
+        "nothing".into()
+    } else {
+        items.join(", ")
+    }
 }
