@@ -1,6 +1,6 @@
-"""Custom resources (Istio, Argo CD, Argo Rollouts, prometheus-operator) against the schemas
-of the pinned @kubernetes-models npm packages; fields the schema does not define fail (see
-conformance/node/crd-validate.mjs for how they are found). A kind no package defines
+"""Custom resources (Istio, Argo CD, Argo Rollouts, prometheus-operator, KEDA) against the
+schemas of the pinned @kubernetes-models npm packages; fields the schema does not define fail
+(see conformance/node/crd-validate.mjs for how they are found). A kind no package defines
 is a failure, not a skip."""
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def check(tree: Tree) -> StepResult:
         if r["model"] is None:
             res.add(o.where, f"no known schema for {o.obj.get('apiVersion')} {o.obj.get('kind')} "
                              "(not in the pinned Istio / Argo CD / Argo Rollouts / "
-                             "prometheus-operator packages)")
+                             "prometheus-operator / KEDA packages)")
             continue
         for err in r["errors"]:
             res.add(o.where, f"schema: {err}")
