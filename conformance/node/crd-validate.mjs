@@ -1,5 +1,5 @@
 // Validates custom resources against the schemas shipped by the pinned
-// @kubernetes-models packages (Istio, Argo CD, Argo Rollouts, prometheus-operator).
+// @kubernetes-models packages (Istio, Argo CD, Argo Rollouts, prometheus-operator, KEDA).
 //
 //   node crd-validate.mjs NODE_MODULES --list
 //   node crd-validate.mjs NODE_MODULES INPUT.json      (prints JSON results on stdout)
@@ -27,6 +27,7 @@ const PACKAGES = [
   "@kubernetes-models/argo-cd",
   "@kubernetes-models/argo-rollouts",
   "@kubernetes-models/prometheus-operator",
+  "@kubernetes-models/keda",
 ];
 // Upstream fields that these packages' compiled schemas lost: the generator of
 // @kubernetes-models drops properties named "description" from some Argo CD and

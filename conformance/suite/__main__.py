@@ -15,11 +15,11 @@ from pathlib import Path
 
 import yaml
 
-from .checks import crd_schema, helm, k8s_schema, kustomize, linters, promtool, trivy
+from .checks import crd_schema, helm, k8s_schema, kustomize, linters, nats_server, promtool, trivy
 from .common import REPO, TOOLS, StepResult, ToolError, run, tail
 from .tree import Tree, add_documents
 
-TOOL_ORDER = ["kustomize", "helm", "k8s-schema", "crd-schema", "trivy", "hadolint",
+TOOL_ORDER = ["kustomize", "helm", "k8s-schema", "crd-schema", "nats", "trivy", "hadolint",
               "actionlint", "promtool", "yamllint"]
 
 
@@ -102,11 +102,12 @@ def check_tree(tree: Tree, jobs: int) -> dict[str, StepResult]:
         results["helm"] = _guard("helm", helm.check, tree)
         plain_manifests(tree)
         if results["kustomize"].error:
-            results["kustomize"].notes.append("the schema, Trivy and promtool steps miss every built object")
+            results["kustomize"].notes.append("the schema, nats, Trivy and promtool steps miss every built object")
         late = {
             "crd-schema": pool.submit(_guard, "crd-schema", crd_schema.check, tree),
             "trivy": pool.submit(_guard, "trivy", trivy.check, tree),
             "promtool": pool.submit(_guard, "promtool", promtool.check, tree),
+            "nats": pool.submit(_guard, "nats", nats_server.check, tree),
         }
         results["k8s-schema"] = _guard("k8s-schema", k8s_schema.check, tree)
         for name, fut in {**early, **late}.items():

@@ -89,6 +89,7 @@ def tool_path(name: str) -> Path:
         "hadolint": VENV / "bin" / "hadolint",
         "yamllint": VENV / "bin" / "yamllint",
         "promtool": TOOLS / "prometheus" / "usr" / "bin" / "promtool",
+        "nats-server": TOOLS / "nats-server" / "usr" / "sbin" / "nats-server",
     }[name]
 
 
