@@ -17,6 +17,7 @@
 
 mod checks;
 mod ci;
+mod events;
 mod objects;
 
 use std::collections::BTreeMap;
@@ -218,6 +219,16 @@ fn check(label: &str, spec: &Path) -> Outcome {
     } else {
         Vec::new()
     };
+    // What service.toml declares, read apart from the model's derived relations.
+    let declared: Vec<events::Declared> = model
+        .services
+        .iter()
+        .map(|s| events::Declared {
+            name: s.name.clone(),
+            publishes: s.publishes.clone(),
+            consumes: s.consumes.clone(),
+        })
+        .collect();
     let (envs, problems) = build(tree, &model);
     outcome
         .findings
@@ -239,6 +250,11 @@ fn check(label: &str, spec: &Path) -> Outcome {
             checks::all(&env.applications, &env.objects)
                 .into_iter()
                 .map(|f| format!("{label} {}: {f}", env.name)),
+        );
+        outcome.findings.extend(
+            events::all(&declared, &model.platform.external_topics, &env.objects)
+                .into_iter()
+                .map(|f| format!("{label} {} (event broker): {f}", env.name)),
         );
     }
     match envs.first() {

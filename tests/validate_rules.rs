@@ -2339,3 +2339,65 @@ fn rule1_control_characters_are_refused_in_free_text() {
     );
     run.assert_invalid(2);
 }
+
+#[test]
+fn rule9_a_backlog_needs_topics_to_be_behind_on() {
+    let text = with_services(
+        r#"[services.api]
+runtime = "go"
+autoscale = { min = 2, max = 4, backlog = 100 }
+
+[services.worker]
+runtime = "go"
+publishes = ["job.queued"]
+consumes = ["job.queued"]
+
+[services.worker.environments.prod]
+autoscale = { min = 2, max = 8, backlog = 0 }
+"#,
+    );
+    let run = validate(&text);
+    run.error(
+        "`autoscale.backlog` scales on pending messages, but this service consumes no topic",
+        pos(&text, "100"),
+    )
+    .label("nothing to be behind on")
+    .help("add the topics it reads to `consumes`, or scale on `cpu`/`memory` instead");
+    run.error(
+        "`autoscale.backlog` (pending messages per replica) must be between 1 and 1000000",
+        pos_after(&text, "max = 8, backlog = ", "0 }"),
+    );
+    run.assert_invalid(2);
+    // A backlog alone is a target: no `cpu` or `memory` is needed.
+    let fine = text
+        .replace("autoscale = { min = 2, max = 4, backlog = 100 }\n", "")
+        .replace("backlog = 0", "backlog = 10");
+    validate(&fine).assert_valid_with_warnings(0);
+}
+
+#[test]
+fn rule6_the_broker_names_are_taken() {
+    let text = with_services(
+        r#"[services.nats]
+runtime = "go"
+publishes = ["a.b"]
+
+[services.worker]
+runtime = "go"
+publishes = ["a_b"]
+consumes = ["a.b", "a_b"]
+"#,
+    );
+    let run = validate(&text);
+    run.error(
+        "a service named `nats` would collide with the event broker's objects",
+        pos(&text, "nats]"),
+    )
+    .label("taken by the broker");
+    run.error(
+        "topics \"a.b\" and \"a_b\" would share the broker's stream `a-b`",
+        pos(&text, "\"a_b\"]\nconsumes"),
+    )
+    .label("same stream name");
+    run.assert_invalid(2);
+}

@@ -131,15 +131,6 @@ pub struct Connection {
     pub streams: Vec<String>,
 }
 
-/// The environment variables a participating service gets, in order.
-pub const VARIABLES: [&str; 5] = [
-    "NATS_URL",
-    "NATS_USER",
-    "NATS_PASSWORD",
-    "NATS_INBOX_PREFIX",
-    "NATS_DURABLE",
-];
-
 /// The stream of a topic (also a Kubernetes object name).
 pub fn stream_name(topic: &str) -> String {
     topic.replace(['.', '_'], "-")

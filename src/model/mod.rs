@@ -41,6 +41,12 @@ pub const RESERVED_ENV: &[&str] = &[
     "DATABASE_NAME",
     "DATABASE_USER",
     "DATABASE_PASSWORD",
+    // The event broker (see `events::VARIABLES`): URL, identity and credentials.
+    "NATS_URL",
+    "NATS_USER",
+    "NATS_PASSWORD",
+    "NATS_INBOX_PREFIX",
+    "NATS_DURABLE",
 ];
 
 /// The variable holding a callee's URL: `trip-management` → `TRIP_MANAGEMENT_URL`.

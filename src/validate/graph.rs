@@ -124,11 +124,12 @@ pub fn broker_names_are_free(spec: &Spec, out: &mut Vec<Diagnostic>) {
         .chain(&spec.platform.external_topics);
     let mut streams: std::collections::HashMap<String, &Spanned<String>> = Default::default();
     let mut any = false;
+    let mut reported = std::collections::HashSet::new();
     for t in topics {
         any = true;
         let stream = stream_name(&t.value);
         match streams.get(&stream) {
-            Some(first) if first.value != t.value => out.push(
+            Some(first) if first.value != t.value && reported.insert(t.value.clone()) => out.push(
                 Diagnostic::error(
                     t.span.clone(),
                     format!(

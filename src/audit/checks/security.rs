@@ -737,7 +737,12 @@ fn broker_least_privilege(cx: &Context, fails: &mut Vec<Finding>) {
     for np in cx.tree.objects("NetworkPolicy") {
         let own = str_at(
             &np.value,
-            &["spec", "podSelector", "matchLabels", "app.kubernetes.io/name"],
+            &[
+                "spec",
+                "podSelector",
+                "matchLabels",
+                "app.kubernetes.io/name",
+            ],
         );
         if own != Some(b.name) {
             continue;
