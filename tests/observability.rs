@@ -485,8 +485,19 @@ fn dashboards_are_valid_grafana_json_with_slo_thresholds() {
             .filter(|p| p["type"] == "row")
             .map(|p| p["title"].as_str().unwrap().split(':').next().unwrap())
             .collect();
-        let names: Vec<&str> = decl.services.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(rows, names, "{where_}: one row per service");
+        let mut names: Vec<&str> = decl.services.iter().map(|s| s.name.as_str()).collect();
+        // Then the event broker's row, where services publish or consume.
+        let broker = decl
+            .services
+            .iter()
+            .any(|s| !s.publishes.is_empty() || !s.consumes.is_empty());
+        if broker {
+            names.push("event broker nats");
+        }
+        assert_eq!(
+            rows, names,
+            "{where_}: one row per service (and the broker)"
+        );
         for (row, s) in top
             .split(|p| p["type"] == "row")
             .skip(1)
@@ -1898,15 +1909,21 @@ fn architecture_document_describes_the_platform_as_declared() {
             let publisher = publishers
                 .into_iter()
                 .next()
-                .unwrap_or("outside the platform".into());
-            assert_eq!(row[1], publisher, "{label}: {topic}");
+                .unwrap_or("outside the platform (may not publish here)".into());
+            // Each topic is the broker's stream of the same name, `.` and `_` as `-`.
+            assert_eq!(
+                row[1],
+                format!("`{}`", topic.replace(['.', '_'], "-")),
+                "{label}: {topic}"
+            );
+            assert_eq!(row[2], publisher, "{label}: {topic}");
             let consumers: Vec<String> = decl
                 .services
                 .iter()
                 .filter(|s| s.consumes.contains(topic))
                 .map(|s| s.name.clone())
                 .collect();
-            assert_eq!(list(&row[2], "nobody yet"), consumers, "{label}: {topic}");
+            assert_eq!(list(&row[3], "nobody yet"), consumers, "{label}: {topic}");
         }
 
         // Per service: APIs, datastore, callers, callees.

@@ -51,6 +51,21 @@ pub struct Broker {
     pub controller_account: String,
     /// Services that publish or consume, in file order: the only ones that reach it.
     pub participants: Vec<String>,
+    /// Its metrics as PromQL in the dashboards' `$namespace`.
+    pub metrics: BrokerMetrics,
+}
+
+/// The broker's dashboard queries (the exporter's `nats_` series and `up`).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct BrokerMetrics {
+    /// Servers answering.
+    pub up: String,
+    /// Messages in and out per second, all servers.
+    pub messages_in: String,
+    pub messages_out: String,
+    /// Pending messages per durable consumer: the backlog KEDA scales on. Only the
+    /// server leading a consumer reports it (the others say 0), hence `max`.
+    pub pending: String,
 }
 
 /// The broker in one environment: what names its namespace.
@@ -232,6 +247,18 @@ pub fn broker(services: &[Service], external_topics: &[String]) -> Option<Broker
         controller_account: d::NAME.to_owned(),
         controller,
         participants: participants.iter().map(|s| s.name.clone()).collect(),
+        metrics: BrokerMetrics {
+            up: format!(
+                "sum(up{{namespace=\"$namespace\",job=\"{}\"}}) or vector(0)",
+                d::NAME
+            ),
+            messages_in: "sum(rate(nats_varz_in_msgs{namespace=\"$namespace\"}[$__rate_interval]))"
+                .into(),
+            messages_out: "sum(rate(nats_varz_out_msgs{namespace=\"$namespace\"}[$__rate_interval]))"
+                .into(),
+            pending: "max by (stream_name, consumer_name) (nats_consumer_num_pending{namespace=\"$namespace\"})"
+                .into(),
+        },
         headless,
     })
 }
