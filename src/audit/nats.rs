@@ -88,10 +88,10 @@ mod tests {
     #[test]
     fn variables_are_quoted_and_strings_kept() {
         let conf = "port: 1\nauthorization: {\n  \"users\": [\n    {\"user\": \"a\\\"$b\", \"password\": $PASSWORD_A, \"permissions\": {\"publish\": {\"allow\": [\"$JS.API.>\"]}, \"subscribe\": {\"allow\": []}}}\n  ]\n}\n";
-        let users = users(conf).unwrap();
-        assert_eq!(users.len(), 1);
-        assert_eq!(users[0].user, "a\"$b");
-        assert_eq!(users[0].permissions.publish.allow, ["$JS.API.>"]);
+        let found = users(conf).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].user, "a\"$b");
+        assert_eq!(found[0].permissions.publish.allow, ["$JS.API.>"]);
         assert!(users("port: 1\n").is_err());
     }
 }
