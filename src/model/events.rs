@@ -27,8 +27,9 @@ pub struct Broker {
     pub exporter_image: &'static str,
     /// Client, cluster-route, monitoring and metrics ports.
     pub ports: BrokerPorts,
-    /// Requests and limits of the server container.
+    /// Requests of the server container.
     pub requests: super::Quantities,
+    /// Limits of the server container.
     pub limits: super::Quantities,
     /// Volume claim size of each server's JetStream file store.
     pub storage: &'static str,
@@ -60,8 +61,9 @@ pub struct Broker {
 pub struct BrokerMetrics {
     /// Servers answering.
     pub up: String,
-    /// Messages in and out per second, all servers.
+    /// Messages in per second, all servers.
     pub messages_in: String,
+    /// Messages out per second, all servers.
     pub messages_out: String,
     /// Pending messages per durable consumer: the backlog KEDA scales on. Only the
     /// server leading a consumer reports it (the others say 0), hence `max`.
