@@ -4,6 +4,7 @@
 //! validation, so construction cannot fail.
 
 mod derived;
+pub mod egress;
 pub mod graph;
 pub mod observability;
 pub mod release;
@@ -101,6 +102,8 @@ pub struct Platform {
     pub initial_tag: &'static str,
     /// Where the cluster's shared add-ons run, for network policies and telemetry.
     pub addons: Addons,
+    /// The addresses a service's declared `egress` ports are opened to: public IPv4.
+    pub internet: egress::Internet,
     /// The domain graph drawn as Mermaid and DOT (one builder: `graph::Graph`).
     pub graph: graph::Drawings,
     /// Grafana uid of the overview dashboard (see `dashboard_uid`).
@@ -238,6 +241,8 @@ pub struct Service {
     pub callers: Vec<String>,
     /// The services in `calls`, resolved: name and container port, in `calls` order.
     pub callees: Vec<Callee>,
+    /// Hosts outside the cluster it connects to (`egress`), by destination, host and port.
+    pub egress: egress::Egress,
     /// Services that depend on this one through calls, directly or through other services
     /// (derived: callers, their callers, …), in file order: who suffers when it is down.
     pub dependents: Vec<String>,
@@ -709,6 +714,7 @@ impl Model {
         Model {
             platform: Platform {
                 addons: Addons::new(mesh),
+                internet: egress::Internet::default(),
                 repository,
                 revision,
                 domain,
@@ -902,6 +908,7 @@ impl Service {
             calls: strings(&s.calls),
             callers: Vec::new(),
             callees: Vec::new(),
+            egress: egress::Egress::new(s.egress.iter().map(|e| e.value.as_str())),
             dependents: Vec::new(),
             publishes: strings(&s.publishes),
             consumes: strings(&s.consumes),
