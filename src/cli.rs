@@ -72,11 +72,12 @@ pub enum Command {
         after_help = "Examples:\n  bulkhead apply\n  bulkhead apply --yes   # no question (CI, scripts)"
     )]
     Apply(ApplyArgs),
-    /// Print the domain graph: services, owned data, calls, events and public routes
+    /// Print the domain graph: services, owned data, calls, events, public routes and egress
     #[command(
         long_about = "Print the domain graph of service.toml: services, the data each owns, \
-synchronous calls (solid arrows), events through topics (dashed arrows) and public routes \
-from the gateway (thick arrows). It is the same graph docs/architecture.md shows.",
+synchronous calls (solid arrows), events through topics (dashed arrows), public routes \
+from the gateway (thick arrows) and the hosts outside the cluster each service declares in \
+`egress` (arrows labelled with the ports). It is the same graph docs/architecture.md shows.",
         after_help = "Examples:\n  bulkhead graph                                # Mermaid, e.g. for a README\n  bulkhead graph --format dot | dot -Tpng -o graph.png"
     )]
     Graph(GraphArgs),

@@ -14,10 +14,17 @@
 //! VirtualService destinations and subsets, a Rollout's references, autoscaler targets and
 //! metrics, what Argo CD must leave to controllers, and the image tags CI sets in the first
 //! environment. Each has a unit test that feeds it a defect and sees the finding.
+//!
+//! Then the NetworkPolicies are read the way the network plugin reads them
+//! (cluster/network.rs, a reachability evaluator with unit tests of its own): each service
+//! reaches exactly what service.toml declares (its egress ports on a public address, its
+//! callees, its datastore, DNS) and nothing else (other services, other datastores, other
+//! ports outside, the cluster's networks and the metadata endpoint).
 
 mod checks;
 mod ci;
 mod events;
+pub mod network;
 mod objects;
 
 use std::collections::BTreeMap;
@@ -235,8 +242,19 @@ fn check(label: &str, spec: &Path) -> Outcome {
         .extend(problems.into_iter().map(|p| format!("{label} {p}")));
     for env in &envs {
         let count = |kind: &str| env.objects.iter().filter(|o| o.kind() == kind).count();
+        let namespace = model
+            .environments
+            .iter()
+            .find(|e| e.name == env.name)
+            .map_or("", |e| e.namespace.as_str());
+        let (judged, reach) = network::declared_traffic(&model, namespace, &env.objects);
+        outcome.findings.extend(
+            reach
+                .into_iter()
+                .map(|f| format!("{label} {}: {f}", env.name)),
+        );
         outcome.summary.push(format!(
-            "{label} {}: {} Applications, {} objects ({} workloads, {} Rollouts, {} Services, {} VirtualServices, {} autoscalers)",
+            "{label} {}: {} Applications, {} objects ({} workloads, {} Rollouts, {} Services, {} VirtualServices, {} autoscalers), {judged} connections judged",
             env.name,
             env.applications.len(),
             env.objects.len(),

@@ -13,7 +13,7 @@ use bulkhead::model::{default_host, default_namespace, default_tls_secret, store
 use bulkhead::spec::Datastore;
 use bulkhead::spec::defaults::{
     self, AUTOSCALE_BACKLOG, AUTOSCALE_REPLICAS, AUTOSCALE_TARGET, AVAILABILITY,
-    CONSECUTIVE_ERRORS, HOST_MAX, Int, LABEL_MAX, LATENCY_P95_MS, MAX_CONNECTIONS,
+    CONSECUTIVE_ERRORS, EGRESS_MAX, HOST_MAX, Int, LABEL_MAX, LATENCY_P95_MS, MAX_CONNECTIONS,
     PLATFORM_NAME_MAX, PORT, PRODUCTION_MIN_REPLICAS, REPLICAS, RETRIES, Range, SERVICE_NAME_MAX,
     STATEFULSET_NAME_MAX, STEP_WEIGHT, STEPS_MAX, TOPIC_MAX, WEIGHT,
 };
@@ -172,6 +172,7 @@ fn expected_schema() -> BTreeMap<String, Value> {
         "maxLength",
         json!(SERVICE_NAME_MAX),
     );
+    put(&format!("{s}.egress[]"), "maxLength", json!(EGRESS_MAX));
     put(&format!("{s}.publishes[]"), "maxLength", json!(TOPIC_MAX));
     put(&format!("{s}.consumes[]"), "maxLength", json!(TOPIC_MAX));
     put(
@@ -908,6 +909,7 @@ fn the_docs_state_the_modules_defaults_and_bounds() {
                 ("datastore", quoted(defaults::DATASTORE)),
                 ("apis", "`[]`".into()),
                 ("calls", "`[]`".into()),
+                ("egress", "`[]`".into()),
                 ("publishes", "`[]`".into()),
                 ("consumes", "`[]`".into()),
                 (

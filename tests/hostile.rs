@@ -174,3 +174,54 @@ proptest! {
         prop_assert!(instructions <= expected + 1, "description added instructions:\n{}", dockerfile);
     }
 }
+
+/// An `egress` entry: hostile text alone, as a host before a port or a port after a host,
+/// and well-formed `host:port` entries, so that both sides of validation are exercised.
+fn egress_entry() -> impl Strategy<Value = String> {
+    prop_oneof![
+        hostile(),
+        (hostile(), 1u32..70_000).prop_map(|(h, p)| format!("{h}:{p}")),
+        hostile().prop_map(|p| format!("api.example.com:{p}")),
+        "[a-z0-9-]{1,12}(\\.[a-z][a-z0-9-]{0,8}){1,3}:[1-9][0-9]{0,4}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// An `egress` entry is refused with an error that names it, or it reaches the
+    /// NetworkPolicy, the ServiceEntry and the Helm values as exactly the host and port
+    /// written.
+    #[test]
+    fn hostile_egress_entries_are_refused_or_stay_data(entry in egress_entry()) {
+        let mut doc: toml_edit::DocumentMut = crate::common::minimal("").parse().unwrap();
+        let mut list = toml_edit::Array::new();
+        list.push(entry.as_str());
+        doc["services"]["api"]["egress"] = toml_edit::value(list);
+        let source = bulkhead::diagnostic::Source {
+            name: "service.toml".into(),
+            text: doc.to_string(),
+        };
+        let checked = bulkhead::load::load(&source);
+        let Some(model) = checked.model else {
+            prop_assert!(
+                checked.errors().any(|d| d.message.starts_with("egress `")),
+                "refused without an egress error: {:?}", checked.diagnostics
+            );
+            return Ok(());
+        };
+        let (host, port) = entry.rsplit_once(':').unwrap();
+        let port: u64 = port.parse().unwrap();
+        let files = render_model(&model, None);
+        let policy = yaml(&files, "deploy/base/api/networkpolicy.yaml");
+        let rule = policy["spec"]["egress"].as_sequence().unwrap().last().unwrap();
+        prop_assert_eq!(rule["ports"][0]["port"].as_u64(), Some(port));
+        prop_assert_eq!(rule["to"][0]["ipBlock"]["cidr"].as_str(), Some("0.0.0.0/0"));
+        let entry_yaml = yaml(&files, "deploy/overlays/dev/api/serviceentry.yaml");
+        prop_assert_eq!(entry_yaml["spec"]["hosts"][0].as_str(), Some(host));
+        prop_assert_eq!(entry_yaml["spec"]["ports"][0]["number"].as_u64(), Some(port));
+        let values = yaml(&files, "helm/api/values.yaml");
+        prop_assert_eq!(values["egress"]["hosts"][0].as_str(), Some(host));
+        prop_assert_eq!(values["egress"]["ports"][0]["number"].as_u64(), Some(port));
+    }
+}

@@ -129,6 +129,7 @@ struct DeclaredService {
     owns: Vec<String>,
     apis: Vec<String>,
     calls: Vec<String>,
+    egress: Vec<String>,
     publishes: Vec<String>,
     consumes: Vec<String>,
     availability: f64,
@@ -173,6 +174,7 @@ fn declared(spec: &Path) -> Declared {
                 owns: strings(t.get("owns")),
                 apis: strings(t.get("apis")),
                 calls: strings(t.get("calls")),
+                egress: strings(t.get("egress")),
                 publishes: strings(t.get("publishes")),
                 consumes: strings(t.get("consumes")),
                 availability: get("availability")
@@ -1531,6 +1533,8 @@ struct Edges {
     /// service → (datastore kind, owned data)
     owns: BTreeMap<String, (String, Vec<String>)>,
     topics: BTreeSet<String>,
+    /// (service, host outside the cluster) → the ports, as the edge's label says them
+    egress: BTreeMap<(String, String), Vec<String>>,
 }
 
 fn expected_edges(d: &Declared) -> Edges {
@@ -1549,6 +1553,17 @@ fn expected_edges(d: &Declared) -> Edges {
         }
         if !s.apis.is_empty() {
             e.routes.insert(s.name.clone(), s.apis.clone());
+        }
+        let mut ports: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+        for entry in &s.egress {
+            let (host, port) = entry.rsplit_once(':').unwrap();
+            ports
+                .entry((s.name.clone(), host.to_string()))
+                .or_default()
+                .push(port.to_string());
+        }
+        for (key, ports) in ports {
+            e.egress.insert(key, vec![ports.join(", ")]);
         }
         if s.datastore != "none" || !s.owns.is_empty() {
             let kind = if s.datastore == "none" {
@@ -1626,6 +1641,8 @@ fn parse_mermaid(text: &str) -> Edges {
                 ("datastore", l)
             } else if let Some(l) = shape.strip_prefix("{{").and_then(|s| s.strip_suffix("}}")) {
                 ("topic", l)
+            } else if let Some(l) = shape.strip_prefix("[/").and_then(|s| s.strip_suffix("/]")) {
+                ("external", l)
             } else if let Some(l) = shape.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
                 ("service", l)
             } else {
@@ -1665,6 +1682,9 @@ fn parse_mermaid(text: &str) -> Edges {
             }
             ("==>", "gateway", "service") => {
                 e.routes.insert(t, label);
+            }
+            ("-->", "service", "external") => {
+                e.egress.insert((f, t), label);
             }
             ("---", "service", "datastore") => {
                 let lines = &nodes[&to].1;
@@ -1721,6 +1741,15 @@ fn parse_dot_json(graph: &Json) -> Edges {
             }
             ("dashed", "topic", "svc") => {
                 e.consumes.insert((fl[0].clone(), tl[0].clone()));
+            }
+            ("solid", "svc", "ext") => {
+                let label = edge["label"]
+                    .as_str()
+                    .unwrap()
+                    .split("\\n")
+                    .map(str::to_string)
+                    .collect();
+                e.egress.insert((fl[0].clone(), tl[0].clone()), label);
             }
             ("bold", "gateway", "svc") => {
                 let label = edge["label"]
@@ -1953,6 +1982,20 @@ fn architecture_document_describes_the_platform_as_declared() {
             assert_eq!(
                 list(&rows["owns"], "nothing"),
                 s.owns,
+                "{label}: {}",
+                s.name
+            );
+            let egress: Vec<String> = s
+                .egress
+                .iter()
+                .map(|e| {
+                    let tls = e.ends_with(":443");
+                    format!("{e} ({})", if tls { "TLS" } else { "TCP" })
+                })
+                .collect();
+            assert_eq!(
+                list(&rows["egress"], "none (nothing outside the cluster)"),
+                egress,
                 "{label}: {}",
                 s.name
             );

@@ -3,7 +3,9 @@
 //! objects `kubectl kustomize` builds (parsed, never grepped) admit exactly what
 //! service.toml declares: AuthorizationPolicies and NetworkPolicies let in the declared
 //! callers, the gateway when there are `apis`, and Prometheus; a service's traffic goes
-//! only to DNS, its callees, its own database, the mesh and the telemetry collector; no
+//! only to DNS, its callees, its own database, the mesh, the telemetry collector and, on
+//! the ports it declares in `egress`, public addresses (with Istio, a ServiceEntry names
+//! its hosts); no
 //! service but its owner reaches a database; each service runs as one workload, a
 //! Deployment or, for canary and blue-green releases, an Argo Rollouts Rollout whose
 //! strategy, analysis and mesh routes release it as configured.
@@ -277,15 +279,40 @@ fn workloads<'a>(env: &'a BuiltEnv, app: &str) -> Vec<&'a Value> {
 // ---------------------------------------------------------------------------------------
 // Network policies
 
-/// Who a NetworkPolicy peer is: pods of this namespace by name, or a cluster add-on.
+/// Who a NetworkPolicy peer is: pods of this namespace by name, a cluster add-on, or the
+/// public addresses outside the cluster.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Peer {
     Pods(String),
     Addon(&'static str),
+    Internet,
 }
 
+/// Ranges no declared egress may reach: the cluster's own networks and the cloud metadata
+/// endpoints.
+const NEVER_OUTSIDE: &[&str] = &[
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "169.254.0.0/16",
+];
+
 fn peer(p: &Value, model: &Model, at: &str) -> Peer {
-    assert!(p["ipBlock"].is_null(), "{at}: no IP blocks");
+    if !p["ipBlock"].is_null() {
+        assert!(
+            p["podSelector"].is_null() && p["namespaceSelector"].is_null(),
+            "{at}: an IP block alone"
+        );
+        assert_eq!(p["ipBlock"]["cidr"].as_str(), Some("0.0.0.0/0"), "{at}");
+        let except = strings(&p["ipBlock"]["except"]);
+        for range in NEVER_OUTSIDE {
+            assert!(
+                except.iter().any(|e| e == range),
+                "{at}: an IP block that reaches {range}: {except:?}"
+            );
+        }
+        return Peer::Internet;
+    }
     let labels = str_map(&p["podSelector"]["matchLabels"]);
     assert!(p["podSelector"]["matchExpressions"].is_null(), "{at}");
     if p["namespaceSelector"].is_null() {
@@ -430,11 +457,27 @@ fn check_service_network_policy(
             "{at}: the broker's client port only"
         );
     }
+    let outside: BTreeSet<String> = svc
+        .egress
+        .destinations
+        .iter()
+        .map(|d| format!("{}/TCP", d.port))
+        .collect();
+    if !outside.is_empty() {
+        want.insert(Peer::Internet);
+    }
     assert_eq!(
         egress.keys().cloned().collect::<BTreeSet<_>>(),
         want,
-        "{at}: NetworkPolicy egress = DNS + callees + own datastore + broker iff events + mesh control plane + collector"
+        "{at}: NetworkPolicy egress = DNS + callees + own datastore + broker iff events + mesh control plane + collector (+ public addresses iff egress)"
     );
+    if !outside.is_empty() {
+        assert_eq!(
+            egress[&Peer::Internet],
+            outside,
+            "{at}: public addresses on the declared egress ports only"
+        );
+    }
     for callee in &svc.calls {
         let port = model.service(callee).unwrap().port;
         assert_eq!(
@@ -1216,6 +1259,69 @@ fn check_release(model: &Model, env: &BuiltEnv, svc: &Service, objects: &[Value]
     }
 }
 
+/// With Istio, a service with `egress` has one ServiceEntry naming its hosts and ports,
+/// outside the mesh, resolved by DNS and seen by its own namespace only; no other service
+/// has one, and nothing has one without Istio.
+fn check_service_entry(model: &Model, svc: &Service, objects: &[Value], at: &str) {
+    let entries: Vec<&Value> = objects
+        .iter()
+        .filter(|o| kind(o) == "ServiceEntry")
+        .collect();
+    if model.platform.mesh != Mesh::Istio || svc.egress.is_empty() {
+        assert!(
+            entries.is_empty(),
+            "{at}: a ServiceEntry without egress or mesh"
+        );
+        return;
+    }
+    assert_eq!(entries.len(), 1, "{at}: one ServiceEntry");
+    let entry = entries[0];
+    assert_eq!(name(entry), format!("{}-egress", svc.name), "{at}");
+    let spec = &entry["spec"];
+    let mut hosts: Vec<String> = Vec::new();
+    let mut ports: Vec<u64> = Vec::new();
+    for d in &svc.egress.destinations {
+        if !hosts.contains(&d.host) {
+            hosts.push(d.host.clone());
+        }
+        if !ports.contains(&u64::from(d.port)) {
+            ports.push(u64::from(d.port));
+        }
+    }
+    assert_eq!(strings(&spec["hosts"]), hosts, "{at}: hosts");
+    assert_eq!(
+        strings(&spec["exportTo"]),
+        ["."],
+        "{at}: this namespace only"
+    );
+    assert_eq!(spec["location"].as_str(), Some("MESH_EXTERNAL"), "{at}");
+    assert_eq!(spec["resolution"].as_str(), Some("DNS"), "{at}");
+    let written: Vec<(u64, String, String)> = seq(&spec["ports"])
+        .iter()
+        .map(|p| {
+            (
+                p["number"].as_u64().unwrap(),
+                p["protocol"].as_str().unwrap().to_string(),
+                p["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(u64, String, String)> = ports
+        .iter()
+        .map(|&n| {
+            // The implicit-TLS ports docs/service-toml.md lists.
+            let tls = matches!(n, 443 | 465 | 636 | 853 | 993 | 995 | 5671 | 8883);
+            let protocol = if tls { "TLS" } else { "TCP" };
+            (
+                n,
+                protocol.to_string(),
+                format!("{}-{n}", protocol.to_lowercase()),
+            )
+        })
+        .collect();
+    assert_eq!(written, want, "{at}: ports");
+}
+
 fn name_of(v: &Value) -> &str {
     v["name"].as_str().unwrap_or_default()
 }
@@ -1255,6 +1361,7 @@ fn check(built: &Built, label: &str) {
                 assert!(!objects.iter().any(|o| kind(o) == "StatefulSet"), "{at}");
             }
             check_release(model, env, svc, objects, &at);
+            check_service_entry(model, svc, objects, &at);
             if istio {
                 check_authorization(model, env, svc, objects, &at);
                 check_mesh_routing(model, env, svc, objects, &at);

@@ -187,11 +187,12 @@ fn every_key_platforms_write_every_key_of_service_toml() {
 }
 
 /// Service keys an every-key platform sets on some services and leaves out on others.
-const OPTIONAL_SERVICE_KEYS: [&str; 8] = [
+const OPTIONAL_SERVICE_KEYS: [&str; 9] = [
     "description",
     "port",
     "apis",
     "calls",
+    "egress",
     "publishes",
     "consumes",
     "env",

@@ -512,8 +512,8 @@ fn rule2_unknown_key_without_a_close_match_lists_the_known_keys() {
     run.error("unknown key `zzz` in `[services.api]`", pos(&text, "zzz"))
         .label("not a known key")
         .help(
-            "known keys here: description, runtime, port, owns, datastore, apis, calls, publishes, \
-             consumes, health, resources, autoscale, release, resilience, slo, env, secrets, environments",
+            "known keys here: description, runtime, port, owns, datastore, apis, calls, egress, \
+             publishes, consumes, health, resources, autoscale, release, resilience, slo, env, secrets, environments",
         );
     run.assert_invalid(1);
 }
@@ -1431,6 +1431,132 @@ fn rule9_ports_out_of_range() {
     for port in ["1", "65535"] {
         validate(&minimal(&format!("port = {port}\n"))).assert_valid_with_warnings(0);
     }
+}
+
+const EGRESS_EXAMPLE: &str = "`smtp.example.com:587`";
+
+#[test]
+fn egress_without_a_port_or_with_a_port_out_of_range() {
+    let text = minimal(
+        "egress = [\"smtp.example.com\", \"mail.example.com:70000\", \"mx.example.com:0\", \"relay.example.com:smtp\", \"api.example.com:\"]\n",
+    );
+    let run = validate(&text);
+    run.error(
+        "egress `smtp.example.com` has no port",
+        pos(&text, "\"smtp.example.com\""),
+    )
+    .label("expected `host:port`")
+    .help(&format!("add the port after a `:`, e.g. {EGRESS_EXAMPLE}"));
+    let port_help = format!("write the port as a number from 1 to 65535, e.g. {EGRESS_EXAMPLE}");
+    for (entry, label) in [
+        (
+            "mail.example.com:70000",
+            "`70000` is not a port number 1–65535",
+        ),
+        ("mx.example.com:0", "`0` is not a port number 1–65535"),
+        (
+            "relay.example.com:smtp",
+            "`smtp` is not a port number 1–65535",
+        ),
+        ("api.example.com:", "nothing after `:`"),
+    ] {
+        run.error(
+            &format!("egress `{entry}` has no valid port"),
+            pos(&text, &format!("\"{entry}\"")),
+        )
+        .label(label)
+        .help(&port_help);
+    }
+    run.assert_invalid(5);
+    // The edges of the range, and a TLS and a plain TCP port side by side, are fine.
+    validate(&minimal(
+        "egress = [\"a.example.com:1\", \"b.example.com:65535\", \"c.example.com:443\"]\n",
+    ))
+    .assert_valid_with_warnings(0);
+}
+
+#[test]
+fn egress_names_a_host_outside_the_cluster_once() {
+    let text = minimal(concat!(
+        "egress = [\"Smtp.Example.com:587\", \"https://api.example.com:443\", \"203.0.113.7:443\",\n",
+        "  \"*.example.com:443\", \"orders.demo.svc.cluster.local:8080\", \"api.example.com:443/v1\",\n",
+        "  \"smtp:587\", \"pay.example.com:443\", \"pay.example.com:443\"]\n",
+    ));
+    let run = validate(&text);
+    let dns_help = format!("write a lowercase DNS name and a port, e.g. {EGRESS_EXAMPLE}");
+    run.error(
+        "egress `Smtp.Example.com:587` has an invalid host name",
+        pos(&text, "\"Smtp.Example.com:587\""),
+    )
+    .label("host names are written in lowercase")
+    .help(&dns_help);
+    run.error(
+        "egress `smtp:587` has an invalid host name",
+        pos(&text, "\"smtp:587\""),
+    )
+    .label("a single label resolves inside the cluster; write the full name")
+    .help(&dns_help);
+    run.error(
+        "egress `https://api.example.com:443` is a URL, not `host:port`",
+        pos(&text, "\"https://api"),
+    )
+    .label("a scheme (`…://`)")
+    .help(&format!(
+        "write the host and the port only, e.g. {EGRESS_EXAMPLE}"
+    ));
+    run.error(
+        "egress `203.0.113.7:443` names an IP address",
+        pos(&text, "\"203.0.113.7:443\""),
+    )
+    .label("not a host name")
+    .help("declare a host name: the mesh knows external hosts by name, and addresses change");
+    run.error(
+        "egress `*.example.com:443` has a wildcard",
+        pos(&text, "\"*.example.com:443\""),
+    )
+    .label("wildcard hosts are not supported")
+    .help(&format!("list each host name, e.g. {EGRESS_EXAMPLE}"));
+    run.error(
+        "egress `orders.demo.svc.cluster.local:8080` is a name inside the cluster",
+        pos(&text, "\"orders.demo"),
+    )
+    .label("egress is for hosts outside the cluster")
+    .help("a service of this platform is reached through `calls`");
+    run.error(
+        "egress `api.example.com:443/v1` has a path",
+        pos(&text, "\"api.example.com:443/v1\""),
+    )
+    .label("`/` after the host");
+    run.error(
+        "egress `pay.example.com:443` is listed twice",
+        pos(&text, "\"pay.example.com:443\"]"),
+    )
+    .label("duplicate entry")
+    .help("remove one of them");
+    run.assert_invalid(8);
+}
+
+#[test]
+fn an_invalid_egress_stops_apply_and_writes_nothing() {
+    let text = minimal("egress = [\"smtp.example.com\"]\n");
+    let dir = platform(&text);
+    let before = read_tree(dir.path());
+    let run = run_in(
+        dir.path(),
+        &["apply", "--yes"],
+        &["-f", "service.toml", "-o", "out"],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("--> service.toml:"), "{}", run.stderr);
+    run.error(
+        "egress `smtp.example.com` has no port",
+        pos(&text, "\"smtp.example.com\""),
+    );
+    assert!(
+        !dir.path().join("out").exists(),
+        "created the output folder"
+    );
+    assert_eq!(read_tree(dir.path()), before, "wrote something");
 }
 
 #[test]

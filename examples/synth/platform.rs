@@ -450,6 +450,9 @@ fn every_key(opts: &Options) -> String {
     let (first, middle, prod) = (&envs[0], &envs[1], &envs[envs.len() - 1]);
     let shifts: [usize; 17] = std::array::from_fn(|_| rng.below(97));
     let choice = |feature: usize, i: usize, choices: usize| (i + shifts[feature]) % choices;
+    // `egress` came later: its shift is not drawn from `rng`, so that adding it left every
+    // other value of a seed as it was.
+    let egress_shift = usize::try_from(opts.seed % 97).unwrap_or(0);
 
     let names: Vec<String> = (0..n)
         .map(|i| format!("{}-{:0width$}", rng.pick(DOMAINS), i + 1))
@@ -623,6 +626,19 @@ fn every_key(opts: &Options) -> String {
         if !calls.is_empty() {
             let calls: Vec<String> = calls.into_iter().cloned().collect();
             let _ = writeln!(out, "calls = {}", list(&calls));
+        }
+        match (i + egress_shift) % 3 {
+            0 => {}
+            1 => {
+                let _ = writeln!(out, "egress = [\"smtp.{platform}.example.net:587\"]");
+            }
+            _ => {
+                // TLS and plain TCP, two hosts on one port.
+                let _ = writeln!(
+                    out,
+                    "egress = [\"api.{svc}.example.com:443\", \"smtp.{platform}.example.net:587\", \"mx2.{platform}.example.net:587\"]"
+                );
+            }
         }
         if !publishes[i].is_empty() {
             let _ = writeln!(out, "publishes = {}", list(&publishes[i]));

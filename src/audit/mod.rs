@@ -22,7 +22,9 @@
 //!   called); it fails when it has a datastore but owns nothing, or owns nothing and has no
 //!   role at all.
 //! - `calls_by_service_name` (3): IPv4 literals fail anywhere in the Kubernetes manifests
-//!   and Helm values, except loopback (127.0.0.0/8) and 0.0.0.0 (listen on every interface).
+//!   and Helm values, except loopback (127.0.0.0/8), 0.0.0.0 (listen on every interface)
+//!   and network ranges in CIDR notation (a declared egress port's `ipBlock` and what it
+//!   leaves out).
 //! - `database_per_service` (4): owning data without a datastore fails.
 //! - `liveness_is_local` (14): the liveness probe must use the declared local endpoint
 //!   (`health.liveness`), without a `host` and without reaching other services.

@@ -1,7 +1,8 @@
 //! The domain graph: services, the data they own, synchronous calls, events through
-//! topics and public routes through the gateway — built here once and drawn as Mermaid
-//! (docs/architecture.md) or Graphviz DOT (`bulkhead graph`), so the two cannot drift.
-//! Every label is escaped for the format it is written in.
+//! topics, public routes through the gateway and the hosts outside the cluster services
+//! connect to — built here once and drawn as Mermaid (docs/architecture.md) or Graphviz DOT
+//! (`bulkhead graph`), so the two cannot drift. Every label is escaped for the format it is
+//! written in.
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -26,11 +27,14 @@ pub enum NodeKind {
     /// A service's own database and the data it owns.
     Datastore,
     Topic,
+    /// A host outside the cluster a service connects to (`egress`).
+    External,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
-    /// Unique and stable: `gateway`, `svc:<name>`, `db:<service>`, `topic:<name>`.
+    /// Unique and stable: `gateway`, `svc:<name>`, `db:<service>`, `topic:<name>`,
+    /// `ext:<host>`.
     pub key: String,
     pub kind: NodeKind,
     /// Lines of the label, unescaped.
@@ -49,6 +53,8 @@ pub enum EdgeKind {
     Publishes,
     /// Topic → service consuming it.
     Consumes,
+    /// Service → a host outside the cluster, labelled with the ports.
+    Egress,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +62,7 @@ pub struct Edge {
     pub from: String,
     pub to: String,
     pub kind: EdgeKind,
-    /// Lines of the label (route prefixes), unescaped; usually empty.
+    /// Lines of the label (route prefixes, egress ports), unescaped; usually empty.
     pub label: Vec<String>,
 }
 
@@ -75,9 +81,14 @@ fn topic_key(name: &str) -> String {
     format!("topic:{name}")
 }
 
+fn external_key(host: &str) -> String {
+    format!("ext:{host}")
+}
+
 impl Graph {
     /// Nodes and edges in file order: the gateway, then each service followed by its
-    /// datastore, then topics in order of first mention (external ones included).
+    /// datastore, then topics in order of first mention (external ones included), then the
+    /// hosts outside the cluster in order of first mention.
     pub fn build(name: &str, services: &[Service], external_topics: &[String]) -> Self {
         let mut nodes = Vec::new();
         let mut edges = Vec::new();
@@ -177,6 +188,32 @@ impl Graph {
                 });
             }
         }
+        let mut hosts: Vec<&String> = Vec::new();
+        for s in services {
+            for host in &s.egress.hosts {
+                if !hosts.contains(&host) {
+                    hosts.push(host);
+                    nodes.push(Node {
+                        key: external_key(host),
+                        kind: NodeKind::External,
+                        label: vec![host.clone()],
+                    });
+                }
+                let ports: Vec<String> = s
+                    .egress
+                    .destinations
+                    .iter()
+                    .filter(|d| &d.host == host)
+                    .map(|d| d.port.to_string())
+                    .collect();
+                edges.push(Edge {
+                    from: service_key(&s.name),
+                    to: external_key(host),
+                    kind: EdgeKind::Egress,
+                    label: vec![ports.join(", ")],
+                });
+            }
+        }
         Self {
             name: name.to_string(),
             nodes,
@@ -192,10 +229,11 @@ impl Graph {
     }
 
     /// Mermaid ids: `gateway`, `svc_<name>`, `db_<service>` (service names are DNS
-    /// labels, so `-` → `_` is one-to-one) and `topic_<n>` (topic names may hold `.`,
-    /// `_` and `-`, so they are numbered instead).
+    /// labels, so `-` → `_` is one-to-one), `topic_<n>` and `ext_<n>` (topic names and host
+    /// names may hold `.`, `_` and `-`, so they are numbered instead).
     fn mermaid_ids(&self) -> Vec<String> {
         let mut topic = 0;
+        let mut external = 0;
         self.nodes
             .iter()
             .map(|n| match n.kind {
@@ -207,13 +245,18 @@ impl Graph {
                     topic += 1;
                     format!("topic_{topic}")
                 }
+                NodeKind::External => {
+                    external += 1;
+                    format!("ext_{external}")
+                }
             })
             .collect()
     }
 
     /// A Mermaid flowchart: calls are solid arrows, events dashed arrows through topic
     /// nodes, public routes thick arrows from the gateway, owned data a plain line to a
-    /// cylinder.
+    /// cylinder, connections outside the cluster solid arrows labelled with their ports to
+    /// a parallelogram.
     pub fn mermaid(&self) -> String {
         let ids = self.mermaid_ids();
         let id_of = |key: &str| -> &str {
@@ -234,12 +277,14 @@ impl Graph {
                 NodeKind::Service => format!("{id}[{label}]"),
                 NodeKind::Datastore => format!("{id}[({label})]"),
                 NodeKind::Topic => format!("{id}{{{{{label}}}}}"),
+                NodeKind::External => format!("{id}[/{label}/]"),
             };
             let class = match node.kind {
                 NodeKind::Gateway => "gateway",
                 NodeKind::Service => "service",
                 NodeKind::Datastore => "datastore",
                 NodeKind::Topic => "topic",
+                NodeKind::External => "external",
             };
             if node.kind == NodeKind::Topic {
                 broker.push_str(&format!("    {shape}:::{class}\n"));
@@ -257,7 +302,7 @@ impl Graph {
             let (from, to) = (id_of(&e.from), id_of(&e.to));
             let arrow = match e.kind {
                 EdgeKind::Route => "==>",
-                EdgeKind::Call => "-->",
+                EdgeKind::Call | EdgeKind::Egress => "-->",
                 EdgeKind::Owns => "---",
                 EdgeKind::Publishes | EdgeKind::Consumes => "-.->",
             };
@@ -275,12 +320,14 @@ impl Graph {
             "  classDef service fill:#fff,stroke:#333,stroke-width:2px\n",
             "  classDef datastore fill:#efe,stroke:#464\n",
             "  classDef topic fill:#ffe,stroke:#864,stroke-dasharray:4 3\n",
+            "  classDef external fill:#fef,stroke:#646,stroke-dasharray:2 2\n",
         ));
         out
     }
 
     /// A Graphviz digraph with the same nodes and edges: calls solid, events dashed,
-    /// routes bold, owned data dotted and undirected.
+    /// routes bold, owned data dotted and undirected, connections outside the cluster solid
+    /// and labelled with their ports.
     pub fn dot(&self) -> String {
         let mut out = format!(
             "digraph {} {{\n  graph [rankdir=LR, fontname=\"Helvetica\", label={}, labelloc=t];\n  node [fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",
@@ -294,6 +341,9 @@ impl Graph {
                 NodeKind::Service => "shape=box, style=\"rounded,bold\"",
                 NodeKind::Datastore => "shape=cylinder, style=filled, fillcolor=\"#eeffee\"",
                 NodeKind::Topic => "shape=hexagon, style=\"filled,dashed\", fillcolor=\"#ffffee\"",
+                NodeKind::External => {
+                    "shape=parallelogram, style=\"filled,dashed\", fillcolor=\"#ffeeff\""
+                }
             };
             let line = format!(
                 "  {} [{attrs}, label={}];\n",
@@ -315,7 +365,7 @@ impl Graph {
         for e in &self.edges {
             let attrs = match e.kind {
                 EdgeKind::Route => "style=bold",
-                EdgeKind::Call => "style=solid",
+                EdgeKind::Call | EdgeKind::Egress => "style=solid",
                 EdgeKind::Owns => "style=dotted, dir=none",
                 EdgeKind::Publishes | EdgeKind::Consumes => "style=dashed",
             };

@@ -4,6 +4,7 @@
 //! validation, so construction cannot fail.
 
 mod derived;
+pub mod egress;
 pub mod events;
 pub mod graph;
 pub mod observability;
@@ -108,6 +109,8 @@ pub struct Platform {
     pub initial_tag: &'static str,
     /// Where the cluster's shared add-ons run, for network policies and telemetry.
     pub addons: Addons,
+    /// The addresses a service's declared `egress` ports are opened to: public IPv4.
+    pub internet: egress::Internet,
     /// The domain graph drawn as Mermaid and DOT (one builder: `graph::Graph`).
     pub graph: graph::Drawings,
     /// Grafana uid of the overview dashboard (see `dashboard_uid`).
@@ -260,6 +263,8 @@ pub struct Service {
     pub callers: Vec<String>,
     /// The services in `calls`, resolved: name and container port, in `calls` order.
     pub callees: Vec<Callee>,
+    /// Hosts outside the cluster it connects to (`egress`), by destination, host and port.
+    pub egress: egress::Egress,
     /// Services that depend on this one through calls, directly or through other services
     /// (derived: callers, their callers, …), in file order: who suffers when it is down.
     pub dependents: Vec<String>,
@@ -773,6 +778,7 @@ impl Model {
                 scales_on_backlog: services
                     .iter()
                     .any(|s| s.environments.values().any(|e| e.scaler.is_some())),
+                internet: egress::Internet::default(),
                 repository,
                 revision,
                 domain,
@@ -968,6 +974,7 @@ impl Service {
             calls: strings(&s.calls),
             callers: Vec::new(),
             callees: Vec::new(),
+            egress: egress::Egress::new(s.egress.iter().map(|e| e.value.as_str())),
             dependents: Vec::new(),
             publishes: strings(&s.publishes),
             consumes: strings(&s.consumes),

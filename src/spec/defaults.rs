@@ -103,6 +103,10 @@ pub const PORT: Int = Int {
     min: 1,
     max: 65535,
 };
+/// The port of an `egress` entry (`host:port`): a TCP port.
+pub const EGRESS_PORT: Range = Range { min: 1, max: 65535 };
+/// An `egress` entry: a host name, `:` and a port.
+pub const EGRESS_MAX: usize = HOST_MAX + ":65535".len();
 /// `datastore`.
 pub const DATASTORE: Datastore = Datastore::None;
 /// `health.liveness` (and the startup probe).

@@ -142,6 +142,8 @@ pub struct ServiceSpec {
     pub datastore: Option<Spanned<Datastore>>,
     pub apis: Vec<Spanned<String>>,
     pub calls: Vec<Spanned<String>>,
+    /// `host:port` entries outside the cluster, as written.
+    pub egress: Vec<Spanned<String>>,
     pub publishes: Vec<Spanned<String>>,
     pub consumes: Vec<Spanned<String>>,
     pub health: HealthSpec,

@@ -13,8 +13,9 @@ use schemars::generate::SchemaSettings;
 
 use super::defaults::{
     self, AUTOSCALE_BACKLOG, AUTOSCALE_REPLICAS, AUTOSCALE_TARGET, AVAILABILITY,
-    CONSECUTIVE_ERRORS, HOST_MAX, LABEL_MAX, LATENCY_P95_MS, MAX_CONNECTIONS, PLATFORM_NAME_MAX,
-    PORT, REPLICAS, RETRIES, SERVICE_NAME_MAX, STEP_WEIGHT, STEPS_MAX, TOPIC_MAX, WEIGHT,
+    CONSECUTIVE_ERRORS, EGRESS_MAX, HOST_MAX, LABEL_MAX, LATENCY_P95_MS, MAX_CONNECTIONS,
+    PLATFORM_NAME_MAX, PORT, REPLICAS, RETRIES, SERVICE_NAME_MAX, STEP_WEIGHT, STEPS_MAX,
+    TOPIC_MAX, WEIGHT,
 };
 use super::{Ci, Datastore, Deploy, Mesh, Runtime, Strategy};
 
@@ -28,6 +29,12 @@ const ENV_VAR: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
 const TOPIC: &str = "^[a-z0-9][a-z0-9._-]*$";
 /// An HTTP path or path prefix.
 const HTTP_PATH: &str = "^/[A-Za-z0-9/._~%-]*$";
+/// `host:port` outside the cluster: a lowercase DNS name of two labels or more, the last
+/// starting with a letter (no IP address), and a port 1–65535 without a leading zero.
+const EGRESS: &str = concat!(
+    "^([a-z0-9]([-a-z0-9]*[a-z0-9])?\\.)+[a-z]([-a-z0-9]*[a-z0-9])?:",
+    "([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"
+);
 /// `500ms`, `3s`, `1m30s`, `2h`.
 const DURATION: &str = "^([0-9]+(ms|s|m|h))+$";
 /// A CPU quantity: cores (`1`, `0.5`) or millicores (`250m`).
@@ -162,6 +169,15 @@ pub struct ServiceTable {
     /// Services this one calls synchronously.
     #[schemars(inner(regex(pattern = DNS_LABEL), length(max = SERVICE_NAME_MAX)))]
     pub calls: Option<Vec<String>>,
+    /// Hosts outside the cluster this service connects to, as `host:port`
+    /// (`smtp.example.com:587`): a NetworkPolicy rule per port to public addresses and,
+    /// with Istio, a ServiceEntry naming the hosts. Without it, nothing outside the
+    /// cluster is reachable.
+    #[schemars(
+        inner(regex(pattern = EGRESS), length(max = EGRESS_MAX)),
+        example = ["smtp.example.com:587", "api.payments.example:443"]
+    )]
+    pub egress: Option<Vec<String>>,
     /// Event topics this service publishes (and owns).
     #[schemars(inner(regex(pattern = TOPIC), length(max = TOPIC_MAX)))]
     pub publishes: Option<Vec<String>>,

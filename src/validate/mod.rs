@@ -2,6 +2,7 @@
 //! per function, each appending diagnostics with spans; all rules always run, so a user
 //! sees every problem at once. Type and key checks happen earlier, in `spec`.
 
+mod egress;
 mod graph;
 mod names;
 mod steps;
@@ -18,6 +19,7 @@ type Rule = fn(&Spec, &mut Vec<Diagnostic>);
 const RULES: &[Rule] = &[
     names::names_are_dns_labels,
     names::paths_and_identifiers,
+    egress::egress_names_hosts_outside_the_cluster,
     graph::single_owner,
     graph::calls_known_services,
     graph::topics_have_one_publisher,

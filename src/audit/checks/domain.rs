@@ -228,7 +228,8 @@ pub fn datastore_owner_only(cx: &Context) -> Vec<Finding> {
     )
 }
 
-/// IPv4 literals in `text`, except loopback and 0.0.0.0.
+/// IPv4 literals in `text`, except loopback, 0.0.0.0 and network ranges (`10.0.0.0/8`, as a
+/// NetworkPolicy's `ipBlock` writes them: a range is no address anything calls).
 pub fn ip_literals(text: &str) -> Vec<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
@@ -247,13 +248,14 @@ pub fn ip_literals(text: &str) -> Vec<String> {
             !(b.is_ascii_alphanumeric() || b == b'.' || b == b'_')
         };
         let after_ok = i == bytes.len() || !(bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_');
+        let range = bytes.get(i) == Some(&b'/') && bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
         let run = text[start..i].trim_end_matches('.');
         let octets: Vec<&str> = run.split('.').collect();
         let is_ip = octets.len() == 4
             && octets
                 .iter()
                 .all(|o| !o.is_empty() && o.len() <= 3 && o.parse::<u16>().is_ok_and(|n| n <= 255));
-        if before_ok && after_ok && is_ip && octets[0] != "127" && run != "0.0.0.0" {
+        if before_ok && after_ok && !range && is_ip && octets[0] != "127" && run != "0.0.0.0" {
             out.push(run.to_string());
         }
     }
@@ -427,6 +429,8 @@ mod tests {
         assert_eq!(ip_literals("http://10.244.1.7:8080/x"), vec!["10.244.1.7"]);
         assert_eq!(ip_literals("a 192.168.0.1."), vec!["192.168.0.1"]);
         assert!(ip_literals("127.0.0.1:53 0.0.0.0").is_empty());
+        assert!(ip_literals("10.0.0.0/8 169.254.0.0/16").is_empty());
+        assert_eq!(ip_literals("10.1.2.3/ x"), ["10.1.2.3"]);
         assert!(ip_literals("v1.2.3.4 1.2.3 1.2.3.4.5 300.1.1.1").is_empty());
         assert_eq!(ip_literals("x=1.2.3.4"), vec!["1.2.3.4"]);
     }
