@@ -641,6 +641,29 @@ pub fn declared_traffic(
                 judge.expect(me, Target::Pod(db), store.port, false, why);
             }
         }
+        // The event broker: its client port, for exactly the services with topics; never
+        // its route or monitoring ports.
+        if let Some(b) = &model.platform.broker {
+            match pod_of(b.name) {
+                Some(broker) => {
+                    let events = !s.publishes.is_empty() || !s.consumes.is_empty();
+                    let why = if events {
+                        "service.toml declares topics it publishes or consumes"
+                    } else {
+                        "it neither publishes nor consumes"
+                    };
+                    judge.expect(me, Target::Pod(broker), b.ports.client, events, why);
+                    for port in [b.ports.cluster, b.ports.monitor] {
+                        let why = "only the broker's servers and KEDA use its other ports";
+                        judge.expect(me, Target::Pod(broker), port, false, why);
+                    }
+                }
+                None => judge.findings.push(format!(
+                    "reach: no Pod of the broker {} in {namespace}",
+                    b.name
+                )),
+            }
+        }
         if let Some(store) = &s.store {
             match pod_of(&store.name) {
                 Some(db) => {
@@ -652,6 +675,56 @@ pub fn declared_traffic(
                     .push(format!("reach: no Pod of {} in {namespace}", store.name)),
             }
         }
+    }
+    // The broker's own peers: its servers route to each other, the JetStream controller
+    // uses the client port, KEDA the monitoring port, and none of them anything else.
+    if let Some((b, broker)) = model
+        .platform
+        .broker
+        .as_ref()
+        .and_then(|b| pod_of(b.name).map(|p| (b, p)))
+    {
+        let group = |g: &bulkhead::model::PodGroup| -> Pod {
+            let labels: Vec<(&str, &str)> = g.labels.iter().map(|(k, v)| (*k, *v)).collect();
+            Pod::elsewhere(g.namespace, &labels, &[])
+        };
+        let addons = &model.platform.addons;
+        let (keda, controller) = (group(&addons.keda), group(&addons.jetstream_controller));
+        judge.expect(
+            broker,
+            Target::Pod(broker),
+            b.ports.cluster,
+            true,
+            "the servers form one cluster",
+        );
+        judge.expect(
+            &controller,
+            Target::Pod(broker),
+            b.ports.client,
+            true,
+            "the JetStream controller declares streams",
+        );
+        judge.expect(
+            &keda,
+            Target::Pod(broker),
+            b.ports.monitor,
+            true,
+            "KEDA reads the consumers' backlog",
+        );
+        judge.expect(
+            &keda,
+            Target::Pod(broker),
+            b.ports.client,
+            false,
+            "KEDA reads counters, never messages",
+        );
+        judge.expect(
+            &dns,
+            Target::Pod(broker),
+            b.ports.client,
+            false,
+            "nothing else reaches the broker",
+        );
     }
     (judge.judged, judge.findings)
 }
