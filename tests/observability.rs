@@ -1732,6 +1732,14 @@ fn parse_dot_json(graph: &Json) -> Edges {
         let (fk, fl) = node(&edge["tail"]);
         let (tk, tl) = node(&edge["head"]);
         let style = edge["style"].as_str().unwrap();
+        let label = || -> Vec<String> {
+            edge["label"]
+                .as_str()
+                .unwrap()
+                .split("\\n")
+                .map(str::to_string)
+                .collect()
+        };
         match (style, fk, tk) {
             ("solid", "svc", "svc") => {
                 e.calls.insert((fl[0].clone(), tl[0].clone()));
@@ -1743,22 +1751,10 @@ fn parse_dot_json(graph: &Json) -> Edges {
                 e.consumes.insert((fl[0].clone(), tl[0].clone()));
             }
             ("solid", "svc", "ext") => {
-                let label = edge["label"]
-                    .as_str()
-                    .unwrap()
-                    .split("\\n")
-                    .map(str::to_string)
-                    .collect();
-                e.egress.insert((fl[0].clone(), tl[0].clone()), label);
+                e.egress.insert((fl[0].clone(), tl[0].clone()), label());
             }
             ("bold", "gateway", "svc") => {
-                let label = edge["label"]
-                    .as_str()
-                    .unwrap()
-                    .split("\\n")
-                    .map(str::to_string)
-                    .collect();
-                e.routes.insert(tl[0].clone(), label);
+                e.routes.insert(tl[0].clone(), label());
             }
             ("dotted", "svc", "db") => {
                 let owned = tl
