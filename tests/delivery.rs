@@ -344,8 +344,13 @@ fn check_service_application(
         }
     }
 
+    // The platform Application creates the namespace with its labels; a service's never
+    // does (it would create it bare: no Pod Security, no sidecars).
     let options = sync_options(app);
-    assert!(options.contains(&"CreateNamespace=true".into()), "{path}");
+    assert!(
+        !options.iter().any(|o| o.starts_with("CreateNamespace")),
+        "{path}"
+    );
     let here = &service.environments[&env.name];
     let hpa = here.autoscale.is_some();
     // What Argo CD must leave to other controllers: the HPA owns the replica count of the

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use bulkhead::model::{Model, Service, Store};
-use bulkhead::spec::{Mesh, Strategy};
+use bulkhead::spec::{Datastore, Mesh, Strategy};
 use serde_yaml_ng::Value;
 
 use crate::common::{
@@ -524,8 +524,13 @@ fn check_datastore(model: &Model, env: &BuiltEnv, svc: &Service, store: &Store, 
     assert_eq!(pod["automountServiceAccountToken"].as_bool(), Some(false));
     let sc = &pod["securityContext"];
     assert_eq!(sc["runAsNonRoot"].as_bool(), Some(true), "{at}");
-    assert_eq!(sc["runAsUser"].as_u64(), Some(999), "{at}");
-    assert_eq!(sc["fsGroup"].as_u64(), Some(999), "{at}");
+    // A UID of no node's user (checkov CKV_K8S_40: 10000 or more).
+    assert!(
+        sc["runAsUser"].as_u64().is_some_and(|u| u >= 10_000),
+        "{at}"
+    );
+    assert_eq!(sc["runAsGroup"], sc["runAsUser"], "{at}");
+    assert_eq!(sc["fsGroup"], sc["runAsUser"], "{at}");
     assert_eq!(
         sc["seccompProfile"]["type"].as_str(),
         Some("RuntimeDefault")
@@ -552,6 +557,38 @@ fn check_datastore(model: &Model, env: &BuiltEnv, svc: &Service, store: &Store, 
     }
     assert!(!c["resources"]["limits"]["memory"].is_null(), "{at}");
     assert!(!c["resources"]["limits"]["cpu"].is_null(), "{at}");
+    // No password on a command line: Kubernetes would expand `$(…_PASSWORD)` into the
+    // process's arguments, readable in its /proc.
+    let args: Vec<&str> = seq(&c["args"]).iter().filter_map(|a| a.as_str()).collect();
+    for a in &args {
+        assert!(
+            !a.contains("--requirepass") && !a.contains("_PASSWORD)"),
+            "{at}: a password on the command line: {a}"
+        );
+    }
+    if store.kind == Datastore::Redis {
+        // Redis reads its configuration from a here-document on standard input; its
+        // maxmemory stays within the container's memory limit.
+        let script = args.last().copied().unwrap_or_default();
+        assert!(
+            script.contains("exec redis-server - <<EOF"),
+            "{at}: {script}"
+        );
+        let maxmemory: f64 = script
+            .lines()
+            .find_map(|l| l.strip_prefix("maxmemory "))
+            .and_then(|v| v.parse().ok())
+            .expect("maxmemory");
+        let limit = bulkhead::model::units::parse_quantity(
+            c["resources"]["limits"]["memory"].as_str().unwrap(),
+        )
+        .unwrap();
+        assert!(
+            maxmemory > 0.0 && maxmemory < limit,
+            "{at}: {maxmemory} of {limit}"
+        );
+        assert!(script.contains("maxmemory-policy noeviction"), "{at}");
+    }
     let mut from_secret = 0;
     for e in seq(&c["env"]) {
         let n = e["name"].as_str().unwrap();

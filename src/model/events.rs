@@ -23,6 +23,8 @@ pub struct Broker {
     pub replicas: i64,
     /// The pinned official server image.
     pub image: &'static str,
+    /// The UID and GID its servers run as.
+    pub uid: i64,
     /// The pinned Prometheus exporter image (a sidecar reading the monitoring port).
     pub exporter_image: &'static str,
     /// Client, cluster-route, monitoring and metrics ports.
@@ -222,6 +224,7 @@ pub fn broker(services: &[Service], external_topics: &[String]) -> Option<Broker
         name: d::NAME,
         replicas: d::REPLICAS,
         image: d::IMAGE,
+        uid: crate::spec::defaults::DATA_UID,
         exporter_image: d::EXPORTER_IMAGE,
         ports: BrokerPorts {
             client: d::CLIENT_PORT,

@@ -124,6 +124,8 @@ pub struct Platform {
     pub broker: Option<events::Broker>,
     /// Whether some service scales on its backlog somewhere (KEDA is then required).
     pub scales_on_backlog: bool,
+    /// The UID and GID datastores and the broker run as.
+    pub data_uid: i64,
 }
 
 /// A set of pods elsewhere in the cluster: its namespace and pod labels.
@@ -340,8 +342,14 @@ pub struct Store {
     pub host: String,
     /// The database created for the service (`{service}` in snake case); none for redis.
     pub database: Option<String>,
-    /// The pinned official image (its non-root user is UID/GID 999).
+    /// The pinned official image.
     pub image: &'static str,
+    /// The UID and GID it runs as (`fsGroup` makes the volume writable for it).
+    pub uid: i64,
+    /// The container's arguments, when the image's default command will not do (MySQL's
+    /// data folder; Redis's configuration, password included, read from standard input so
+    /// that no password is on a command line).
+    pub args: Vec<String>,
     /// Where the data lives (the volume claim's mount).
     pub data_path: &'static str,
     /// Writable scratch folders a read-only root filesystem needs: volume name → path.
@@ -775,6 +783,7 @@ impl Model {
             platform: Platform {
                 addons,
                 broker,
+                data_uid: defaults::DATA_UID,
                 scales_on_backlog: services
                     .iter()
                     .any(|s| s.environments.values().any(|e| e.scaler.is_some())),
@@ -1030,6 +1039,35 @@ pub fn dashboard_uid(platform: &str, name: &str) -> String {
     format!("{}-{hex}", full[..31].trim_end_matches('-'))
 }
 
+/// A datastore's container arguments (see `Store::args`).
+fn store_args(kind: Datastore, memory_limit: &str) -> Vec<String> {
+    match kind {
+        // A sub-folder: MySQL refuses to initialise a folder holding lost+found.
+        Datastore::Mysql => vec!["mysqld".into(), "--datadir=/var/lib/mysql/data".into()],
+        Datastore::Redis => {
+            let limit = units::parse_quantity(memory_limit).unwrap_or_default();
+            let maxmemory = (limit * defaults::REDIS_MAXMEMORY_PERCENT as f64 / 100.0) as u64;
+            // The password reaches Redis only through its configuration on standard input
+            // (a here-document of the shell, which runs no other program with it), quoted
+            // for Redis's configuration syntax by `sed` reading it on its standard input.
+            // `noeviction`: data a service owns is refused when memory is full, never
+            // silently dropped.
+            let script = format!(
+                "password=$(printf '%s' \"$REDIS_PASSWORD\" | sed 's/[\\\\\"]/\\\\&/g')\n\
+                 exec redis-server - <<EOF\n\
+                 requirepass \"$password\"\n\
+                 maxmemory {maxmemory}\n\
+                 maxmemory-policy noeviction\n\
+                 appendonly yes\n\
+                 dir /data\n\
+                 EOF\n"
+            );
+            vec!["sh".into(), "-c".into(), script]
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// A service's own database: per kind a pinned official image, where data lives, the
 /// scratch folders a read-only root filesystem needs, sizes and a probe that needs no
 /// network peer.
@@ -1114,6 +1152,8 @@ fn store(service: &str, kind: Datastore) -> Option<Store> {
         host: format!("{name}.$(POD_NAMESPACE).svc.cluster.local"),
         database: (kind != Datastore::Redis).then(|| heck::AsSnakeCase(service).to_string()),
         image,
+        uid: defaults::DATA_UID,
+        args: store_args(kind, limits.memory),
         data_path,
         scratch: scratch.iter().copied().collect(),
         requests,

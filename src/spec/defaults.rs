@@ -231,6 +231,13 @@ mod tests {
     }
 }
 
+/// The UID and GID the datastores and the event broker run as: unprivileged, above 10000
+/// so that it is no user of the node (checkov CKV_K8S_40), and not the images' own 999.
+pub const DATA_UID: i64 = 10001;
+/// Share of a Redis container's memory limit its `maxmemory` may use: the rest is for
+/// copy-on-write during persistence and the allocator's overhead.
+pub const REDIS_MAXMEMORY_PERCENT: u64 = 75;
+
 /// The event broker (NATS with JetStream), present when any service publishes or consumes.
 pub mod broker {
     /// Name of its objects, and the host services reach it at.

@@ -21,6 +21,7 @@ pub fn all(applications: &[Object], objects: &[Object]) -> Vec<String> {
     out.extend(rollout_references_exist(objects));
     out.extend(autoscalers_scale_what_exists(objects));
     out.extend(argocd_leaves_controller_fields_alone(applications, objects));
+    out.extend(namespaces_are_kept_and_labelled(applications, objects));
     out
 }
 
@@ -65,6 +66,70 @@ pub fn one_application_per_object(objects: &[Object]) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// The namespace holds data: Argo CD neither prunes nor deletes it (its Namespace says
+/// `Delete=false` and `Prune=false`), and it exists with its Pod Security and sidecar
+/// labels before any Pod: the one Application applying the Namespace object may create
+/// it; any other creating it would create it bare, unless it sets the same labels
+/// (`managedNamespaceMetadata`).
+pub fn namespaces_are_kept_and_labelled(
+    applications: &[Object],
+    objects: &[Object],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let namespaces: BTreeMap<&str, &Object> = objects
+        .iter()
+        .filter(|o| o.is("", "Namespace"))
+        .map(|o| (o.name(), o))
+        .collect();
+    for ns in namespaces.values() {
+        let options: BTreeSet<&str> = text(
+            &ns.value,
+            &["metadata", "annotations", "argocd.argoproj.io/sync-options"],
+        )
+        .split(',')
+        .map(str::trim)
+        .collect();
+        for keep in ["Delete=false", "Prune=false"] {
+            if !options.contains(keep) {
+                out.push(format!("namespaces: {} lacks the sync option {keep}: deleting or pruning {} deletes every volume claim in it", ns.describe(), ns.app));
+            }
+        }
+        if text(
+            &ns.value,
+            &["metadata", "labels", "pod-security.kubernetes.io/enforce"],
+        )
+        .is_empty()
+        {
+            out.push(format!(
+                "namespaces: {} enforces no Pod Security level",
+                ns.describe()
+            ));
+        }
+    }
+    for app in applications {
+        let destination = text(app.spec(), &["destination", "namespace"]);
+        let Some(ns) = namespaces.get(destination) else {
+            out.push(format!("namespaces: {} deploys to {destination}, which no Application creates with its labels", app.name()));
+            continue;
+        };
+        let creates = items(app.spec(), &["syncPolicy", "syncOptions"])
+            .iter()
+            .any(|o| o.as_str() == Some("CreateNamespace=true"));
+        let labels = super::objects::string_map(at(
+            app.spec(),
+            &["syncPolicy", "managedNamespaceMetadata", "labels"],
+        ));
+        if creates && ns.app != app.name() && labels != ns.labels() {
+            out.push(format!(
+                "namespaces: {} may create {destination} without the labels {} gives it",
+                app.name(),
+                ns.app
+            ));
+        }
+    }
+    out
 }
 
 /// 1. A workload's selector picks its own Pods and no other workload's: its controller, the
@@ -1123,8 +1188,9 @@ apiVersion: argoproj.io/v1alpha1
 kind: Application
 metadata: {name: api-dev, namespace: argocd}
 spec:
+  destination: {namespace: demo-dev}
   syncPolicy:
-    syncOptions: [CreateNamespace=true, RespectIgnoreDifferences=true]
+    syncOptions: [RespectIgnoreDifferences=true]
   ignoreDifferences:
     - group: argoproj.io
       kind: Rollout
@@ -1138,8 +1204,27 @@ apiVersion: argoproj.io/v1alpha1
 kind: Application
 metadata: {name: web-dev, namespace: argocd}
 spec:
+  destination: {namespace: demo-dev}
+  syncPolicy:
+    syncOptions: []
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: platform-dev, namespace: argocd}
+spec:
+  destination: {namespace: demo-dev}
   syncPolicy:
     syncOptions: [CreateNamespace=true]
+"#;
+
+    /// The environment's namespace, as its platform Application applies it.
+    const NAMESPACE: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: demo-dev
+  annotations: {argocd.argoproj.io/sync-options: "Delete=false,Prune=false"}
+  labels: {pod-security.kubernetes.io/enforce: restricted, istio-injection: enabled}
 "#;
 
     /// `text` with `from` replaced by `to` (which must be there: a test that changes nothing
@@ -1152,7 +1237,52 @@ spec:
     fn objects(api: &str, web: &str) -> Vec<Object> {
         let mut out = parse("api-dev", api);
         out.extend(parse("web-dev", web));
+        out.extend(parse("platform-dev", NAMESPACE));
         out
+    }
+
+    #[test]
+    fn namespaces_deleted_pruned_or_created_bare_are_found() {
+        let apps = applications(APPLICATIONS);
+        let kept = |namespace: &str| {
+            let mut out = objects(DESIGN, WEB);
+            out.retain(|o| o.kind() != "Namespace");
+            out.extend(parse("platform-dev", namespace));
+            out
+        };
+        assert_found(
+            &namespaces_are_kept_and_labelled(&apps, &kept(&with(NAMESPACE, "Delete=false,", ""))),
+            &[&["Delete=false", "deleting or pruning platform-dev"]],
+        );
+        assert_found(
+            &namespaces_are_kept_and_labelled(
+                &apps,
+                &kept(&with(
+                    NAMESPACE,
+                    "pod-security.kubernetes.io/enforce: restricted, ",
+                    "",
+                )),
+            ),
+            &[&["Namespace /demo-dev enforces no Pod Security level"]],
+        );
+        let bare = applications(&with(
+            APPLICATIONS,
+            "syncOptions: []",
+            "syncOptions: [CreateNamespace=true]",
+        ));
+        assert_found(
+            &namespaces_are_kept_and_labelled(&bare, &objects(DESIGN, WEB)),
+            &[&["web-dev may create demo-dev without the labels platform-dev gives it"]],
+        );
+        let elsewhere = applications(&with(
+            APPLICATIONS,
+            "destination: {namespace: demo-dev}",
+            "destination: {namespace: other}",
+        ));
+        assert_found(
+            &namespaces_are_kept_and_labelled(&elsewhere, &objects(DESIGN, WEB)),
+            &[&["api-dev deploys to other, which no Application creates"]],
+        );
     }
 
     fn applications(text: &str) -> Vec<Object> {
@@ -1476,8 +1606,8 @@ spec:
         );
         let apps = with(
             &apps,
-            "[CreateNamespace=true, RespectIgnoreDifferences=true]",
-            "[CreateNamespace=true]",
+            "syncOptions: [RespectIgnoreDifferences=true]",
+            "syncOptions: []",
         );
         assert_found(
             &argocd_leaves_controller_fields_alone(&applications(&apps), &objects(DESIGN, WEB)),

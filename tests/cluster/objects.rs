@@ -101,6 +101,11 @@ impl Object {
         WORKLOADS.iter().any(|(g, k)| self.is(g, k))
     }
 
+    /// The object's own labels.
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        string_map(at(&self.value, &["metadata", "labels"]))
+    }
+
     /// The labels of the Pods this workload creates.
     pub fn pod_labels(&self) -> BTreeMap<String, String> {
         string_map(at(self.spec(), &["template", "metadata", "labels"]))
