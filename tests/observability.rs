@@ -718,11 +718,23 @@ fn queries_use_the_real_metric_names_labels_and_units() {
                     !e.contains("_seconds_bucket{reporter"),
                     "{label}: {where_}: {e}"
                 );
+                // The service's own sidecar reports (reporter="destination"); only the alert on
+                // a service that is down reads what its callers saw, by Service name.
                 if e.contains("istio_requests_total{") {
-                    assert!(e.contains("reporter=\"destination\""), "{where_}: {e}");
+                    assert!(
+                        e.contains("reporter=\"destination\"")
+                            || (e.contains("reporter=\"source\"")
+                                && e.contains("destination_service_name=")),
+                        "{where_}: {e}"
+                    );
                 }
+                // (Callers also count connections that got no answer at all: code 0.)
                 if e.contains("5..") {
-                    assert!(e.contains("response_code=~\"5..\""), "{where_}: {e}");
+                    assert!(
+                        e.contains("response_code=~\"5..\"")
+                            || e.contains("response_code=~\"5..|0\""),
+                        "{where_}: {e}"
+                    );
                 }
             } else {
                 assert!(!e.contains("istio_"), "{label}: {where_}: {e}");
@@ -782,6 +794,10 @@ struct Traffic {
     /// Cumulative share of requests at or under each bucket bound, in per mille.
     buckets: [(&'static str, u64); 4],
     scraped: bool,
+    /// Ready pods of its workload (kube-state-metrics, through its ReplicaSet).
+    ready: u64,
+    /// Whether its own pods report (reporter="destination"); its callers always do.
+    answering: bool,
 }
 
 fn series(istio: bool, ns: &str, svc: &str, t: &Traffic) -> Vec<Json> {
@@ -798,9 +814,31 @@ fn series(istio: bool, ns: &str, svc: &str, t: &Traffic) -> Vec<Json> {
             )
         }
     };
-    out.push(json!({"series": req("200"), "values": format!("0+{}x300", t.ok)}));
-    out.push(json!({"series": req("503"), "values": format!("0+{}x300", t.failed)}));
-    for (le, per_mille) in t.buckets {
+    if t.answering {
+        out.push(json!({"series": req("200"), "values": format!("0+{}x300", t.ok)}));
+        out.push(json!({"series": req("503"), "values": format!("0+{}x300", t.failed)}));
+    }
+    // What the callers' and the gateway's sidecars saw (a mesh only).
+    if istio {
+        for (code, n) in [("200", t.ok), ("503", t.failed)] {
+            out.push(json!({
+                "series": format!("istio_requests_total{{reporter=\"source\",destination_service_namespace=\"{ns}\",destination_service_name=\"{svc}\",response_code=\"{code}\"}}"),
+                "values": format!("0+{n}x300"),
+            }));
+        }
+    }
+    // trip-management, the service these tests watch, rolls as a Deployment everywhere.
+    let replicaset = format!("{svc}-{SAMPLE_HASH}");
+    out.push(json!({
+        "series": format!("kube_replicaset_status_ready_replicas{{namespace=\"{ns}\",replicaset=\"{replicaset}\"}}"),
+        "values": format!("{}x300", t.ready),
+    }));
+    out.push(json!({
+        "series": format!("kube_replicaset_owner{{namespace=\"{ns}\",replicaset=\"{replicaset}\",owner_kind=\"Deployment\",owner_name=\"{svc}\",owner_is_controller=\"true\"}}"),
+        "values": "1x300",
+    }));
+    for (le, per_mille) in t.buckets.iter().filter(|_| t.answering) {
+        let (le, per_mille) = (*le, *per_mille);
         let name = if istio {
             format!(
                 "istio_request_duration_milliseconds_bucket{{reporter=\"destination\",destination_workload_namespace=\"{ns}\",destination_canonical_service=\"{svc}\",le=\"{le}\"}}"
@@ -847,6 +885,8 @@ fn expect_alerts(
         "SLOErrorBudgetBurnSlow",
         "SLOLatencyP95High",
         "MetricsTargetMissing",
+        "ServiceDown",
+        "ServiceUnreachable",
     ];
     let cases: Vec<Json> = all
         .iter()
@@ -857,7 +897,7 @@ fn expect_alerts(
                 .map(|(a, severity)| {
                     let slo = match *a {
                         "SLOLatencyP95High" => Some("latency"),
-                        "MetricsTargetMissing" => None,
+                        "MetricsTargetMissing" | "ServiceDown" | "ServiceUnreachable" => None,
                         _ => Some("availability"),
                     };
                     let mut labels = json!({"namespace": ns, "service": svc, "severity": severity});
@@ -925,6 +965,8 @@ fn alerts_fire_on_real_series_in_the_right_unit() {
             failed: 60,
             buckets: [(b1, 50), (b2, 100), (b3, 1000), ("+Inf", 1000)],
             scraped: true,
+            ready: 3,
+            answering: true,
         };
         expect_alerts(
             label,
@@ -957,6 +999,8 @@ fn alerts_fire_on_real_series_in_the_right_unit() {
             failed: 0,
             buckets: [(b1, 500), (b2, 1000), (b3, 1000), ("+Inf", 1000)],
             scraped: false,
+            ready: 3,
+            answering: true,
         };
         expect_alerts(
             label,
@@ -965,6 +1009,27 @@ fn alerts_fire_on_real_series_in_the_right_unit() {
             &healthy,
             &[("MetricsTargetMissing", "warning")],
         );
+        // Completely down: no ready pod, no series of its own (its sidecar is gone, so no
+        // burn alert can fire), and its callers' requests fail. That pages in production,
+        // from the replicas and, with a mesh, from the callers' side; elsewhere it warns.
+        let down = Traffic {
+            ok: 0,
+            failed: 600,
+            buckets: healthy.buckets,
+            scraped: false,
+            ready: 0,
+            answering: false,
+        };
+        for (ns, severity) in [(prod_ns, "critical"), (dev_ns, "warning")] {
+            let mut firing = vec![
+                ("MetricsTargetMissing", "warning"),
+                ("ServiceDown", severity),
+            ];
+            if istio {
+                firing.push(("ServiceUnreachable", severity));
+            }
+            expect_alerts(label, &rule_in(ns), istio, &down, &firing);
+        }
     }
 }
 

@@ -775,6 +775,7 @@ impl Model {
                     latency_p95_ms: s.slo.latency_p95_ms,
                     page_severity: here.page_severity,
                     runbook_url: &s.runbook_url,
+                    workload_kind: here.traffic.workload.kind,
                 });
             }
         }

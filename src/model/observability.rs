@@ -198,6 +198,9 @@ pub struct AlertInput<'a> {
     /// ticket.
     pub page_severity: &'static str,
     pub runbook_url: &'a str,
+    /// The kind of workload running it here (`Deployment` or `Rollout`): its ReplicaSets'
+    /// owner.
+    pub workload_kind: &'a str,
 }
 
 /// The SLO alert rules of one service in one environment: the 5xx ratio recorded over each
@@ -345,6 +348,57 @@ pub fn alert_rules(input: &AlertInput) -> Vec<RuleGroup> {
             runbook(),
         ]),
     });
+    // A service that is completely down: its own sidecar's series (reporter="destination")
+    // and its `up` vanish with it, and a crash-looping container keeps neither. What is
+    // left are its ready replicas (kube-state-metrics, through the ReplicaSets its
+    // Deployment or Rollout owns) and, with a mesh, what its callers and the gateway see.
+    let kind = input.workload_kind;
+    alerts.push(Rule {
+        record: None,
+        alert: Some("ServiceDown".into()),
+        expr: format!(
+            "(sum(kube_replicaset_status_ready_replicas{{namespace=\"{ns}\"}} * on (namespace, replicaset) group_left kube_replicaset_owner{{namespace=\"{ns}\",owner_kind=\"{kind}\",owner_name=\"{service}\"}}) or vector(0)) < 1"
+        ),
+        hold: Some("3m"),
+        labels: labelled(input.page_severity, None),
+        annotations: IndexMap::from([
+            ("summary", format!("{service} in {env} has no ready pod")),
+            (
+                "description",
+                format!(
+                    "No pod of the {kind} {service} in {ns} has been ready for 3 minutes: every request to it fails. Its own metrics are gone with it, so this alert comes from kube-state-metrics."
+                ),
+            ),
+            runbook(),
+        ]),
+    });
+    if mesh == Mesh::Istio {
+        let seen = format!(
+            "reporter=\"source\",destination_service_namespace=\"{ns}\",destination_service_name=\"{service}\""
+        );
+        alerts.push(Rule {
+            record: None,
+            alert: Some("ServiceUnreachable".into()),
+            expr: format!(
+                "sum(rate(istio_requests_total{{{seen},response_code=~\"5..|0\"}}[5m])) / sum(rate(istio_requests_total{{{seen}}}[5m])) > 0.5"
+            ),
+            hold: Some("3m"),
+            labels: labelled(input.page_severity, None),
+            annotations: IndexMap::from([
+                (
+                    "summary",
+                    format!("Most requests to {service} in {env} fail before they reach it"),
+                ),
+                (
+                    "description",
+                    format!(
+                        "{{{{ $value | humanizePercentage }}}} of the requests {service}'s callers and the gateway sent it in {ns} failed over 5 minutes, as their own sidecars report (reporter=\"source\"): it is down or unreachable, even where its own metrics are silent."
+                    ),
+                ),
+                runbook(),
+            ]),
+        });
+    }
     vec![
         RuleGroup {
             name: format!("{service}-slo-recordings"),
