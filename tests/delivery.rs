@@ -777,8 +777,28 @@ fn platform_workflow_checks_the_generated_tree() {
                 .collect::<Vec<_>>()
                 .join("\n")
         };
-        assert!(runs("plan").contains("bulkhead plan --check"));
+        // Green on a new repository: without `bulkhead_git` the plan check says it is
+        // skipped (a notice) and cannot fail; with it, it installs bulkhead and checks.
+        if g.model.vars.contains_key("bulkhead_git") {
+            assert!(runs("plan").contains("bulkhead plan --check"), "{name}");
+        } else {
+            assert!(
+                runs("plan").starts_with("echo \"::notice "),
+                "{name}: {}",
+                runs("plan")
+            );
+            assert!(runs("plan").contains("bulkhead_git"), "{name}");
+            assert!(!runs("plan").contains("exit"), "{name}");
+        }
         assert!(runs("kustomize").contains("kubectl kustomize"));
+        // With Helm delivery the chart lints and renders with every values file.
+        let helm = g.model.platform.deploy == bulkhead::spec::Deploy::Helm;
+        assert_eq!(jobs(&wf).contains_key("helm"), helm, "{name}");
+        if helm {
+            assert!(runs("helm").contains("helm lint helm/chart"), "{name}");
+            assert!(runs("helm").contains("helm template"), "{name}");
+            assert_eq!(using(job(&wf, "helm"), "azure/setup-helm").len(), 1);
+        }
         assert_eq!(using(job(&wf, "kustomize"), "azure/setup-kubectl").len(), 1);
         // Exactly one workflow per service plus this one.
         let workflows: BTreeSet<&String> = g
