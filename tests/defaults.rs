@@ -126,6 +126,12 @@ fn expected_schema() -> BTreeMap<String, Value> {
     put("platform.name", "maxLength", json!(PLATFORM_NAME_MAX));
     put("platform.revision", "default", json!(defaults::REVISION));
     put("platform.domain", "maxLength", json!(HOST_MAX));
+    put("platform.gateway.namespace", "maxLength", json!(LABEL_MAX));
+    put(
+        "platform.gateway.service_account",
+        "maxLength",
+        json!(LABEL_MAX),
+    );
     put(
         "platform.mesh",
         "default",
@@ -882,6 +888,19 @@ fn the_docs_state_the_modules_defaults_and_bounds() {
                 ("ci", quoted(defaults::CI)),
                 ("blueprints", "none".into()),
                 ("external_topics", "`[]`".into()),
+                ("gateway", {
+                    use defaults::gateway as g;
+                    format!(
+                        "with Istio `{{ namespace = \"{}\", labels = {{ {} = \"{}\" }}, service_account = \"{}\" }}` (istioctl's install); without a mesh `{{ namespace = \"{}\", labels = {{ \"{}\" = \"{}\" }} }}`",
+                        g::ISTIO_NAMESPACE,
+                        g::ISTIO_LABEL.0,
+                        g::ISTIO_LABEL.1,
+                        g::ISTIO_SERVICE_ACCOUNT,
+                        g::NGINX_NAMESPACE,
+                        g::NGINX_LABEL.0,
+                        g::NGINX_LABEL.1
+                    )
+                }),
                 ("vars", "`{}`".into()),
             ],
         ),

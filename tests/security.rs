@@ -346,9 +346,9 @@ fn peer(p: &Value, model: &Model, at: &str) -> Peer {
         let want: BTreeMap<String, String> = pods
             .labels
             .iter()
-            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        if pods.namespace == ns && want == labels {
+        if pods.namespace == *ns && want == labels {
             return Peer::Addon(group);
         }
     }
@@ -777,7 +777,7 @@ fn check_authorization(model: &Model, env: &BuiltEnv, svc: &Service, objects: &[
         .iter()
         .map(|c| principal(&env.namespace, c))
         .collect();
-    let gateway = principal(model.platform.addons.gateway.namespace, GATEWAY_SA);
+    let gateway = principal(&model.platform.addons.gateway.namespace, GATEWAY_SA);
     if !svc.apis.is_empty() {
         want.insert(gateway.clone());
     }
@@ -1408,4 +1408,41 @@ fn check(built: &Built, label: &str) {
             }
         }
     }
+}
+
+/// `[platform] gateway` reaches everything that names the gateway: the Gateway's selector,
+/// the NetworkPolicies' ingress from it and, by its ServiceAccount, the AuthorizationPolicy
+/// (Kustomize here; the Helm tree renders the same, tests/helm.rs).
+#[test]
+fn the_gateway_is_where_service_toml_says() {
+    let text = crate::common::minimal("apis = [\"/api\"]\n")
+        .replace(
+            "repository = \"https://github.com/acme/demo.git\"",
+            "repository = \"https://github.com/acme/demo.git\"\ndomain = \"demo.example.com\"\ngateway = { namespace = \"edge\", labels = { istio = \"edge\" }, service_account = \"edge-gw\" }",
+        );
+    let dir = crate::common::platform(&text);
+    let out = crate::common::generate(&dir.path().join("service.toml"));
+    let tree = crate::common::read_tree(out.path());
+    let gateway =
+        &crate::common::yaml_docs(&tree["deploy/overlays/prod/_platform/gateway.yaml"])[0];
+    assert_eq!(
+        gateway["spec"]["selector"],
+        serde_yaml_ng::from_str::<Value>("{istio: edge}").unwrap()
+    );
+    let np = &crate::common::yaml_docs(&tree["deploy/base/api/networkpolicy.yaml"])[0];
+    let from = &np["spec"]["ingress"][0]["from"][0];
+    assert_eq!(
+        from["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"].as_str(),
+        Some("edge")
+    );
+    assert_eq!(
+        from["podSelector"]["matchLabels"]["istio"].as_str(),
+        Some("edge")
+    );
+    let authz = &tree["deploy/overlays/prod/api/authorizationpolicy.yaml"];
+    assert!(
+        authz.contains("- cluster.local/ns/edge/sa/edge-gw\n"),
+        "{authz}"
+    );
+    assert!(!authz.contains("istio-ingressgateway"), "{authz}");
 }

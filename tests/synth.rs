@@ -170,11 +170,15 @@ fn every_key_platforms_write_every_key_of_service_toml() {
                 );
                 let found = problems(&text);
                 assert!(found.is_empty(), "{at}:\n{}", found.join("\n"));
-                // Without the mesh there is no domain either (public hosts per environment).
+                // Without the mesh there is no domain either (public hosts per environment),
+                // and the gateway has no mesh identity.
                 let expected: Vec<String> = if mesh {
                     Vec::new()
                 } else {
-                    vec!["platform.domain".into()]
+                    vec![
+                        "platform.domain".into(),
+                        "platform.gateway.service_account".into(),
+                    ]
                 };
                 assert_eq!(
                     keys_left_out(&text),

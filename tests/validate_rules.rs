@@ -2527,3 +2527,38 @@ consumes = ["a.b", "a_b"]
     .label("same stream name");
     run.assert_invalid(2);
 }
+
+#[test]
+fn rule2_the_gateway_settings_are_kubernetes_names() {
+    let text = minimal("").replace(
+        "repository = \"https://github.com/acme/demo.git\"",
+        "repository = \"https://github.com/acme/demo.git\"\ngateway = { namespace = \"Edge\", labels = { \"bad key!\" = \"edge\", istio = \"-x\" }, service_account = \"gw_1\" }",
+    );
+    let run = validate(&text);
+    run.error(
+        "gateway namespace `Edge` is not a valid DNS-1123 label",
+        pos(&text, "\"Edge\""),
+    );
+    run.error(
+        "gateway service account `gw_1` is not a valid DNS-1123 label",
+        pos(&text, "\"gw_1\""),
+    );
+    run.error(
+        "`bad key!` is not a Kubernetes label key",
+        pos(&text, "\"bad key!\""),
+    )
+    .label("not a label key");
+    run.error("`-x` is not a Kubernetes label value", pos(&text, "\"-x\""))
+        .label("not a label value");
+    run.assert_invalid(4);
+    let empty = minimal("").replace(
+        "repository = \"https://github.com/acme/demo.git\"",
+        "repository = \"https://github.com/acme/demo.git\"\ngateway = { labels = {} }",
+    );
+    let run = validate(&empty);
+    run.error(
+        "`gateway.labels` is empty: it would select every pod",
+        pos(&empty, "{ labels"),
+    );
+    run.assert_invalid(1);
+}

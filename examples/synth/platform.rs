@@ -503,6 +503,11 @@ fn every_key(opts: &Options) -> String {
         let _ = writeln!(out, "mesh = \"istio\"");
         let _ = writeln!(out, "deploy = \"helm\"");
         let _ = writeln!(out, "ci = \"github-actions\"");
+        // A gateway installed with Istio's `istio/gateway` chart, release `edge`.
+        let _ = writeln!(
+            out,
+            "gateway = {{ namespace = \"edge\", labels = {{ istio = \"edge\", \"app.kubernetes.io/name\" = \"edge\" }}, service_account = \"edge\" }}"
+        );
     } else {
         let _ = writeln!(
             out,
@@ -512,6 +517,10 @@ fn every_key(opts: &Options) -> String {
         let _ = writeln!(out, "mesh = \"none\"");
         let _ = writeln!(out, "deploy = \"kustomize\"");
         let _ = writeln!(out, "ci = \"none\"");
+        let _ = writeln!(
+            out,
+            "gateway = {{ namespace = \"nginx\", labels = {{ \"app.kubernetes.io/instance\" = \"public\" }} }}"
+        );
     }
     let _ = writeln!(out, "blueprints = \"blueprints\"");
     let _ = writeln!(out, "external_topics = {}", list(&external));

@@ -297,7 +297,7 @@ pub fn here(broker: &Broker, at: &Place<'_>, addons: &super::Addons) -> BrokerHe
             .filter_map(|s| principal(namespace, s))
             .collect(),
         controller_principal: principal(
-            addons.jetstream_controller.namespace,
+            &addons.jetstream_controller.namespace,
             addons.jetstream_controller_service_account,
         ),
         principal: principal(namespace, broker.name),

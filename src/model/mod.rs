@@ -132,19 +132,19 @@ pub struct Platform {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct PodGroup {
     /// The namespace the pods run in.
-    pub namespace: &'static str,
+    pub namespace: String,
     /// Labels that select the pods.
-    pub labels: IndexMap<&'static str, &'static str>,
+    pub labels: IndexMap<String, String>,
     /// The ports services reach them on (empty for groups that only send traffic, like the
     /// gateway and Prometheus).
     pub ports: Vec<u16>,
 }
 
 impl PodGroup {
-    fn new(namespace: &'static str, label: (&'static str, &'static str), ports: &[u16]) -> Self {
+    fn new(namespace: &str, label: (&str, &str), ports: &[u16]) -> Self {
         Self {
-            namespace,
-            labels: IndexMap::from([label]),
+            namespace: namespace.to_owned(),
+            labels: IndexMap::from([(label.0.to_owned(), label.1.to_owned())]),
             ports: ports.to_vec(),
         }
     }
@@ -177,19 +177,32 @@ pub struct Addons {
 }
 
 impl Addons {
-    pub fn new(mesh: Mesh) -> Self {
+    /// The add-ons' conventional places, the gateway's as `[platform] gateway` says.
+    pub fn new(mesh: Mesh, gateway: Option<&crate::spec::GatewaySpec>) -> Self {
+        use defaults::gateway as g;
         let istio = mesh == Mesh::Istio;
+        let (namespace, label) = if istio {
+            (g::ISTIO_NAMESPACE, g::ISTIO_LABEL)
+        } else {
+            (g::NGINX_NAMESPACE, g::NGINX_LABEL)
+        };
+        let mut group = PodGroup::new(namespace, label, &[]);
+        if let Some(ns) = gateway.and_then(|g| value(g.namespace.as_ref())) {
+            group.namespace = ns;
+        }
+        if let Some(labels) = gateway.and_then(|g| g.labels.as_ref()) {
+            group.labels = labels
+                .iter()
+                .map(|(k, v)| (k.value.clone(), v.value.clone()))
+                .collect();
+        }
+        let account = gateway
+            .and_then(|g| value(g.service_account.as_ref()))
+            .unwrap_or_else(|| g::ISTIO_SERVICE_ACCOUNT.to_owned());
         Self {
             dns: PodGroup::new("kube-system", ("k8s-app", "kube-dns"), &[53]),
-            gateway: if istio {
-                PodGroup::new("istio-system", ("istio", "ingressgateway"), &[])
-            } else {
-                PodGroup::new(
-                    "ingress-nginx",
-                    ("app.kubernetes.io/name", "ingress-nginx"),
-                    &[],
-                )
-            },
+            gateway_principal: istio.then(|| traffic::principal(&group.namespace, &account)),
+            gateway: group,
             mesh_control_plane: istio
                 .then(|| PodGroup::new("istio-system", ("app", "istiod"), &[15012])),
             prometheus: PodGroup::new("monitoring", ("app.kubernetes.io/name", "prometheus"), &[]),
@@ -199,9 +212,6 @@ impl Addons {
                 &[4317, 4318],
             ),
             otlp_endpoint: "http://opentelemetry-collector.monitoring.svc.cluster.local:4317",
-            gateway_principal: istio.then(|| {
-                traffic::principal("istio-system", "istio-ingressgateway-service-account")
-            }),
             keda: PodGroup::new("keda", ("app.kubernetes.io/name", "keda-operator"), &[]),
             jetstream_controller: PodGroup::new("nack", ("app.kubernetes.io/name", "nack"), &[]),
             jetstream_controller_service_account: "jetstream-controller",
@@ -713,7 +723,7 @@ impl Model {
         let revision = value(p.revision.as_ref()).unwrap_or_else(|| defaults::REVISION.into());
         let external_topics: Vec<String> =
             p.external_topics.iter().map(|t| t.value.clone()).collect();
-        let addons = Addons::new(mesh);
+        let addons = Addons::new(mesh, p.gateway.as_ref());
         let broker = events::broker(&services, &external_topics);
         if let Some(b) = &broker {
             let runbook = observability::runbook_url(&repository, &revision, b.name);

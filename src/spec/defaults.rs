@@ -263,3 +263,13 @@ pub mod broker {
     /// The JetStream controller's broker identity.
     pub const CONTROLLER_USER: &str = "jetstream-controller";
 }
+
+/// `[platform] gateway`: where the ingress gateway runs when service.toml does not say
+/// (istioctl's default install with Istio; ingress-nginx's chart without a mesh).
+pub mod gateway {
+    pub const ISTIO_NAMESPACE: &str = "istio-system";
+    pub const ISTIO_LABEL: (&str, &str) = ("istio", "ingressgateway");
+    pub const ISTIO_SERVICE_ACCOUNT: &str = "istio-ingressgateway-service-account";
+    pub const NGINX_NAMESPACE: &str = "ingress-nginx";
+    pub const NGINX_LABEL: (&str, &str) = ("app.kubernetes.io/name", "ingress-nginx");
+}

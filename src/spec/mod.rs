@@ -118,7 +118,18 @@ pub struct PlatformSpec {
     pub ci: Option<Spanned<Ci>>,
     pub blueprints: Option<Spanned<String>>,
     pub external_topics: Vec<Spanned<String>>,
+    pub gateway: Option<GatewaySpec>,
     pub vars: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `[platform] gateway`: where the ingress gateway runs and who it is.
+#[derive(Debug, Clone)]
+pub struct GatewaySpec {
+    pub span: Span,
+    pub namespace: Option<Spanned<String>>,
+    /// None when not written (the default's labels).
+    pub labels: Option<Vec<(Spanned<String>, Spanned<String>)>>,
+    pub service_account: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone)]

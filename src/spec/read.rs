@@ -4,8 +4,8 @@
 use toml_edit::{Document, Item, TableLike, Value};
 
 use super::{
-    AutoscaleSpec, Choice, EnvironmentSpec, HealthSpec, PlatformSpec, ReleaseSpec, ResilienceSpec,
-    ResourcesSpec, ServiceEnvSpec, ServiceSpec, SloSpec, Spanned, Spec, StepSpec,
+    AutoscaleSpec, Choice, EnvironmentSpec, GatewaySpec, HealthSpec, PlatformSpec, ReleaseSpec,
+    ResilienceSpec, ResourcesSpec, ServiceEnvSpec, ServiceSpec, SloSpec, Spanned, Spec, StepSpec,
 };
 use crate::diagnostic::{Diagnostic, Source, Span, did_you_mean};
 
@@ -21,8 +21,10 @@ pub(crate) const PLATFORM_KEYS: &[&str] = &[
     "ci",
     "blueprints",
     "external_topics",
+    "gateway",
     "vars",
 ];
+pub(crate) const GATEWAY_KEYS: &[&str] = &["namespace", "labels", "service_account"];
 pub(crate) const ENVIRONMENT_KEYS: &[&str] = &[
     "namespace",
     "cluster",
@@ -75,6 +77,7 @@ pub(crate) const SLO_KEYS: &[&str] = &["availability", "latency_p95_ms"];
 pub const TABLES: &[(&str, &[&str])] = &[
     ("", TOP_KEYS),
     ("platform", PLATFORM_KEYS),
+    ("platform.gateway", GATEWAY_KEYS),
     ("environments.*", ENVIRONMENT_KEYS),
     ("services.*", SERVICE_KEYS),
     ("services.*.health", HEALTH_KEYS),
@@ -428,8 +431,23 @@ impl Reader {
             ci: self.choice(t, "ci"),
             blueprints: self.string(t, "blueprints"),
             external_topics: self.strings(t, "external_topics"),
+            gateway: self.gateway(t),
             vars,
         }
+    }
+
+    fn gateway(&mut self, t: &Table<'_>) -> Option<GatewaySpec> {
+        let g = self.subtable(t, "gateway")?;
+        self.check_keys(&g, GATEWAY_KEYS);
+        Some(GatewaySpec {
+            span: g.span.clone(),
+            namespace: self.string(&g, "namespace"),
+            labels: g
+                .table
+                .contains_key("labels")
+                .then(|| self.string_map(&g, "labels")),
+            service_account: self.string(&g, "service_account"),
+        })
     }
 
     fn environment(&mut self, name: Spanned<String>, t: &Table<'_>) -> EnvironmentSpec {

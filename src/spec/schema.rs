@@ -110,8 +110,29 @@ pub struct PlatformTable {
     /// Topics consumed here but published outside the platform.
     #[schemars(inner(regex(pattern = TOPIC), length(max = TOPIC_MAX)))]
     pub external_topics: Option<Vec<String>>,
+    /// The ingress gateway public traffic arrives through, as the cluster installed it
+    /// [default: Istio's `istio-system`, `istio: ingressgateway`,
+    /// `istio-ingressgateway-service-account`; without a mesh ingress-nginx's].
+    pub gateway: Option<GatewayTable>,
     /// Free-form values handed to blueprints as `vars` (for custom blueprints).
     pub vars: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// `[platform] gateway`: the gateway's namespace, the labels of its pods and (with Istio)
+/// its ServiceAccount, used by the Gateway, the AuthorizationPolicies and the
+/// NetworkPolicies.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct GatewayTable {
+    /// The namespace its pods run in.
+    #[schemars(regex(pattern = DNS_LABEL), length(max = LABEL_MAX))]
+    pub namespace: Option<String>,
+    /// Labels that select its pods (the Gateway's selector).
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
+    /// Its ServiceAccount: its mesh identity (the Helm chart `istio/gateway` names it after
+    /// the release).
+    #[schemars(regex(pattern = DNS_LABEL), length(max = LABEL_MAX))]
+    pub service_account: Option<String>,
 }
 
 /// `[environments.<name>]`: one stage of the promotion order.

@@ -50,7 +50,74 @@ fn check_label(out: &mut Vec<Diagnostic>, what: &str, name: &Spanned<String>, ma
     }
 }
 
+/// A Kubernetes label name or value part: alphanumerics at both ends, `-`, `_` and `.`
+/// between, at most 63 characters.
+fn label_part(s: &str) -> bool {
+    s.len() <= LABEL_MAX
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// A label key: `name` or `prefix/name`, the prefix a lowercase DNS subdomain.
+fn label_key(s: &str) -> bool {
+    match s.split_once('/') {
+        Some((prefix, name)) => {
+            prefix.len() <= 253
+                && prefix.split('.').all(|l| {
+                    !l.is_empty()
+                        && l.len() <= LABEL_MAX
+                        && l.chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                        && !l.starts_with('-')
+                        && !l.ends_with('-')
+                })
+                && label_part(name)
+        }
+        None => label_part(s),
+    }
+}
+
+/// `[platform] gateway`: a namespace and a ServiceAccount that Kubernetes accepts, and
+/// labels that can select pods (at least one: an empty selector picks every pod).
+fn gateway(spec: &Spec, out: &mut Vec<Diagnostic>) {
+    let Some(g) = &spec.platform.gateway else {
+        return;
+    };
+    if let Some(ns) = &g.namespace {
+        check_label(out, "gateway namespace", ns, LABEL_MAX);
+    }
+    if let Some(sa) = &g.service_account {
+        check_label(out, "gateway service account", sa, LABEL_MAX);
+    }
+    let labels = g.labels.as_deref().unwrap_or_default();
+    for (key, value) in labels {
+        if !label_key(&key.value) {
+            out.push(
+                Diagnostic::error(key.span.clone(), format!("`{}` is not a Kubernetes label key", key.value))
+                    .label("not a label key")
+                    .help("a name of at most 63 letters, digits, `-`, `_` and `.`, optionally after a DNS prefix and `/`, e.g. `app.kubernetes.io/name`"),
+            );
+        }
+        if !value.value.is_empty() && !label_part(&value.value) {
+            out.push(
+                Diagnostic::error(value.span.clone(), format!("`{}` is not a Kubernetes label value", value.value))
+                    .label("not a label value")
+                    .help("at most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit"),
+            );
+        }
+    }
+    if g.labels.as_ref().is_some_and(Vec::is_empty) {
+        out.push(
+            Diagnostic::error(g.span.clone(), "`gateway.labels` is empty: it would select every pod")
+                .help("name the labels of the gateway's pods, e.g. `labels = { istio = \"ingressgateway\" }`"),
+        );
+    }
+}
+
 pub fn names_are_dns_labels(spec: &Spec, out: &mut Vec<Diagnostic>) {
+    gateway(spec, out);
     let platform = spec.platform.name.as_ref();
     if let Some(name) = platform {
         check_label(out, "platform name", name, PLATFORM_NAME_MAX);

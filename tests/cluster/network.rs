@@ -566,8 +566,12 @@ pub fn declared_traffic(
         pod.ip = Some(IpAddr::from([10, 244, high, low]));
     }
     let dns_group = &model.platform.addons.dns;
-    let dns_labels: Vec<(&str, &str)> = dns_group.labels.iter().map(|(k, v)| (*k, *v)).collect();
-    let dns = Pod::elsewhere(dns_group.namespace, &dns_labels, &[("dns-tcp", 53)]);
+    let dns_labels: Vec<(&str, &str)> = dns_group
+        .labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let dns = Pod::elsewhere(&dns_group.namespace, &dns_labels, &[("dns-tcp", 53)]);
     let public: IpAddr = PUBLIC.parse().expect("an address");
     let never: Vec<IpAddr> = NEVER
         .iter()
@@ -685,8 +689,12 @@ pub fn declared_traffic(
         .and_then(|b| pod_of(b.name).map(|p| (b, p)))
     {
         let group = |g: &bulkhead::model::PodGroup| -> Pod {
-            let labels: Vec<(&str, &str)> = g.labels.iter().map(|(k, v)| (*k, *v)).collect();
-            Pod::elsewhere(g.namespace, &labels, &[])
+            let labels: Vec<(&str, &str)> = g
+                .labels
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            Pod::elsewhere(&g.namespace, &labels, &[])
         };
         let addons = &model.platform.addons;
         let (keda, controller) = (group(&addons.keda), group(&addons.jetstream_controller));

@@ -194,7 +194,7 @@ pub fn tls_gateway_only(cx: &Context) -> Vec<Finding> {
     }
     if let Some((env, host)) = public.last().filter(|_| routes) {
         let ns = match cx.model.platform.mesh {
-            Mesh::Istio => cx.model.platform.addons.gateway.namespace,
+            Mesh::Istio => cx.model.platform.addons.gateway.namespace.as_str(),
             Mesh::None => env.namespace.as_str(),
         };
         out.push(Finding::manual(
@@ -732,7 +732,13 @@ fn broker_least_privilege(cx: &Context, fails: &mut Vec<Finding>) {
                     || i64_at(p, &["port"]) == Some(i64::from(b.ports.client))
             })
     };
-    let controller = cx.model.platform.addons.jetstream_controller.namespace;
+    let controller = cx
+        .model
+        .platform
+        .addons
+        .jetstream_controller
+        .namespace
+        .as_str();
     // The broker's own policy (the namespace's default-deny selects it too, admitting nothing).
     for np in cx.tree.objects("NetworkPolicy") {
         let own = str_at(
