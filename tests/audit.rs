@@ -204,6 +204,42 @@ fn every_freshly_generated_example_passes() {
             .filter(|f| f["status"] == "manual")
             .count();
         assert!(manual > 0, "{name}: no manual rows");
+        // What the cluster must provide is named there, each with its check, as
+        // docs/architecture.md lists it: Istio CNI first among them with a mesh.
+        let model = crate::common::model_of_file(&example(name));
+        let manual_text: Vec<String> = report["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|i| i["findings"].as_array().unwrap())
+            .filter(|f| f["status"] == "manual")
+            .map(|f| f.to_string())
+            .collect();
+        let doc = std::fs::read_to_string(out.path().join("docs/architecture.md")).unwrap();
+        for c in &model.platform.capabilities {
+            assert!(
+                manual_text
+                    .iter()
+                    .any(|m| m.contains(&c.check.replace('"', "\\\""))),
+                "{name}: no manual check for {}",
+                c.name
+            );
+            assert!(
+                doc.contains(&c.check),
+                "{name}: {} not in the architecture",
+                c.name
+            );
+        }
+        let cni = model
+            .platform
+            .capabilities
+            .iter()
+            .any(|c| c.check.contains("istio-cni-node"));
+        assert_eq!(
+            cni,
+            model.platform.mesh == bulkhead::spec::Mesh::Istio,
+            "{name}"
+        );
     }
 }
 

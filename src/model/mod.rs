@@ -3,6 +3,7 @@
 //! Blueprints see only this model, never raw TOML. Built only from a spec that passed
 //! validation, so construction cannot fail.
 
+pub mod cluster;
 mod derived;
 pub mod egress;
 pub mod events;
@@ -126,6 +127,8 @@ pub struct Platform {
     pub scales_on_backlog: bool,
     /// The UID and GID datastores and the broker run as.
     pub data_uid: i64,
+    /// What the cluster must provide for the output to run.
+    pub capabilities: Vec<cluster::Capability>,
 }
 
 /// A set of pods elsewhere in the cluster: its namespace and pod labels.
@@ -789,15 +792,24 @@ impl Model {
                 });
             }
         }
+        let scales_on_backlog = services
+            .iter()
+            .any(|s| s.environments.values().any(|e| e.scaler.is_some()));
+        let capabilities = cluster::capabilities(
+            mesh,
+            &addons,
+            &services,
+            broker.is_some(),
+            scales_on_backlog,
+        );
         let graph = graph::Graph::build(&name, &services, &external_topics).drawings();
         Model {
             platform: Platform {
                 addons,
                 broker,
                 data_uid: defaults::DATA_UID,
-                scales_on_backlog: services
-                    .iter()
-                    .any(|s| s.environments.values().any(|e| e.scaler.is_some())),
+                capabilities,
+                scales_on_backlog,
                 internet: egress::Internet::default(),
                 repository,
                 revision,

@@ -303,7 +303,7 @@ pub fn config_and_namespaces(cx: &Context) -> Vec<Finding> {
             }
         }
     }
-    verdict(
+    let mut out = verdict(
         fails,
         Finding::pass(
             cx.tree.manifests.clone(),
@@ -313,7 +313,23 @@ pub fn config_and_namespaces(cx: &Context) -> Vec<Finding> {
                 plural(namespaces.len(), "environment")
             ),
         ),
-    )
+    );
+    // The namespaces admit the output's Pods only on a cluster that provides what it relies
+    // on (Pod Security `restricted` with sidecars needs Istio CNI, …): one manual check
+    // each, as docs/architecture.md lists them.
+    for c in &cx.model.platform.capabilities {
+        out.push(Finding::manual(
+            "cluster",
+            format!(
+                "{} ({}) for {}: `{}`",
+                c.name.replace('`', ""),
+                c.versions.replace('`', ""),
+                c.used_for.replace('`', ""),
+                c.check
+            ),
+        ));
+    }
+    out
 }
 
 /// With deploy = "helm" the namespace is the release's: the Argo CD Application's
