@@ -274,6 +274,11 @@ fn expected_schema() -> BTreeMap<String, Value> {
         MAX_CONNECTIONS,
     );
     put(
+        &format!("{s}.resilience.idempotent"),
+        "default",
+        json!(defaults::IDEMPOTENT),
+    );
+    put(
         &format!("{s}.slo.availability"),
         "default",
         json!(AVAILABILITY.default),
@@ -489,6 +494,7 @@ fn a_spec_leaving_out_a_key_gets_the_modules_default_in_the_model() {
     assert_eq!(r.retries, RETRIES.default);
     assert_eq!(r.consecutive_errors, CONSECUTIVE_ERRORS.default);
     assert_eq!(r.max_connections, MAX_CONNECTIONS.default);
+    assert_eq!(r.idempotent, defaults::IDEMPOTENT);
     assert_eq!(api.slo.availability, AVAILABILITY.default);
     assert_eq!(api.slo.latency_p95_ms, LATENCY_P95_MS.default);
     for se in api.environments.values() {
@@ -952,6 +958,7 @@ fn the_docs_state_the_modules_defaults_and_bounds() {
                         ("consecutive_errors", CONSECUTIVE_ERRORS.default.to_string()),
                         ("ejection", q(defaults::EJECTION)),
                         ("max_connections", MAX_CONNECTIONS.default.to_string()),
+                        ("idempotent", defaults::IDEMPOTENT.to_string()),
                     ]),
                 ),
                 (

@@ -882,10 +882,28 @@ fn routes(vs: &Value, host: &str, svc: &Service, at: &str) -> Vec<Route> {
                     h["retries"]["perTryTimeout"].as_str(),
                     Some(r.per_try_timeout.as_str())
                 );
-                let on = h["retries"]["retryOn"].as_str().unwrap();
-                for cond in ["5xx", "reset", "connect-failure"] {
-                    assert!(on.split(',').any(|c| c == cond), "{at}: retryOn {on}");
+                // Retries are safe: what never reached the application, for every method;
+                // 5xx answers and resets (which may have been processed) only when
+                // service.toml says the routes are idempotent.
+                let on: BTreeSet<&str> = h["retries"]["retryOn"]
+                    .as_str()
+                    .unwrap()
+                    .split(',')
+                    .collect();
+                for cond in [
+                    "connect-failure",
+                    "refused-stream",
+                    "unavailable",
+                    "cancelled",
+                ] {
+                    assert!(on.contains(cond), "{at}: retryOn {on:?}");
                 }
+                let repeats_processed = on.contains("5xx") || on.contains("reset");
+                assert_eq!(repeats_processed, r.idempotent, "{at}: retryOn {on:?}");
+                assert!(
+                    on.contains("503") || on.contains("5xx"),
+                    "{at}: retryOn {on:?}"
+                );
             }
             Route {
                 name: h["name"].as_str().unwrap_or_default().to_string(),

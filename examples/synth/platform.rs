@@ -848,7 +848,7 @@ fn every_key(opts: &Options) -> String {
             2 => {
                 let _ = writeln!(
                     out,
-                    "resilience = {{ timeout = \"{}s\", retries = {} }}",
+                    "resilience = {{ timeout = \"{}s\", retries = {}, idempotent = true }}",
                     rng.range(1, 5),
                     rng.range(1, 4)
                 );

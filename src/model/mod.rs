@@ -460,8 +460,15 @@ pub struct Resilience {
     pub timeout_seconds: u64,
     /// Tries in all, `retries + 1` (ingress-nginx counts the first one).
     pub attempts: i64,
-    /// What the mesh retries.
+    /// Whether its routes may be repeated safely (`resilience.idempotent`).
+    pub idempotent: bool,
+    /// What the mesh retries: only what never reached the application (connect failure,
+    /// refused stream, `unavailable`, `cancelled`, a 503 from the proxy), for all methods;
+    /// 5xx answers and resets too when the routes are idempotent.
     pub retry_on: &'static str,
+    /// What ingress-nginx retries on the next pod (`proxy-next-upstream`), on the same
+    /// rule; nginx never repeats a non-idempotent method unless told to.
+    pub next_upstream: &'static str,
     /// How often outlier detection looks at the pods, protobuf-style.
     pub interval: &'static str,
     /// The most pods outlier detection ejects at once, in percent.
@@ -498,8 +505,20 @@ impl Resilience {
         consecutive_errors: i64,
         ejection_ms: u64,
         max_connections: i64,
+        idempotent: bool,
     ) -> Self {
         Self {
+            idempotent,
+            retry_on: if idempotent {
+                "5xx,reset,connect-failure,refused-stream,unavailable,cancelled"
+            } else {
+                "connect-failure,refused-stream,unavailable,cancelled,503"
+            },
+            next_upstream: if idempotent {
+                "error timeout http_502 http_503 http_504 non_idempotent"
+            } else {
+                "error http_503"
+            },
             timeout: units::proto_duration(timeout_ms),
             timeout_ms,
             retries,
@@ -512,7 +531,6 @@ impl Resilience {
             ),
             timeout_seconds: timeout_ms.div_ceil(1000),
             attempts: retries + 1,
-            retry_on: "5xx,reset,connect-failure",
             interval: "10s",
             max_ejection_percent: 50,
         }
@@ -526,6 +544,7 @@ impl Resilience {
             defaults::CONSECUTIVE_ERRORS.default,
             units::parse_duration_ms(defaults::EJECTION).unwrap_or_default(),
             defaults::MAX_CONNECTIONS.default,
+            defaults::IDEMPOTENT,
         )
     }
 }
@@ -1027,6 +1046,7 @@ impl Service {
                     .unwrap_or(defaults::CONSECUTIVE_ERRORS.default),
                 ejection_ms,
                 value(r.max_connections.as_ref()).unwrap_or(defaults::MAX_CONNECTIONS.default),
+                value(r.idempotent.as_ref()).unwrap_or(defaults::IDEMPOTENT),
             ),
             slo: Slo::new(
                 availability,

@@ -264,6 +264,9 @@ pub mod broker {
     pub const CONTROLLER_USER: &str = "jetstream-controller";
 }
 
+/// `resilience.idempotent`: requests are not assumed safe to repeat.
+pub const IDEMPOTENT: bool = false;
+
 /// `[platform] gateway`: where the ingress gateway runs when service.toml does not say
 /// (istioctl's default install with Istio; ingress-nginx's chart without a mesh).
 pub mod gateway {

@@ -221,6 +221,7 @@ pub struct ResilienceSpec {
     pub consecutive_errors: Option<Spanned<i64>>,
     pub ejection: Option<Spanned<String>>,
     pub max_connections: Option<Spanned<i64>>,
+    pub idempotent: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Clone, Default)]

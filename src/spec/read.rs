@@ -69,6 +69,7 @@ pub(crate) const RESILIENCE_KEYS: &[&str] = &[
     "consecutive_errors",
     "ejection",
     "max_connections",
+    "idempotent",
 ];
 pub(crate) const SLO_KEYS: &[&str] = &["availability", "latency_p95_ms"];
 
@@ -491,6 +492,7 @@ impl Reader {
                     consecutive_errors: self.integer(&r, "consecutive_errors"),
                     ejection: self.string(&r, "ejection"),
                     max_connections: self.integer(&r, "max_connections"),
+                    idempotent: self.boolean(&r, "idempotent"),
                 }
             }
             None => ResilienceSpec::default(),

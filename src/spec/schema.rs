@@ -340,6 +340,11 @@ pub struct ResilienceTable {
         extend("default" = MAX_CONNECTIONS.default)
     )]
     pub max_connections: Option<i64>,
+    /// Whether every route of the service may be repeated safely (GET-like): then the mesh
+    /// also retries 5xx answers and reset connections, which may have reached the
+    /// application; otherwise only what never reached it.
+    #[schemars(extend("default" = defaults::IDEMPOTENT))]
+    pub idempotent: Option<bool>,
 }
 
 /// `slo`: service level objectives.
