@@ -146,8 +146,11 @@ pub struct Connection {
     pub inbox_prefix: String,
     /// `NATS_DURABLE`: the name of its durable consumer on every stream it consumes.
     pub durable: String,
-    /// The streams it consumes, by name, in `consumes` order.
-    pub streams: Vec<String>,
+}
+
+/// The broker's headless Service, which names each server.
+pub fn headless_name() -> String {
+    format!("{}-headless", d::NAME)
 }
 
 /// The stream of a topic (also a Kubernetes object name).
@@ -160,8 +163,14 @@ fn inbox(user: &str) -> String {
 }
 
 /// The broker, when any service publishes or consumes (or `external_topics` are
-/// declared and consumed).
-pub fn broker(services: &[Service], external_topics: &[String]) -> Option<Broker> {
+/// declared and consumed). `publishers` and `subscribers` are the platform's: topic → its
+/// publisher, topic → its consumers.
+pub fn broker(
+    services: &[Service],
+    publishers: &IndexMap<String, String>,
+    subscribers: &IndexMap<String, Vec<String>>,
+    external_topics: &[String],
+) -> Option<Broker> {
     let participants: Vec<&Service> = services
         .iter()
         .filter(|s| !s.publishes.is_empty() || !s.consumes.is_empty())
@@ -169,28 +178,19 @@ pub fn broker(services: &[Service], external_topics: &[String]) -> Option<Broker
     if participants.is_empty() {
         return None;
     }
-    // Publishers' topics first, then external ones, then what is only consumed.
-    let topics = participants
-        .iter()
-        .flat_map(|s| &s.publishes)
+    // Published topics first, then external ones, then what is only consumed.
+    let topics = publishers
+        .keys()
         .chain(external_topics)
-        .chain(participants.iter().flat_map(|s| &s.consumes));
+        .chain(subscribers.keys());
     let mut streams: IndexMap<&str, Stream> = IndexMap::new();
     for topic in topics {
         streams.entry(topic).or_insert_with(|| Stream {
             name: stream_name(topic),
             topic: topic.clone(),
-            publisher: None,
-            consumers: Vec::new(),
+            publisher: publishers.get(topic).cloned(),
+            consumers: subscribers.get(topic).cloned().unwrap_or_default(),
         });
-    }
-    for s in &participants {
-        for t in &s.publishes {
-            streams[t.as_str()].publisher = Some(s.name.clone());
-        }
-        for t in &s.consumes {
-            streams[t.as_str()].consumers.push(s.name.clone());
-        }
     }
     let users = participants
         .iter()
@@ -219,7 +219,7 @@ pub fn broker(services: &[Service], external_topics: &[String]) -> Option<Broker
         vec!["$JS.API.>".into()],
         vec!["_INBOX.>".into()],
     );
-    let headless = format!("{}-headless", d::NAME);
+    let headless = headless_name();
     Some(Broker {
         name: d::NAME,
         replicas: d::REPLICAS,
@@ -306,8 +306,8 @@ pub fn here(broker: &Broker, at: &Place<'_>, addons: &super::Addons) -> BrokerHe
 
 fn monitoring_endpoint(namespace: &str) -> String {
     format!(
-        "{}-headless.{namespace}.svc.cluster.local:{}",
-        d::NAME,
+        "{}.{namespace}.svc.cluster.local:{}",
+        headless_name(),
         d::MONITOR_PORT
     )
 }
@@ -337,7 +337,6 @@ pub fn connection(service: &Service) -> Option<Connection> {
         secret: secret(&service.name),
         inbox_prefix: inbox(&service.name),
         durable: service.name.clone(),
-        streams: service.consumes.iter().map(|t| stream_name(t)).collect(),
     })
 }
 

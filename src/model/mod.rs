@@ -746,7 +746,7 @@ impl Model {
         let external_topics: Vec<String> =
             p.external_topics.iter().map(|t| t.value.clone()).collect();
         let addons = Addons::new(mesh, p.gateway.as_ref());
-        let broker = events::broker(&services, &external_topics);
+        let broker = events::broker(&services, &publishers, &subscribers, &external_topics);
         if let Some(b) = &broker {
             let runbook = observability::runbook_url(&repository, &revision, b.name);
             for e in &mut environments {

@@ -151,7 +151,7 @@ pub fn broker_names_are_free(spec: &Spec, out: &mut Vec<Diagnostic>) {
     }
     let taken = [
         broker::NAME.to_string(),
-        format!("{}-headless", broker::NAME),
+        crate::model::events::headless_name(),
     ];
     for s in &spec.services {
         if taken.contains(&s.name.value) {

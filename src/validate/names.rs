@@ -63,18 +63,7 @@ fn label_part(s: &str) -> bool {
 /// A label key: `name` or `prefix/name`, the prefix a lowercase DNS subdomain.
 fn label_key(s: &str) -> bool {
     match s.split_once('/') {
-        Some((prefix, name)) => {
-            prefix.len() <= 253
-                && prefix.split('.').all(|l| {
-                    !l.is_empty()
-                        && l.len() <= LABEL_MAX
-                        && l.chars()
-                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                        && !l.starts_with('-')
-                        && !l.ends_with('-')
-                })
-                && label_part(name)
-        }
+        Some((prefix, name)) => dns_name(prefix) && label_part(name),
         None => label_part(s),
     }
 }
@@ -238,14 +227,16 @@ pub fn names_are_dns_labels(spec: &Spec, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Lowercase DNS labels separated by dots, at most `HOST_MAX` characters in all.
+fn dns_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= HOST_MAX
+        && s.split('.')
+            .all(|l| dns_label_problem(l, LABEL_MAX).is_none() || is_digit_label(l))
+}
+
 fn check_hostname(out: &mut Vec<Diagnostic>, host: &Spanned<String>) {
-    let ok = !host.value.is_empty()
-        && host.value.len() <= HOST_MAX
-        && host
-            .value
-            .split('.')
-            .all(|l| dns_label_problem(l, LABEL_MAX).is_none() || is_digit_label(l));
-    if !ok {
+    if !dns_name(&host.value) {
         out.push(
             Diagnostic::error(
                 host.span.clone(),

@@ -545,13 +545,11 @@ fn backlog_triggers(
     s: &crate::model::Service,
     backlog: i64,
 ) {
+    let mut fail = |why: String| fails.push(Finding::fail(scaler.place(), why));
     if !scaler.is("ScaledObject") {
-        fails.push(Finding::fail(
-            scaler.place(),
-            format!(
-                "service.toml scales {} on its backlog, but this HPA sees only CPU and memory",
-                s.name
-            ),
+        fail(format!(
+            "service.toml scales {} on its backlog, but this HPA sees only CPU and memory",
+            s.name
         ));
         return;
     }
@@ -563,28 +561,21 @@ fn backlog_triggers(
                 && str_at(t, &["metadata", "stream"]) == Some(stream.as_str())
         });
         let Some(t) = found else {
-            fails.push(Finding::fail(
-                scaler.place(),
-                format!(
-                    "{} consumes {topic}, but no trigger watches the stream {stream}",
-                    s.name
-                ),
+            fail(format!(
+                "{} consumes {topic}, but no trigger watches the stream {stream}",
+                s.name
             ));
             continue;
         };
         if str_at(t, &["metadata", "consumer"]) != Some(s.name.as_str()) {
-            fails.push(Finding::fail(
-                scaler.place(),
-                format!(
-                    "the trigger on {stream} watches another consumer than {}'s own",
-                    s.name
-                ),
+            fail(format!(
+                "the trigger on {stream} watches another consumer than {}'s own",
+                s.name
             ));
         }
         if str_at(t, &["metadata", "lagThreshold"]) != Some(backlog.to_string().as_str()) {
-            fails.push(Finding::fail(
-                scaler.place(),
-                format!("the trigger on {stream} does not scale at autoscale.backlog = {backlog}"),
+            fail(format!(
+                "the trigger on {stream} does not scale at autoscale.backlog = {backlog}"
             ));
         }
     }
