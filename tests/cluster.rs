@@ -54,19 +54,55 @@ struct Environment {
     objects: Vec<Object>,
 }
 
-/// The Applications in argocd/<env>/, in file order.
-fn applications(tree: &Path, env: &str) -> Vec<Object> {
-    let dir = tree.join("argocd").join(env);
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    files.retain(|f| f.extension().is_some_and(|e| e == "yaml" || e == "yml"));
-    files.sort();
-    files
-        .iter()
-        .flat_map(|f| parse("argocd", &std::fs::read_to_string(f).unwrap_or_default()))
+/// The Applications the root Application of `env` (argocd/root-<env>.yaml) applies, built
+/// as Argo CD builds them: `kubectl kustomize` of its path, after appending the root
+/// Application's own `kustomize.patches` to the kustomization there (Argo CD merges inline
+/// patches into the repository's kustomization).
+fn applications(tree: &Path, env: &str) -> Result<Vec<Object>, String> {
+    let root_file = tree.join("argocd").join(format!("root-{env}.yaml"));
+    let root = std::fs::read_to_string(&root_file)
+        .map_err(|e| format!("no root Application {}: {e}", root_file.display()))?;
+    let root = parse("root", &root)
+        .into_iter()
+        .find(|o| o.is("argoproj.io", "Application"))
+        .ok_or_else(|| format!("{} holds no Application", root_file.display()))?;
+    root_applications(tree, &root)
+}
+
+/// What the root Application `root` applies from `tree` (see `applications`).
+pub fn root_applications(tree: &Path, root: &Object) -> Result<Vec<Object>, String> {
+    let source = at(root.spec(), &["source"]);
+    let dir = tree.join(text(source, &["path"]));
+    let copy = tempfile::tempdir().map_err(|e| e.to_string())?;
+    for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.is_file() {
+            std::fs::copy(
+                &path,
+                copy.path().join(path.file_name().unwrap_or_default()),
+            )
+            .map_err(|e| e.to_string())?;
+        }
+    }
+    let file = copy.path().join("kustomization.yaml");
+    let mut kustomization: serde_yaml_ng::Value = std::fs::read_to_string(&file)
+        .map_err(|e| format!("{}: no kustomization.yaml ({e})", dir.display()))
+        .and_then(|t| serde_yaml_ng::from_str(&t).map_err(|e| e.to_string()))?;
+    let inline = items(source, &["kustomize", "patches"]);
+    if let Some(map) = kustomization.as_mapping_mut() {
+        let patches = map
+            .entry("patches".into())
+            .or_insert_with(|| serde_yaml_ng::Value::Sequence(Vec::new()));
+        if let Some(list) = patches.as_sequence_mut() {
+            list.extend(inline.iter().cloned());
+        }
+    }
+    let text = serde_yaml_ng::to_string(&kustomization).map_err(|e| e.to_string())?;
+    std::fs::write(&file, text).map_err(|e| e.to_string())?;
+    Ok(parse(root.name(), &kustomize_text(copy.path())?)
+        .into_iter()
         .filter(|o| o.is("argoproj.io", "Application"))
-        .collect()
+        .collect())
 }
 
 /// The YAML each Application of each environment builds (key `env/application`), or why not.
@@ -143,7 +179,13 @@ fn build(tree: &Path, model: &Model) -> (Vec<Environment>, Vec<String>) {
     let envs: Vec<(String, Vec<Object>)> = model
         .environments
         .iter()
-        .map(|e| (e.name.clone(), applications(tree, &e.name)))
+        .map(|e| {
+            let apps = applications(tree, &e.name).unwrap_or_else(|err| {
+                problems.push(format!("{}: {err}", e.name));
+                Vec::new()
+            });
+            (e.name.clone(), apps)
+        })
         .collect();
     let mut built = build_sources(tree, &envs);
     let mut out = Vec::new();
@@ -265,8 +307,9 @@ fn check(label: &str, spec: &Path) -> Outcome {
             count("HorizontalPodAutoscaler"),
         ));
         outcome.findings.extend(
-            checks::all(&env.applications, &env.objects)
+            checks::applications_stay_in_the_project(&env.applications, &model.platform.name)
                 .into_iter()
+                .chain(checks::all(&env.applications, &env.objects))
                 .map(|f| format!("{label} {}: {f}", env.name)),
         );
         outcome.findings.extend(
@@ -327,4 +370,44 @@ fn the_every_key_platform_passes_the_cluster_checks() {
         .map(|(label, dir)| check(label, &dir.path().join("service.toml")))
         .collect();
     assert_clean(outcomes);
+}
+
+/// An Application file added under argocd/<env>/ that names another project (here
+/// `default`, which may deploy anywhere) still runs in the platform's project once the
+/// root Application applies it; without the root Application's patch it would not.
+#[test]
+fn the_repository_cannot_widen_its_own_permissions() {
+    let spec = example("shop");
+    let model = crate::common::model_of_file(&spec);
+    let out = generate(&spec);
+    let tree = out.path();
+    let env = &model.environments[0].name;
+    let dir = tree.join("argocd").join(env);
+    std::fs::write(
+        dir.join("rogue.yaml"),
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: rogue\n  namespace: argocd\nspec:\n  project: default\n  source: {repoURL: https://example.com/x.git, path: ., targetRevision: main}\n  destination: {server: https://kubernetes.default.svc, namespace: kube-system}\n",
+    )
+    .unwrap();
+    let kustomization = dir.join("kustomization.yaml");
+    let listed = std::fs::read_to_string(&kustomization).unwrap() + "  - rogue.yaml\n";
+    std::fs::write(&kustomization, listed).unwrap();
+
+    let root_file = tree.join("argocd").join(format!("root-{env}.yaml"));
+    let root = objects::parse("root", &std::fs::read_to_string(&root_file).unwrap()).remove(0);
+    let apps = root_applications(tree, &root).unwrap();
+    assert!(
+        apps.iter().any(|a| a.name() == "rogue"),
+        "the added Application is applied"
+    );
+    let found = checks::applications_stay_in_the_project(&apps, &model.platform.name);
+    assert!(found.is_empty(), "{found:?}");
+
+    // The same files under a root Application without its patch.
+    let mut bare = root.clone();
+    if let Some(source) = bare.value["spec"]["source"].as_mapping_mut() {
+        source.remove("kustomize");
+    }
+    let apps = root_applications(tree, &bare).unwrap();
+    let found = checks::applications_stay_in_the_project(&apps, &model.platform.name);
+    assert_eq!(found.len(), 1, "{found:?}");
 }

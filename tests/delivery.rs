@@ -429,7 +429,8 @@ fn argocd_root_application_per_environment() {
                 destinations(&root_project).contains(&destination(&root["spec"]["destination"])),
                 "{path}"
             );
-            // The folder holds exactly the environment's Applications, not the root itself.
+            // The folder holds exactly the environment's Applications and the kustomization
+            // listing them, not the root itself.
             let children: BTreeSet<&String> = g
                 .files
                 .keys()
@@ -442,6 +443,7 @@ fn argocd_root_application_per_environment() {
                 .map(|s| format!("{folder}/{}.yaml", s.name))
                 .collect();
             wanted.insert(format!("{folder}/_platform.yaml"));
+            wanted.insert(format!("{folder}/kustomization.yaml"));
             assert_eq!(children, wanted.iter().collect(), "{path}");
             assert!(!path.starts_with(&format!("{folder}/")));
             expected_files.insert(path);

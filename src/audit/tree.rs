@@ -362,8 +362,11 @@ impl Tree {
     /// or applied (patches).
     fn load_kustomize(&mut self, layout: &Layout) {
         let deployed = |path: &str, helm: bool| !(helm && layout.owner(path).service.is_some());
+        // argocd/ holds Argo CD's own objects (read by `load_others`), which the root
+        // Applications build into Argo CD's namespace, not into an environment.
         let mut queue: std::collections::VecDeque<String> = layout
             .paths()
+            .filter(|p| !p.starts_with("argocd/"))
             .filter(|p| is_kustomization(p) && deployed(p, self.helm))
             .map(str::to_string)
             .collect();

@@ -46,7 +46,7 @@ pub fn capabilities(
     let mut out = vec![capability(
         "Argo CD",
         "the Applications in `argocd/`",
-        "2.x, 3.x (`RespectIgnoreDifferences`, `jqPathExpressions`)",
+        "2.9 or later, 3.x (`RespectIgnoreDifferences`, `jqPathExpressions`; the root Applications' inline Kustomize `patches`)",
         "kubectl get crd applications.argoproj.io appprojects.argoproj.io",
     )];
     if rollouts {

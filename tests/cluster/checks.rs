@@ -68,6 +68,23 @@ pub fn one_application_per_object(objects: &[Object]) -> Vec<String> {
         .collect()
 }
 
+/// The repository cannot widen its own permissions: every Application the root applies
+/// belongs to the platform's project `project`, whose sources and destinations only an
+/// admin changes (any other project, `default` included, may reach further).
+pub fn applications_stay_in_the_project(applications: &[Object], project: &str) -> Vec<String> {
+    applications
+        .iter()
+        .filter(|a| text(a.spec(), &["project"]) != project)
+        .map(|a| {
+            format!(
+                "Application {} runs in the project `{}`, not the platform's `{project}`: the repository widened its own permissions",
+                a.name(),
+                text(a.spec(), &["project"])
+            )
+        })
+        .collect()
+}
+
 /// The namespace holds data: Argo CD neither prunes nor deletes it (its Namespace says
 /// `Delete=false` and `Prune=false`), and it exists with its Pod Security and sidecar
 /// labels before any Pod: the one Application applying the Namespace object may create
@@ -1654,5 +1671,20 @@ spec:
             &pointer_steps("/spec/http/1/route/0/weight/x"),
             &path
         ));
+    }
+
+    #[test]
+    fn an_application_outside_the_project_is_found() {
+        let apps = parse(
+            "root",
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: api-dev}\nspec: {project: demo}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: rogue}\nspec: {project: default}\n",
+        );
+        assert!(applications_stay_in_the_project(&apps[..1], "demo").is_empty());
+        let found = applications_stay_in_the_project(&apps, "demo");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("rogue") && found[0].contains("`default`"),
+            "{found:?}"
+        );
     }
 }
