@@ -611,13 +611,13 @@ const BREAKAGES: &[Breakage] = &[
     (
         "a password in a ConfigMap",
         &["no_secrets_in_images"],
-        "deploy/base/user-profiles/configmap.yaml",
+        "deploy/base/user-profiles/kustomization.yaml",
         |d| {
             edit(
                 d,
-                "deploy/base/user-profiles/configmap.yaml",
-                "data: {}",
-                "data:\n  DB_PASSWORD: hunter2",
+                "deploy/base/user-profiles/kustomization.yaml",
+                "  - name: user-profiles-config\n",
+                "  - name: user-profiles-config\n    literals:\n      - DB_PASSWORD=\"hunter2\"\n",
             );
         },
     ),

@@ -91,6 +91,50 @@ fn yaml(files: &Files, path: &str) -> serde_yaml_ng::Value {
     serde_yaml_ng::from_str(&files[path]).unwrap_or_else(|e| panic!("{path}: {e}\n{}", files[path]))
 }
 
+/// What kustomize makes of the literal `key` of the configMapGenerator `name`: the text
+/// after the first `=`, less one pair of enclosing quotes (kustomize's `removeQuotes`).
+fn setting(kustomization: &serde_yaml_ng::Value, name: &str, key: &str) -> Option<String> {
+    let generator = kustomization["configMapGenerator"]
+        .as_sequence()?
+        .iter()
+        .find(|g| g["name"].as_str() == Some(name))?;
+    generator["literals"].as_sequence()?.iter().find_map(|l| {
+        let (k, v) = l.as_str()?.split_once('=')?;
+        let b = v.as_bytes();
+        let quoted = b.len() >= 2 && b[0] == b[b.len() - 1] && matches!(b[0], b'"' | b'\'');
+        (k == key).then(|| if quoted { &v[1..v.len() - 1] } else { v }.to_string())
+    })
+}
+
+/// The real kustomize reads the settings back exactly, whatever quotes, `=`, line breaks
+/// or unicode they hold.
+#[test]
+fn settings_reach_the_config_map_exactly() {
+    let value = "\"quoted\" 'single' a=b\nline\r\n${HOME} #x: - é漢字🚀 \"";
+    let mut doc: toml_edit::DocumentMut = crate::common::minimal("").parse().unwrap();
+    let mut env = toml_edit::InlineTable::new();
+    env.insert("GREETING", value.into());
+    env.insert("EMPTY", "".into());
+    env.insert("QUOTES", "''".into());
+    doc["services"]["api"]["env"] = toml_edit::value(env);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("service.toml"), doc.to_string()).unwrap();
+    let out = crate::common::generate(&dir.path().join("service.toml"));
+    let built = crate::common::kustomize(&out.path().join("deploy/base/api"));
+    let config = built
+        .iter()
+        .find(|o| {
+            o["kind"] == "ConfigMap"
+                && o["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("api-config-"))
+        })
+        .expect("a hash-suffixed api-config");
+    assert_eq!(config["data"]["GREETING"].as_str(), Some(value));
+    assert_eq!(config["data"]["EMPTY"].as_str(), Some(""));
+    assert_eq!(config["data"]["QUOTES"].as_str(), Some("''"));
+}
+
 fn blueprint_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let write = |rel: &str, text: &str| {
@@ -155,8 +199,11 @@ proptest! {
         prop_assert!(!run.replace("${{ '${{' }}", "").contains("${{"), "{}", run);
 
         // Built-in blueprints carry the same values.
-        let configmap = yaml(&files, "deploy/base/api/configmap.yaml");
-        prop_assert_eq!(configmap["data"]["GREETING"].as_str(), Some(env_value.as_str()));
+        let kustomization = yaml(&files, "deploy/base/api/kustomization.yaml");
+        prop_assert_eq!(
+            setting(&kustomization, "api-config", "GREETING"),
+            Some(env_value.clone())
+        );
         let deployment = yaml(&files, "deploy/base/api/deployment.yaml");
         prop_assert_eq!(
             deployment["metadata"]["annotations"]["bulkhead.dev/description"].as_str(),

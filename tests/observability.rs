@@ -1094,7 +1094,16 @@ fn monitors_and_rules_select_each_service() {
                 "{label}: {base}: {file} not listed"
             );
             // The dashboard ConfigMap is made from the JSON beside the kustomization.
-            let generator = &kustomization["configMapGenerator"][0];
+            let generator = kustomization["configMapGenerator"]
+                .as_sequence()
+                .and_then(|g| {
+                    g.iter().find(|g| {
+                        g["name"]
+                            .as_str()
+                            .is_some_and(|n| n.ends_with("-dashboard"))
+                    })
+                })
+                .expect("a dashboard generator");
             assert_eq!(
                 generator["files"][0].as_str().unwrap(),
                 format!(

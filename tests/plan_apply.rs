@@ -206,7 +206,7 @@ fn removed_service_files_are_deleted_unless_edited() {
         .assert()
         .success();
     let dockerfile = dir.path().join("services/worker/Dockerfile");
-    let config = dir.path().join("deploy/base/worker/configmap.yaml");
+    let config = dir.path().join("deploy/base/worker/kustomization.yaml");
     assert!(dockerfile.is_file() && config.is_file());
     std::fs::write(&dockerfile, "# mine now\n").unwrap();
 
@@ -218,7 +218,7 @@ fn removed_service_files_are_deleted_unless_edited() {
     assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
     let text = stdout(&result);
     assert!(
-        text.contains("delete deploy/base/worker/configmap.yaml"),
+        text.contains("delete deploy/base/worker/kustomization.yaml"),
         "{text}"
     );
     assert!(text.contains("keep services/worker/Dockerfile"), "{text}");

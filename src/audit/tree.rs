@@ -622,7 +622,7 @@ impl Tree {
             if let Some((key, value)) = literal.as_str().and_then(|l| l.split_once('=')) {
                 data.insert(
                     Value::String(key.to_string()),
-                    Value::String(value.to_string()),
+                    Value::String(unquote_literal(value).to_string()),
                 );
             }
         }
@@ -822,6 +822,16 @@ fn make_doc(
         service: owner.service,
         env: owner.env,
         helm: false,
+    }
+}
+
+/// A literal's value as kustomize reads it: one pair of enclosing quotes removed.
+fn unquote_literal(value: &str) -> &str {
+    let b = value.as_bytes();
+    if b.len() >= 2 && b[0] == b[b.len() - 1] && matches!(b[0], b'"' | b'\'') {
+        &value[1..value.len() - 1]
+    } else {
+        value
     }
 }
 

@@ -22,6 +22,7 @@ pub fn all(applications: &[Object], objects: &[Object]) -> Vec<String> {
     out.extend(autoscalers_scale_what_exists(objects));
     out.extend(argocd_leaves_controller_fields_alone(applications, objects));
     out.extend(namespaces_are_kept_and_labelled(applications, objects));
+    out.extend(config_maps_read_exist(objects));
     out
 }
 
@@ -66,6 +67,32 @@ pub fn one_application_per_object(objects: &[Object]) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// A Pod whose `envFrom` names a ConfigMap that is not there never starts
+/// (CreateContainerConfigError): a workload kustomize does not know (a Rollout) keeps the
+/// unhashed name of a generated ConfigMap unless told where it names ConfigMaps.
+pub fn config_maps_read_exist(objects: &[Object]) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in objects.iter().filter(|o| o.is_workload()) {
+        for c in w.containers() {
+            for from in items(c, &["envFrom"]) {
+                let reference = at(from, &["configMapRef"]);
+                let name = text(reference, &["name"]);
+                let optional = at(reference, &["optional"]).as_bool() == Some(true);
+                if name.is_empty() || optional {
+                    continue;
+                }
+                if find(objects, w.namespace(), "", "ConfigMap", name).is_none() {
+                    out.push(format!(
+                        "{} reads ConfigMap {name} (envFrom), which is not deployed: its Pods never start",
+                        w.describe()
+                    ));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The repository cannot widen its own permissions: every Application the root applies
@@ -1686,5 +1713,19 @@ spec:
             found[0].contains("rogue") && found[0].contains("`default`"),
             "{found:?}"
         );
+    }
+
+    #[test]
+    fn a_config_map_read_but_not_deployed_is_found() {
+        let objects = parse(
+            "app",
+            "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: api, namespace: d}\nspec:\n  template:\n    spec:\n      containers:\n        - name: api\n          envFrom: [{configMapRef: {name: api-config}}]\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: api-config-5f2bk7t9c4, namespace: d}\n",
+        );
+        let found = config_maps_read_exist(&objects);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("Rollout d/api") && found[0].contains("api-config"));
+        let mut fixed = objects.clone();
+        fixed[1].value["metadata"]["name"] = "api-config".into();
+        assert!(config_maps_read_exist(&fixed).is_empty());
     }
 }

@@ -41,6 +41,8 @@ spec:
         app.kubernetes.io/version: {{ $root.Chart.AppVersion | quote }}
       annotations:
         kubectl.kubernetes.io/default-container: {{ $name | quote }}
+        # The settings' checksum: a changed setting rolls the Pods that read them.
+        checksum/config: {{ include (print $root.Template.BasePath "/configmap.yaml") $root | sha256sum | quote }}
         {{- if $v.mesh.enabled }}
         # Where the app serves its metrics; the Istio sidecar merges them with Envoy's.
         prometheus.io/scrape: "true"
