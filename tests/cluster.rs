@@ -278,6 +278,13 @@ fn check(label: &str, spec: &Path) -> Outcome {
             consumes: s.consumes.clone(),
         })
         .collect();
+    // The public prefixes as service.toml declares them.
+    let apis: Vec<(String, Vec<String>)> = model
+        .services
+        .iter()
+        .filter(|s| !s.apis.is_empty())
+        .map(|s| (s.name.clone(), s.apis.clone()))
+        .collect();
     let (envs, problems) = build(tree, &model);
     outcome
         .findings
@@ -312,6 +319,19 @@ fn check(label: &str, spec: &Path) -> Outcome {
                 .chain(checks::all(&env.applications, &env.objects))
                 .map(|f| format!("{label} {}: {f}", env.name)),
         );
+        if let Some(host) = model
+            .environments
+            .iter()
+            .find(|e| e.name == env.name)
+            .and_then(|e| e.host.as_deref())
+            .filter(|_| model.platform.mesh == bulkhead::spec::Mesh::Istio)
+        {
+            outcome.findings.extend(
+                checks::public_paths_reach_their_service(&env.objects, host, &apis)
+                    .into_iter()
+                    .map(|f| format!("{label} {} (gateway): {f}", env.name)),
+            );
+        }
         outcome.findings.extend(
             events::all(&declared, &model.platform.external_topics, &env.objects)
                 .into_iter()

@@ -409,7 +409,7 @@ fn add_service_refuses_what_would_be_invalid_and_leaves_the_file_alone() {
             "service name `Billing` is not a valid DNS-1123 label",
         ),
         (
-            &["billing", "--runtime", "go", "--apis", "/api/v2"],
+            &["billing", "--runtime", "go", "--apis", "/api/"],
             "collides with api",
         ),
         (&["billing"], "missing --runtime"),

@@ -1043,22 +1043,34 @@ fn check_mesh_routing(model: &Model, env: &BuiltEnv, svc: &Service, objects: &[V
     match (&env.host, svc.apis.is_empty()) {
         (Some(h), false) => {
             let public = public.unwrap_or_else(|| panic!("{at}: no {public_name}"));
-            assert_eq!(strings(&public["spec"]["hosts"]), [h.as_str()], "{at}");
+            // A delegate of the environment's route table: no hosts or gateways of its own.
+            assert!(public["spec"]["hosts"].is_null(), "{at}");
+            assert!(public["spec"]["gateways"].is_null(), "{at}");
             let gateway = format!("{}-gateway", model.platform.name);
+            assert!(find(&env.platform, "Gateway", &gateway).is_some(), "{at}");
+            let table = get(
+                &env.platform,
+                "VirtualService",
+                &format!("{}-routes", model.platform.name),
+                at,
+            );
+            assert_eq!(strings(&table["spec"]["hosts"]), [h.as_str()], "{at}");
             assert_eq!(
-                strings(&public["spec"]["gateways"]),
-                [format!("{}/{gateway}", env.namespace)],
+                strings(&table["spec"]["gateways"]),
+                [gateway.as_str()],
                 "{at}"
             );
-            assert!(find(&env.platform, "Gateway", &gateway).is_some(), "{at}");
+            let delegated: usize = seq(&table["spec"]["http"])
+                .iter()
+                .filter(|r| r["delegate"]["name"].as_str() == Some(public_name.as_str()))
+                .count();
+            assert_eq!(
+                delegated,
+                svc.apis.len(),
+                "{at}: one route per `apis` prefix"
+            );
             let public_routes = routes(public, &host, svc, at);
-            let apis: BTreeSet<String> = svc.apis.iter().cloned().collect();
-            for route in &public_routes {
-                assert_eq!(
-                    route.prefixes, apis,
-                    "{at}: every route is the public prefixes"
-                );
-            }
+            assert!(public_routes.iter().all(|r| r.prefixes.is_empty()), "{at}");
             check_routes(&public_routes, release.strategy, at);
         }
         _ => assert!(public.is_none(), "{at}: {public_name} without host or apis"),

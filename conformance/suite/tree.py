@@ -139,11 +139,12 @@ class Tree:
         return out
 
     def plain_manifest_files(self) -> list[Path]:
-        """YAML outside what the builds cover: not deploy/ (kustomize), helm/, workflows."""
+        """YAML outside what the builds cover: not deploy/ (kustomize), helm/, workflows;
+        not a kustomization (argocd/<env>/'s lists the Applications read here one by one)."""
         out = []
         for p in self.yaml_files():
             top = Path(self.rel(p)).parts[0]
-            if top in ("deploy", "helm", ".github"):
+            if top in ("deploy", "helm", ".github") or p.name in KUSTOMIZATION_NAMES:
                 continue
             out.append(p)
         return out

@@ -247,6 +247,8 @@ pub struct Environment {
     pub production: bool,
     /// The event broker here, when the platform has one.
     pub broker: Option<events::BrokerHere>,
+    /// With the mesh and a host: the public route table, the longest prefix first.
+    pub routes: Vec<traffic::GatewayRoute>,
 }
 
 /// One service: `service` in `__service__` blueprints, an item of `services`.
@@ -675,6 +677,7 @@ impl Model {
                     first: index == 0,
                     production: index == last,
                     broker: None,
+                    routes: Vec::new(),
                     name: env_name,
                 }
             })
@@ -774,7 +777,6 @@ impl Model {
             for (e, here) in environments.iter().zip(s.environments.values_mut()) {
                 here.traffic = traffic::Traffic::new(&traffic::TrafficInput {
                     mesh,
-                    platform: &name,
                     service: &s.name,
                     namespace: &e.namespace,
                     host: e.host.as_deref(),
@@ -809,6 +811,15 @@ impl Model {
                     runbook_url: &s.runbook_url,
                     workload_kind: here.traffic.workload.kind,
                 });
+            }
+        }
+        if mesh == Mesh::Istio {
+            for e in environments.iter_mut().filter(|e| e.host.is_some()) {
+                e.routes = traffic::gateway_routes(
+                    services
+                        .iter()
+                        .map(|s| (s.name.as_str(), s.apis.as_slice())),
+                );
             }
         }
         let scales_on_backlog = services

@@ -173,12 +173,83 @@ pub struct BlueGreenStrategy {
 pub struct View {
     /// `{service}`, or `{service}-public` for the public paths.
     pub name: String,
-    /// The hosts it routes: the in-cluster name, or the environment's public host.
+    /// The public paths' VirtualService: a delegate of the environment's route table
+    /// (`GatewayRoute`), without hosts or gateways of its own.
+    pub public: bool,
+    /// The hosts it routes: the in-cluster name; none for the public delegate.
     pub hosts: Vec<String>,
-    /// `mesh` inside the mesh, or the environment's Gateway (`{namespace}/{platform}-gateway`).
+    /// `mesh`; none for the public delegate.
     pub gateways: Vec<String>,
-    /// Path prefixes matched (the public `apis`); empty inside the mesh.
-    pub prefixes: Vec<String>,
+}
+
+/// One route of an environment's public route table: the VirtualService bound to the
+/// environment's Gateway and host, which hands each `apis` prefix to the service's public
+/// VirtualService (Istio delegation). One table orders every service's prefixes, most
+/// specific first, as a gateway routes; VirtualServices merged on one host would be
+/// evaluated in creation order instead.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct GatewayRoute {
+    /// `{service}-{n}`: the service's n-th `apis` entry.
+    pub name: String,
+    /// The service answering it.
+    pub service: String,
+    /// The `apis` entry.
+    pub prefix: String,
+    /// How the prefix matches whole path segments: `/orders` is the path `/orders` and
+    /// everything under `/orders/` (never `/orders-admin`); a prefix ending in `/` (the
+    /// root `/` included) is itself a segment boundary.
+    pub matches: Vec<UriMatch>,
+    /// The service's public VirtualService, `{service}-public`.
+    pub delegate: String,
+}
+
+/// One `uri` match of a route: exactly one of the two.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct UriMatch {
+    /// The whole path.
+    pub exact: Option<String>,
+    /// The path's beginning.
+    pub prefix: Option<String>,
+}
+
+/// The public route table of an environment: every service's `apis`, the longest prefix
+/// first (ties cannot happen: validation refuses a prefix two services share).
+pub fn gateway_routes<'a>(
+    services: impl IntoIterator<Item = (&'a str, &'a [String])>,
+) -> Vec<GatewayRoute> {
+    let mut out: Vec<GatewayRoute> = services
+        .into_iter()
+        .flat_map(|(service, apis)| {
+            apis.iter().enumerate().map(move |(i, api)| GatewayRoute {
+                name: format!("{service}-{}", i + 1),
+                service: service.to_string(),
+                prefix: api.clone(),
+                matches: if api.ends_with('/') {
+                    vec![UriMatch {
+                        exact: None,
+                        prefix: Some(api.clone()),
+                    }]
+                } else {
+                    vec![
+                        UriMatch {
+                            exact: Some(api.clone()),
+                            prefix: None,
+                        },
+                        UriMatch {
+                            exact: None,
+                            prefix: Some(format!("{api}/")),
+                        },
+                    ]
+                },
+                delegate: format!("{service}-public"),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        let key = |r: &GatewayRoute| r.prefix.trim_end_matches('/').len();
+        key(b).cmp(&key(a)).then_with(|| a.prefix.cmp(&b.prefix))
+    });
+    out
 }
 
 /// One HTTP route of a VirtualService.
@@ -204,7 +275,6 @@ pub struct Destination {
 /// What one service in one environment is routed from.
 pub struct TrafficInput<'a> {
     pub mesh: Mesh,
-    pub platform: &'a str,
     pub service: &'a str,
     pub namespace: &'a str,
     pub host: Option<&'a str>,
@@ -320,16 +390,16 @@ impl Traffic {
         if mesh {
             virtual_services.push(View {
                 name: service.to_string(),
+                public: false,
                 hosts: vec![host.clone()],
                 gateways: vec!["mesh".into()],
-                prefixes: Vec::new(),
             });
-            if let Some(public) = public {
+            if public.is_some() {
                 virtual_services.push(View {
                     name: format!("{service}-public"),
-                    hosts: vec![public.to_string()],
-                    gateways: vec![format!("{}/{}-gateway", input.namespace, input.platform)],
-                    prefixes: input.apis.to_vec(),
+                    public: true,
+                    hosts: Vec::new(),
+                    gateways: Vec::new(),
                 });
             }
         }
@@ -403,6 +473,19 @@ pub fn authorized_paths(apis: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_route_table_puts_the_most_specific_prefix_first() {
+        let web = vec!["/".to_string()];
+        let orders = vec!["/api/orders".to_string(), "/api/".to_string()];
+        let routes = gateway_routes([("web", web.as_slice()), ("orders", orders.as_slice())]);
+        let order: Vec<&str> = routes.iter().map(|r| r.prefix.as_str()).collect();
+        assert_eq!(order, ["/api/orders", "/api/", "/"]);
+        assert_eq!(routes[0].matches[0].exact.as_deref(), Some("/api/orders"));
+        assert_eq!(routes[0].matches[1].prefix.as_deref(), Some("/api/orders/"));
+        assert_eq!(routes[2].matches.len(), 1);
+        assert_eq!(routes[2].delegate, "web-public");
+    }
 
     #[test]
     fn public_paths_never_widen_a_prefix() {

@@ -170,88 +170,32 @@ pub fn broker_names_are_free(spec: &Spec, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// `/a` is a path-prefix of `/a` and `/a/b`, not of `/ab`.
-fn path_prefix(prefix: &str, path: &str) -> bool {
-    let prefix = prefix.trim_end_matches('/');
-    let path = path.trim_end_matches('/');
-    prefix.is_empty() || path == prefix || path.starts_with(&format!("{prefix}/"))
-}
-
+/// Two services may not answer the same prefix (`/orders` and `/orders/` are one); nested
+/// prefixes are fine: the gateway routes the most specific first (a front end at `/`
+/// beside `/api/orders`).
 pub fn api_prefixes_unambiguous(spec: &Spec, out: &mut Vec<Diagnostic>) {
-    let apis: Vec<(&str, &Spanned<String>)> = spec
-        .services
-        .iter()
-        .flat_map(|s| s.apis.iter().map(move |a| (s.name.value.as_str(), a)))
-        .collect();
-    // By path without its trailing slash, so that each API looks up only the prefixes
-    // that can collide with it (its own path, its ancestors, its descendants) instead of
-    // comparing every pair: a platform of a thousand services has thousands of APIs.
-    let mut by_path: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, (_, api)) in apis.iter().enumerate() {
-        by_path
-            .entry(api.value.trim_end_matches('/'))
-            .or_default()
-            .push(i);
-    }
-    for (i, (svc, api)) in apis.iter().enumerate() {
-        let path = api.value.trim_end_matches('/');
-        let mut candidates: Vec<usize> = Vec::new();
-        // The same path, and every ancestor ("" is the root, "/").
-        let ancestors = path
-            .match_indices('/')
-            .map(|(at, _)| &path[..at])
-            .chain([path]);
-        for p in ancestors {
-            candidates.extend(by_path.get(p).into_iter().flatten());
-        }
-        // Every descendant: paths starting with `path/` (everything, under the root).
-        let below = format!("{path}/");
-        let end = format!("{path}0"); // '0' follows '/'
-        let descendants: Box<dyn Iterator<Item = (&&str, &Vec<usize>)>> = if path.is_empty() {
-            Box::new(by_path.iter().filter(|(p, _)| !p.is_empty()))
-        } else {
-            Box::new(by_path.range::<str, _>((
-                std::ops::Bound::Included(below.as_str()),
-                std::ops::Bound::Excluded(end.as_str()),
-            )))
-        };
-        for (_, found) in descendants {
-            candidates.extend(found);
-        }
-        candidates.retain(|&j| j < i);
-        candidates.sort_unstable();
-        candidates.dedup();
-        for j in candidates {
-            let (other_svc, other) = apis[j];
-            if *svc == other_svc {
-                continue;
+    let mut first: BTreeMap<&str, &str> = BTreeMap::new();
+    for s in &spec.services {
+        let svc = s.name.value.as_str();
+        for api in &s.apis {
+            let path = api.value.trim_end_matches('/');
+            match first.get(path) {
+                None => {
+                    first.insert(path, svc);
+                }
+                Some(&other_svc) if other_svc != svc => out.push(
+                    Diagnostic::error(
+                        api.span.clone(),
+                        format!(
+                            "API prefix `{}` of {svc} collides with {other_svc}",
+                            api.value
+                        ),
+                    )
+                    .label(format!("`{}` is also an API of {other_svc}", api.value))
+                    .help("the gateway routes each prefix to one service: give each service its own prefixes"),
+                ),
+                Some(_) => {}
             }
-            let reason = if path == other.value.trim_end_matches('/') {
-                format!("`{}` is also an API of {other_svc}", api.value)
-            } else if path_prefix(&other.value, &api.value) {
-                format!(
-                    "`{}` lies under `{}` of {other_svc}",
-                    api.value, other.value
-                )
-            } else if path_prefix(&api.value, &other.value) {
-                format!(
-                    "`{}` of {other_svc} lies under `{}`",
-                    other.value, api.value
-                )
-            } else {
-                continue;
-            };
-            out.push(
-                Diagnostic::error(
-                    api.span.clone(),
-                    format!(
-                        "API prefix `{}` of {svc} collides with {other_svc}",
-                        api.value
-                    ),
-                )
-                .label(reason)
-                .help("the gateway routes by prefix: give each service its own prefixes"),
-            );
         }
     }
 }
@@ -349,7 +293,8 @@ mod tests {
     use super::*;
     use crate::diagnostic::Source;
 
-    /// Every pair compared: what the indexed rule must report, in the same order.
+    /// Every earlier API compared: what the rule must report, in the same order — each API
+    /// whose path another service declared first.
     fn pairwise(spec: &Spec) -> Vec<(usize, String)> {
         let apis: Vec<(&str, &Spanned<String>)> = spec
             .services
@@ -358,15 +303,13 @@ mod tests {
             .collect();
         let mut out = Vec::new();
         for (i, (svc, api)) in apis.iter().enumerate() {
-            for (other_svc, other) in &apis[..i] {
-                let same = api.value.trim_end_matches('/') == other.value.trim_end_matches('/');
-                if svc != other_svc
-                    && (same
-                        || path_prefix(&other.value, &api.value)
-                        || path_prefix(&api.value, &other.value))
-                {
-                    out.push((api.span.start, other_svc.to_string()));
-                }
+            let first = apis[..i].iter().find(|(_, other)| {
+                api.value.trim_end_matches('/') == other.value.trim_end_matches('/')
+            });
+            if let Some((other_svc, _)) = first
+                && other_svc != svc
+            {
+                out.push((api.span.start, other_svc.to_string()));
             }
         }
         out
@@ -374,7 +317,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn the_index_finds_exactly_the_colliding_pairs(
+        fn exactly_the_prefixes_another_service_declared_first_collide(
             services in prop::collection::vec(
                 prop::collection::vec(
                     prop::collection::vec(prop::sample::select(vec!["a", "b", "ab"]), 0..4),

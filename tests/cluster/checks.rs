@@ -374,7 +374,10 @@ pub fn routes_reach_services_and_subsets(objects: &[Object]) -> Vec<String> {
                 let label = route_label(vs, protocol, i, route);
                 let mut weights = Vec::new();
                 let destinations = items(route, &["route"]);
-                if destinations.is_empty() && at(route, &["redirect"]).is_null() {
+                let delegate = at(route, &["delegate"]);
+                if !delegate.is_null() {
+                    out.extend(delegation(objects, vs, delegate, &label));
+                } else if destinations.is_empty() && at(route, &["redirect"]).is_null() {
                     out.push(format!("route: {label} has no destination"));
                 }
                 for d in destinations {
@@ -393,6 +396,179 @@ pub fn routes_reach_services_and_subsets(objects: &[Object]) -> Vec<String> {
                     ));
                 }
             }
+        }
+    }
+    out
+}
+
+/// Istio follows a `delegate` only to a VirtualService without hosts (one with hosts is a
+/// VirtualService of its own, not a delegate), and only one level deep.
+fn delegation(objects: &[Object], vs: &Object, delegate: &Value, label: &str) -> Vec<String> {
+    let name = text(delegate, &["name"]);
+    let namespace = match text(delegate, &["namespace"]) {
+        "" => vs.namespace(),
+        ns => ns,
+    };
+    let Some(target) = find(
+        objects,
+        namespace,
+        "networking.istio.io",
+        "VirtualService",
+        name,
+    ) else {
+        return vec![format!(
+            "route: {label} delegates to VirtualService {namespace}/{name}, which does not exist"
+        )];
+    };
+    let mut out = Vec::new();
+    if !items(target.spec(), &["hosts"]).is_empty()
+        || !items(target.spec(), &["gateways"]).is_empty()
+    {
+        out.push(format!(
+            "route: {label} delegates to {}, which has hosts or gateways: Istio does not use it as a delegate",
+            target.describe()
+        ));
+    }
+    if items(target.spec(), &["http"])
+        .iter()
+        .any(|r| !at(r, &["delegate"]).is_null())
+    {
+        out.push(format!(
+            "route: {label} delegates to {}, which delegates again: Istio follows one level",
+            target.describe()
+        ));
+    }
+    out
+}
+
+/// Whether a plain request (no headers) for `path` matches an HTTP route's `match` list
+/// (none: everything).
+fn route_matches(route: &Value, path: &str) -> bool {
+    let matches = items(route, &["match"]);
+    matches.is_empty()
+        || matches.iter().any(|m| {
+            if !at(m, &["headers"]).is_null() {
+                return false;
+            }
+            let uri = at(m, &["uri"]);
+            match (text(uri, &["exact"]), text(uri, &["prefix"])) {
+                ("", "") => at(uri, &["regex"]).is_null(),
+                (exact, "") => path == exact,
+                (_, prefix) => path.starts_with(prefix),
+            }
+        })
+}
+
+/// The Service a plain request for `path` on the public `host` reaches, as Istio's gateway
+/// routes it: the first matching route of the VirtualService bound to a gateway for the
+/// host, followed through its delegate; `Err` when several VirtualServices share the host
+/// (Istio orders them by creation time) or no route takes the path.
+fn public_route(objects: &[Object], host: &str, path: &str) -> Result<String, String> {
+    let bound: Vec<&Object> = of_kind(objects, "networking.istio.io", "VirtualService")
+        .filter(|vs| {
+            items(vs.spec(), &["gateways"])
+                .iter()
+                .any(|g| scalar(g) != "mesh")
+                && items(vs.spec(), &["hosts"])
+                    .iter()
+                    .any(|h| scalar(h) == host)
+        })
+        .collect();
+    let [root] = bound.as_slice() else {
+        return Err(format!(
+            "{} VirtualServices take {host} at the gateway ({}): Istio evaluates them in creation order, not by prefix",
+            bound.len(),
+            names(&bound)
+        ));
+    };
+    let mut vs = *root;
+    let mut routes = items(vs.spec(), &["http"]);
+    for _ in 0..2 {
+        let Some(route) = routes.iter().find(|r| route_matches(r, path)) else {
+            return Err(format!("no route of {} takes it (404)", vs.describe()));
+        };
+        let delegate = at(route, &["delegate"]);
+        if delegate.is_null() {
+            let to = items(route, &["route"])
+                .first()
+                .map(|d| text(d, &["destination", "host"]))
+                .unwrap_or_default();
+            return Ok(to.split('.').next().unwrap_or_default().to_string());
+        }
+        let namespace = match text(delegate, &["namespace"]) {
+            "" => vs.namespace(),
+            ns => ns,
+        };
+        let name = text(delegate, &["name"]);
+        vs = find(
+            objects,
+            namespace,
+            "networking.istio.io",
+            "VirtualService",
+            name,
+        )
+        .ok_or_else(|| format!("its delegate {namespace}/{name} does not exist"))?;
+        routes = items(vs.spec(), &["http"]);
+    }
+    Err(format!("{} delegates again", vs.describe()))
+}
+
+/// Every public path reaches the service whose `apis` prefix is the most specific one
+/// containing it (whole segments: `/orders` takes `/orders` and `/orders/x`, never
+/// `/orders-x`; `/orders/` only what lies under it): for each declared prefix, the paths
+/// at it, under it and beside it.
+/// `declared` is each service's `apis`, as service.toml says.
+pub fn public_paths_reach_their_service(
+    objects: &[Object],
+    host: &str,
+    declared: &[(String, Vec<String>)],
+) -> Vec<String> {
+    let owner = |path: &str| -> Option<&str> {
+        declared
+            .iter()
+            .flat_map(|(svc, apis)| apis.iter().map(move |a| (svc.as_str(), a)))
+            .filter(|(_, api)| {
+                // `/orders/` takes what lies under it, `/orders` itself too.
+                api.ends_with('/') && path.starts_with(api.as_str())
+                    || path == api.as_str()
+                    || path.starts_with(&format!("{api}/"))
+            })
+            .max_by_key(|(_, api)| api.trim_end_matches('/').len())
+            .map(|(svc, _)| svc)
+    };
+    let mut paths: BTreeSet<String> = BTreeSet::new();
+    for (_, apis) in declared {
+        for api in apis {
+            let base = api.trim_end_matches('/');
+            paths.insert(if base.is_empty() {
+                "/".into()
+            } else {
+                base.to_string()
+            });
+            paths.insert(format!("{base}/x"));
+            if !base.is_empty() {
+                paths.insert(format!("{base}-x"));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for path in paths {
+        let expected = owner(&path);
+        let actual = public_route(objects, host, &path);
+        let fine = match (&actual, expected) {
+            (Ok(svc), Some(want)) => svc == want,
+            (Err(_), None) => true,
+            _ => false,
+        };
+        if !fine {
+            out.push(format!(
+                "https://{host}{path} reaches {}, but service.toml routes it to {}",
+                match &actual {
+                    Ok(svc) => svc.clone(),
+                    Err(why) => format!("nothing ({why})"),
+                },
+                expected.unwrap_or("no service")
+            ));
         }
     }
     out
