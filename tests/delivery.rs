@@ -637,7 +637,8 @@ fn service_workflows_test_build_scan_push_and_deploy() {
             );
             assert!(steps(test).iter().any(|s| s.get("run").is_some()), "{path}");
 
-            // Build with Buildx and its cache, then the image scan with SARIF upload.
+            // Build with Buildx and its cache into an OCI layout, then the image scan with
+            // SARIF upload (tests/cluster/ci.rs follows the image from build to push).
             let build = job(&wf, "build");
             assert_eq!(using(build, "docker/setup-buildx-action").len(), 1);
             let [image] = using(build, "docker/build-push-action")[..] else {
@@ -648,19 +649,22 @@ fn service_workflows_test_build_scan_push_and_deploy() {
                 Some(format!("services/{svc}").as_str())
             );
             assert_eq!(image["with"]["push"].as_bool(), Some(false));
-            assert_eq!(image["with"]["load"].as_bool(), Some(true));
             assert!(str_of(&image["with"]["cache-from"], "cache-from").starts_with("type=gha"));
             assert!(str_of(&image["with"]["cache-to"], "cache-to").starts_with("type=gha"));
             let tag = "${{ env.IMAGE }}:${{ github.sha }}";
             assert_eq!(image["with"]["tags"].as_str(), Some(tag));
+            let layout = str_of(&image["with"]["outputs"], "outputs")
+                .strip_prefix("type=oci,dest=")
+                .and_then(|o| o.strip_suffix(",tar=false"))
+                .expect("an OCI layout");
 
             let [scan] = using(build, TRIVY)[..] else {
                 panic!("{path}: one image scan")
             };
             let with = &scan["with"];
             assert_eq!(
-                with["image-ref"].as_str(),
-                Some(tag),
+                with["input"].as_str(),
+                Some(layout),
                 "{path}: the built image"
             );
             assert_eq!(with["severity"].as_str(), Some("HIGH,CRITICAL"));
@@ -700,7 +704,8 @@ fn service_workflows_test_build_scan_push_and_deploy() {
                 assert_eq!(version.len(), 40, "{path}: trivy-action pinned to a commit");
             }
 
-            // Push: after everything passed, on the default branch only, tagged by commit.
+            // Push: after everything passed, on the default branch only, tagged by commit:
+            // the scanned layout, by skopeo, no build.
             let push = job(&wf, "push");
             assert_eq!(
                 push["if"].as_str(),
@@ -712,11 +717,32 @@ fn service_workflows_test_build_scan_push_and_deploy() {
                 yaml_from("[test, build, config-scan]"),
                 "{path}"
             );
-            let [pushed] = using(push, "docker/build-push-action")[..] else {
-                panic!("{path}: one push")
+            assert!(using(push, "docker/build-push-action").is_empty(), "{path}");
+            let [download] = using(push, "actions/download-artifact")[..] else {
+                panic!("{path}: the scanned image taken from the build job")
             };
-            assert_eq!(pushed["with"]["push"].as_bool(), Some(true));
-            assert_eq!(pushed["with"]["tags"].as_str(), Some(tag));
+            assert_eq!(download["with"]["path"].as_str(), Some(layout));
+            let pushed = steps(push)
+                .iter()
+                .filter_map(|s| s["run"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n");
+            assert!(
+                pushed.contains(
+                    "skopeo copy --preserve-digests \"oci:$LAYOUT\" \"docker://$IMAGE:$TAG\""
+                ),
+                "{path}: {pushed}"
+            );
+            assert_eq!(push["env"]["TAG"].as_str(), Some("${{ github.sha }}"));
+            assert_eq!(
+                push["env"]["DIGEST"].as_str(),
+                Some("${{ needs.build.outputs.digest }}")
+            );
+            assert_eq!(
+                build["outputs"]["digest"].as_str(),
+                Some("${{ steps.image.outputs.digest }}")
+            );
+            assert_eq!(image["id"].as_str(), Some("image"));
             assert_eq!(using(push, "docker/login-action").len(), 1);
 
             // GitOps: the new tag goes into the first environment's overlay (or values).
@@ -904,4 +930,204 @@ fn bulkhead_source_for_the_platform_workflow_stays_data() {
     // GitHub evaluates the guard `${{ '${{' }}` to the literal `${{`.
     assert_eq!(value.replace("${{ '${{' }}", "${{"), hostile);
     assert!(!str_of(&install["run"], "run").contains("example"));
+}
+
+/// One service of each runtime.
+const EVERY_RUNTIME: &str = r#"[platform]
+name = "poly"
+registry = "ghcr.io/acme"
+repository = "https://github.com/acme/poly.git"
+
+[environments.dev]
+
+[services.rs]
+runtime = "rust"
+
+[services.go]
+runtime = "go"
+
+[services.js]
+runtime = "node"
+
+[services.py]
+runtime = "python"
+
+[services.jv]
+runtime = "java"
+"#;
+
+/// The examples and a platform with every runtime.
+fn every_platform() -> Vec<(String, Generated)> {
+    let mut out: Vec<(String, Generated)> = EXAMPLES
+        .iter()
+        .map(|name| (name.to_string(), generated(name)))
+        .collect();
+    out.push((
+        "every runtime".into(),
+        render_text("service.toml", EVERY_RUNTIME.into()),
+    ));
+    out
+}
+
+/// `owner/repo[/path]@<40 hex> # v<release>`, the form of every `uses:`.
+fn pinned_to_a_release_commit(uses: &str) -> bool {
+    let Some((reference, release)) = uses.split_once(" # ") else {
+        return false;
+    };
+    let Some((action, commit)) = reference.split_once('@') else {
+        return false;
+    };
+    let parts: Vec<&str> = action.split('/').collect();
+    let names = parts.len() >= 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        });
+    let commit = commit.len() == 40
+        && commit
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
+    let release = release.strip_prefix('v').is_some_and(|v| {
+        v.split('.')
+            .all(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+    });
+    names && commit && release
+}
+
+#[test]
+fn every_action_is_pinned_to_the_commit_of_a_release() {
+    assert!(pinned_to_a_release_commit(
+        "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2"
+    ));
+    assert!(!pinned_to_a_release_commit("actions/checkout@v4"));
+    assert!(!pinned_to_a_release_commit(
+        "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683"
+    ));
+    for (name, g) in every_platform() {
+        for (path, text) in g.files.iter().filter(|(p, _)| p.starts_with(".github/")) {
+            // The text, for the release comment the YAML reader drops.
+            let lines: Vec<&str> = text
+                .lines()
+                .filter_map(|l| {
+                    let l = l.trim_start();
+                    l.strip_prefix("- ").unwrap_or(l).strip_prefix("uses: ")
+                })
+                .collect();
+            for uses in &lines {
+                assert!(
+                    pinned_to_a_release_commit(uses),
+                    "{name} {path}: uses: {uses}"
+                );
+            }
+            // Every step's `uses` is one of those lines.
+            let wf = g.yaml(path);
+            let parsed: Vec<&str> = jobs(&wf)
+                .iter()
+                .flat_map(|(_, job)| steps(job))
+                .filter_map(|s| s["uses"].as_str())
+                .collect();
+            assert!(!parsed.is_empty(), "{name} {path}");
+            assert_eq!(
+                parsed,
+                lines
+                    .iter()
+                    .map(|l| l.split(" # ").next().unwrap())
+                    .collect::<Vec<_>>(),
+                "{name} {path}"
+            );
+        }
+    }
+}
+
+#[test]
+fn checkout_keeps_credentials_only_in_a_job_that_pushes_to_git() {
+    for (name, g) in every_platform() {
+        let mut pushing = 0;
+        for (path, _) in g.files.iter().filter(|(p, _)| p.starts_with(".github/")) {
+            let wf = g.yaml(path);
+            for (id, job) in jobs(&wf) {
+                let pushes_to_git = steps(job)
+                    .iter()
+                    .filter_map(|s| s["run"].as_str())
+                    .any(|r| r.contains("git push"));
+                pushing += usize::from(pushes_to_git);
+                for checkout in using(job, "actions/checkout") {
+                    let keep = &checkout["with"]["persist-credentials"];
+                    assert_eq!(
+                        keep.as_bool(),
+                        Some(pushes_to_git),
+                        "{name} {path} job {id:?}: persist-credentials {keep:?}"
+                    );
+                }
+            }
+        }
+        // The deploy job of each service commits the new tag.
+        assert_eq!(pushing, g.model.services.len(), "{name}");
+    }
+}
+
+/// The version in a builder image's tag: `golang:1.25-bookworm` → `1.25`; Maven's images
+/// are tagged by Maven, their Java after `temurin-`.
+fn image_version(image: &str) -> &str {
+    let tag = image.split_once(':').map_or("", |(_, t)| t);
+    match tag.split_once("temurin-") {
+        Some((_, java)) => java,
+        None => tag.split('-').next().unwrap_or(tag),
+    }
+}
+
+#[test]
+fn ci_tests_with_the_toolchain_the_dockerfile_builds_with() {
+    let g = render_text("service.toml", EVERY_RUNTIME.into());
+    let mut seen = BTreeSet::new();
+    for service in &g.model.services {
+        let svc = &service.name;
+        let dockerfile = &g.files[&format!("services/{svc}/Dockerfile")];
+        let builder = dockerfile
+            .lines()
+            .find_map(|l| l.strip_prefix("FROM "))
+            .and_then(|l| l.strip_suffix(" AS build"))
+            .unwrap_or_else(|| panic!("{svc}: a build stage first"));
+        let wf = g.yaml(&format!(".github/workflows/{svc}.yaml"));
+        let test = job(&wf, "test");
+        let [setup] = using(test, setup_action(service.runtime))[..] else {
+            panic!("{svc}: one setup step")
+        };
+        let input = match service.runtime {
+            Runtime::Rust => "toolchain",
+            Runtime::Go => "go-version",
+            Runtime::Node => "node-version",
+            Runtime::Python => "python-version",
+            Runtime::Java => "java-version",
+        };
+        assert_eq!(
+            setup["with"][input].as_str(),
+            Some(image_version(builder)),
+            "{svc}: CI sets up {input} {:?}, the Dockerfile builds in {builder}",
+            setup["with"][input]
+        );
+        if service.runtime == Runtime::Go {
+            // Neither downloads a newer Go than that one for go.mod.
+            assert!(dockerfile.contains("ENV GOTOOLCHAIN=local"), "{dockerfile}");
+            assert_eq!(test["env"]["GOTOOLCHAIN"].as_str(), Some("local"));
+        }
+        if service.runtime == Runtime::Node {
+            // The dependency layer runs no install script (the project's own need its
+            // sources); they run once the sources are copied.
+            let lines: Vec<&str> = dockerfile.lines().map(str::trim).collect();
+            let position = |what: &str| lines.iter().position(|l| l.starts_with(what));
+            for l in lines.iter().filter(|l| l.contains("npm ci")) {
+                assert!(l.contains("--ignore-scripts"), "{svc}: {l}");
+            }
+            let copy = position("COPY . .").expect("sources copied");
+            let rebuild = position("RUN npm rebuild").expect("install scripts run");
+            assert!(
+                position("npm ci").unwrap() < copy && copy < rebuild,
+                "{dockerfile}"
+            );
+        }
+        seen.insert(format!("{:?}", service.runtime));
+    }
+    assert_eq!(seen.len(), 5, "every runtime: {seen:?}");
 }

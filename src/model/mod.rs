@@ -129,6 +129,50 @@ pub struct Platform {
     pub data_uid: i64,
     /// What the cluster must provide for the output to run.
     pub capabilities: Vec<cluster::Capability>,
+    /// The GitHub Actions workflows use, `owner/repo[/path]` → `owner/repo[/path]@<commit> #
+    /// <release>`: the value of `uses:`, pinned to a commit, with its release as a comment.
+    pub actions: IndexMap<String, String>,
+}
+
+/// The toolchain a service is built and tested with: one version for its Dockerfile's build
+/// stage and its workflow's test job.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Toolchain {
+    /// The version CI sets up (`go-version`, `node-version`, Rust's `toolchain`, …).
+    pub version: &'static str,
+    /// The image the Dockerfile builds in, of that same version.
+    pub image: &'static str,
+}
+
+impl Toolchain {
+    /// The toolchain of `runtime`, from `defaults::toolchain`.
+    pub fn of(runtime: Runtime) -> Self {
+        use defaults::toolchain as t;
+        let d = match runtime {
+            Runtime::Rust => t::RUST,
+            Runtime::Go => t::GO,
+            Runtime::Node => t::NODE,
+            Runtime::Python => t::PYTHON,
+            Runtime::Java => t::JAVA,
+        };
+        Self {
+            version: d.version,
+            image: d.image,
+        }
+    }
+}
+
+/// `uses:` of every pinned action, by action.
+pub fn action_pins() -> IndexMap<String, String> {
+    defaults::actions::PINS
+        .iter()
+        .map(|p| {
+            (
+                p.action.to_string(),
+                format!("{}@{} # {}", p.action, p.commit, p.release),
+            )
+        })
+        .collect()
 }
 
 /// A set of pods elsewhere in the cluster: its namespace and pod labels.
@@ -262,6 +306,8 @@ pub struct Service {
     pub description: Option<String>,
     /// Language toolchain: picks `_runtimes/<runtime>/Dockerfile` and the CI steps.
     pub runtime: Runtime,
+    /// The runtime's toolchain: its version in CI and its build image.
+    pub toolchain: Toolchain,
     /// Container port (default 8080).
     pub port: i64,
     /// `{registry}/{name}`, without a tag.
@@ -838,6 +884,7 @@ impl Model {
                 addons,
                 broker,
                 data_uid: defaults::DATA_UID,
+                actions: action_pins(),
                 capabilities,
                 scales_on_backlog,
                 internet: egress::Internet::default(),
@@ -933,6 +980,7 @@ impl Service {
     fn build(s: &crate::spec::ServiceSpec, registry: &str, environments: &[Environment]) -> Self {
         let name = s.name.value.clone();
         let datastore = value(s.datastore.as_ref()).unwrap_or(defaults::DATASTORE);
+        let runtime = value(s.runtime.as_ref()).unwrap_or(Runtime::Go);
         let base_resources = resources(Some(&s.resources), &Resources::defaults());
         let base_autoscale = s.autoscale.as_ref().and_then(|a| autoscale(Some(a), None));
         let base_release = release(
@@ -1027,7 +1075,8 @@ impl Service {
         Service {
             image: format!("{registry}/{name}"),
             description: value(s.description.as_ref()),
-            runtime: value(s.runtime.as_ref()).unwrap_or(Runtime::Go),
+            runtime,
+            toolchain: Toolchain::of(runtime),
             port: value(s.port.as_ref()).unwrap_or(defaults::PORT.default),
             owns: strings(&s.owns),
             store: store(&name, datastore),

@@ -276,3 +276,187 @@ pub mod gateway {
     pub const NGINX_NAMESPACE: &str = "ingress-nginx";
     pub const NGINX_LABEL: (&str, &str) = ("app.kubernetes.io/name", "ingress-nginx");
 }
+
+/// Each runtime's toolchain, one version for both places that build the service: the
+/// build stage of its Dockerfile and the test job of its workflow. Images are Debian 12
+/// (bookworm), like the distroless runtime images the binaries run on.
+pub mod toolchain {
+    /// A language toolchain: the version CI sets up and the image the Dockerfile builds in.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Toolchain {
+        /// What the workflow's setup action installs (`go-version`, `toolchain`, …).
+        pub version: &'static str,
+        /// The Dockerfile's build stage, tagged with that same version.
+        pub image: &'static str,
+    }
+
+    /// Rust: `rust-toolchain` in CI, the same release in the image.
+    pub const RUST: Toolchain = Toolchain {
+        version: "1.95",
+        image: "rust:1.95-slim-bookworm",
+    };
+    /// Go: a module whose `go` line is at most this version builds (GOTOOLCHAIN=local in
+    /// both: no toolchain download behind the build's back).
+    pub const GO: Toolchain = Toolchain {
+        version: "1.25",
+        image: "golang:1.25-bookworm",
+    };
+    /// Node.js: a major version, as the distroless runtime `nodejs22` is.
+    pub const NODE: Toolchain = Toolchain {
+        version: "22",
+        image: "node:22-bookworm-slim",
+    };
+    /// Python: Debian 12's 3.11, the interpreter of the distroless runtime.
+    pub const PYTHON: Toolchain = Toolchain {
+        version: "3.11",
+        image: "python:3.11-slim-bookworm",
+    };
+    /// Java: Temurin 21 with Maven 3.9, as the distroless `java21` runtime.
+    pub const JAVA: Toolchain = Toolchain {
+        version: "21",
+        image: "maven:3.9-eclipse-temurin-21",
+    };
+}
+
+/// The GitHub Actions the generated workflows use, each pinned to the commit of a release
+/// tag (a tag can be moved to other code; a commit cannot), with the release it is. The
+/// workflows write `uses: <action>@<commit> # <release>`.
+pub mod actions {
+    /// An action at one commit.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Pin {
+        /// `owner/repo` or `owner/repo/path`.
+        pub action: &'static str,
+        /// The full commit SHA the release tag points at.
+        pub commit: &'static str,
+        /// The release tag.
+        pub release: &'static str,
+    }
+
+    const fn pin(action: &'static str, commit: &'static str, release: &'static str) -> Pin {
+        Pin {
+            action,
+            commit,
+            release,
+        }
+    }
+
+    pub const PINS: &[Pin] = &[
+        pin(
+            "actions/checkout",
+            "3d3c42e5aac5ba805825da76410c181273ba90b1",
+            "v7.0.1",
+        ),
+        pin(
+            "actions/setup-go",
+            "b7ad1dad31e06c5925ef5d2fc7ad053ef454303e",
+            "v7.0.0",
+        ),
+        pin(
+            "actions/setup-java",
+            "b6effb05e454b25005698d916606bdc6ffcbf961",
+            "v5.7.0",
+        ),
+        pin(
+            "actions/setup-node",
+            "820762786026740c76f36085b0efc47a31fe5020",
+            "v7.0.0",
+        ),
+        pin(
+            "actions/setup-python",
+            "5fda3b95a4ea91299a34e894583c3862153e4b97",
+            "v7.0.0",
+        ),
+        pin(
+            "actions/upload-artifact",
+            "bbbca2ddaa5d8feaa63e36b76fdaad77386f024f",
+            "v7.0.0",
+        ),
+        pin(
+            "actions/download-artifact",
+            "3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c",
+            "v8.0.1",
+        ),
+        pin(
+            "actions-rust-lang/setup-rust-toolchain",
+            "166cdcfd11aee3cb47222f9ddb555ce30ddb9659",
+            "v1.17.0",
+        ),
+        pin(
+            "aquasecurity/trivy-action",
+            "57a97c7e7821a5776cebc9bb87c984fa69cba8f1",
+            "v0.35.0",
+        ),
+        pin(
+            "azure/setup-helm",
+            "9bc31f4ebc9c6b171d7bfbaa5d006ae7abdb4310",
+            "v5.0.1",
+        ),
+        pin(
+            "azure/setup-kubectl",
+            "829323503d1be3d00ca8346e5391ca0b07a9ab0d",
+            "v5.1.0",
+        ),
+        pin(
+            "docker/build-push-action",
+            "53b7df96c91f9c12dcc8a07bcb9ccacbed38856a",
+            "v7.3.0",
+        ),
+        pin(
+            "docker/login-action",
+            "4907a6ddec9925e35a0a9e82d7399ccc52663121",
+            "v4.1.0",
+        ),
+        pin(
+            "docker/setup-buildx-action",
+            "37fe631027851001ddb9b187196cc803df7f5f0e",
+            "v4.3.0",
+        ),
+        pin(
+            "github/codeql-action/upload-sarif",
+            "8aad20d150bbac5944a9f9d289da16a4b0d87c1e",
+            "v4.36.2",
+        ),
+    ];
+
+    #[cfg(test)]
+    mod tests {
+        use super::PINS;
+
+        #[test]
+        fn every_pin_is_a_full_commit_of_a_release() {
+            for p in PINS {
+                let parts: Vec<&str> = p.action.split('/').collect();
+                assert!(parts.len() >= 2 && parts.iter().all(|s| !s.is_empty()));
+                assert!(
+                    p.action
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.')),
+                    "{}",
+                    p.action
+                );
+                assert_eq!(p.commit.len(), 40, "{}", p.action);
+                assert!(
+                    p.commit
+                        .chars()
+                        .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)),
+                    "{}",
+                    p.action
+                );
+                let version = p.release.strip_prefix('v').expect("a v-release");
+                assert!(
+                    version.split('.').count() == 3
+                        && version
+                            .split('.')
+                            .all(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())),
+                    "{}",
+                    p.release
+                );
+            }
+            let mut names: Vec<&str> = PINS.iter().map(|p| p.action).collect();
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(names.len(), PINS.len(), "one pin per action");
+        }
+    }
+}

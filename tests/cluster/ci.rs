@@ -155,17 +155,8 @@ pub fn read_workflow(name: &str, yaml: &str, sha: &str) -> Result<Run, String> {
         let job_env = with_env(&workflow_env, at(job, &["env"]), sha);
         for step in items(job, &["steps"]) {
             let env = with_env(&job_env, at(step, &["env"]), sha);
-            if text(step, &["uses"]).starts_with("docker/build-push-action")
-                && matches!(scalar(at(step, &["with", "push"])).as_str(), "true")
-            {
-                let tags = expand(&scalar(at(step, &["with", "tags"])), &env, sha);
-                run.pushed.extend(
-                    tags.split([',', '\n'])
-                        .map(str::trim)
-                        .filter(|t| !t.is_empty())
-                        .map(String::from),
-                );
-            }
+            run.pushed
+                .extend(pushes(step, &env, sha).into_iter().map(|(_, to)| to));
             for line in text(step, &["run"]).lines() {
                 let words: Vec<&str> = line.split_whitespace().collect();
                 if words.first() != Some(&"yq")
@@ -192,6 +183,289 @@ pub fn read_workflow(name: &str, yaml: &str, sha: &str) -> Result<Run, String> {
         }
     }
     Ok(run)
+}
+
+/// Where an image is while a job runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Image {
+    /// In the runner's Docker engine, under this reference (`load: true`, `docker build -t`).
+    Engine(String),
+    /// On disk at this path: an OCI layout or an image archive (`outputs: type=oci,dest=…`).
+    File(String),
+    /// Pushed by the very step that builds it: no step could scan it before.
+    Unscanned,
+}
+
+/// The image references of a `tags` input.
+fn tag_list(text: &str) -> Vec<String> {
+    text.split([',', '\n'])
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// What a step pushes: (where the pushed image comes from, the reference pushed to). The
+/// forms followed: build-push-action with `push: true`, `docker push REF`, `skopeo copy
+/// SRC docker://REF` and `crane push PATH REF`.
+fn pushes(step: &Value, env: &Env, sha: &str) -> Vec<(Image, String)> {
+    let mut out = Vec::new();
+    if text(step, &["uses"]).starts_with("docker/build-push-action")
+        && scalar(at(step, &["with", "push"])) == "true"
+    {
+        let tags = expand(&scalar(at(step, &["with", "tags"])), env, sha);
+        out.extend(tag_list(&tags).into_iter().map(|t| (Image::Unscanned, t)));
+    }
+    for line in text(step, &["run"]).lines() {
+        let words: Vec<String> = line
+            .split_whitespace()
+            .map(|w| expand_shell(w, env))
+            .collect();
+        let plain: Vec<&str> = words
+            .iter()
+            .map(String::as_str)
+            .filter(|w| !w.starts_with('-'))
+            .collect();
+        match plain.as_slice() {
+            ["docker", "push", to, ..] | ["docker", "image", "push", to, ..] => {
+                out.push((Image::Engine((*to).to_string()), (*to).to_string()));
+            }
+            ["skopeo", "copy", from, to, ..] => {
+                let Some(to) = to.strip_prefix("docker://") else {
+                    continue;
+                };
+                let source = match from.split_once(':') {
+                    Some(("docker-daemon", r)) => Image::Engine(r.to_string()),
+                    Some(("oci" | "oci-archive" | "docker-archive" | "dir", path)) => {
+                        Image::File(path.split(':').next().unwrap_or(path).to_string())
+                    }
+                    _ => Image::Unscanned,
+                };
+                out.push((source, to.to_string()));
+            }
+            ["crane", "push", path, to, ..] => {
+                out.push((Image::File((*path).to_string()), (*to).to_string()));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A shell word with `$VAR`, `${VAR}` and quotes resolved (`"$IMAGE:$TAG"`, `"oci:$LAYOUT"`).
+fn expand_shell(word: &str, env: &Env) -> String {
+    let word = word.trim_matches(|c| c == '"' || c == '\'');
+    let mut out = String::new();
+    let mut rest = word;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let (name, tail) = if let Some(braced) = after.strip_prefix('{') {
+            let end = braced.find('}').unwrap_or(braced.len());
+            (&braced[..end], braced.get(end + 1..).unwrap_or(""))
+        } else {
+            let end = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            (&after[..end], &after[end..])
+        };
+        out.push_str(env.get(name).map_or("", String::as_str));
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The steps that build an image, as (job, step index, the image they leave, its tags).
+fn builds(doc: &Value, env: &Env, sha: &str) -> Vec<(String, usize, Image, Vec<String>)> {
+    let mut out = Vec::new();
+    for (job_name, job) in at(doc, &["jobs"]).as_mapping().into_iter().flatten() {
+        let job_env = with_env(env, at(job, &["env"]), sha);
+        for (i, step) in items(job, &["steps"]).iter().enumerate() {
+            let env = with_env(&job_env, at(step, &["env"]), sha);
+            if text(step, &["uses"]).starts_with("docker/build-push-action") {
+                let tags = tag_list(&expand(&scalar(at(step, &["with", "tags"])), &env, sha));
+                let outputs = expand(&scalar(at(step, &["with", "outputs"])), &env, sha);
+                let dest = outputs
+                    .split(',')
+                    .find_map(|kv| kv.trim().strip_prefix("dest="))
+                    .map(String::from);
+                let image = if scalar(at(step, &["with", "push"])) == "true" {
+                    Image::Unscanned
+                } else if let Some(dest) = dest {
+                    Image::File(dest)
+                } else {
+                    Image::Engine(tags.first().cloned().unwrap_or_default())
+                };
+                out.push((scalar(job_name), i, image, tags));
+            }
+            for line in text(step, &["run"]).lines() {
+                let words: Vec<String> = line
+                    .split_whitespace()
+                    .map(|w| expand_shell(w, &env))
+                    .collect();
+                let build = matches!(
+                    words
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .as_slice(),
+                    ["docker", "build", ..]
+                        | ["docker", "buildx", "build", ..]
+                        | ["docker", "image", "build", ..]
+                );
+                if build {
+                    let tag = words
+                        .windows(2)
+                        .find(|w| w[0] == "-t" || w[0] == "--tag")
+                        .map(|w| w[1].clone())
+                        .unwrap_or_default();
+                    out.push((scalar(job_name), i, Image::Engine(tag.clone()), vec![tag]));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The jobs `job` waits for, directly or through others.
+fn needs_all(doc: &Value, job: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut todo = vec![job.to_string()];
+    while let Some(j) = todo.pop() {
+        let needs = at(doc, &["jobs", j.as_str(), "needs"]);
+        let list: Vec<String> = match needs {
+            Value::Sequence(v) => v.iter().map(scalar).collect(),
+            other => vec![scalar(other)]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect(),
+        };
+        for n in list {
+            if out.insert(n.clone()) {
+                todo.push(n);
+            }
+        }
+    }
+    out
+}
+
+/// Whether a step may run after an earlier step failed (`always()`, `failure()`, …) or
+/// lets the job go on when it fails itself.
+fn runs_after_failure(step: &Value) -> bool {
+    let condition = text(step, &["if"]);
+    ["always()", "failure()", "cancelled()"]
+        .iter()
+        .any(|c| condition.contains(c))
+        || scalar(at(step, &["continue-on-error"])) == "true"
+}
+
+/// Reads workflow `name` as GitHub would run it and says where the image it pushes could
+/// differ from the image it scanned: one step builds the image; a Trivy step scans exactly
+/// that image (its engine reference or its file) and fails the job on findings; every push
+/// publishes that image under the tag it was built with, after the scan passed: later in
+/// the same job, or in a job that needs the build's and takes the file through an artifact
+/// the build's job uploaded after the scan. A workflow that neither builds nor pushes an
+/// image has nothing to say.
+pub fn pushed_image_not_scanned(name: &str, yaml: &str) -> Vec<String> {
+    let sha = "commit";
+    let Ok(doc) = serde_yaml_ng::from_str::<Value>(yaml) else {
+        return vec![format!("{name}: not YAML")];
+    };
+    let env = with_env(&Env::new(), at(&doc, &["env"]), sha);
+    let built = builds(&doc, &env, sha);
+    let mut out = Vec::new();
+    let mut pushed = Vec::new();
+    for (job_name, job) in at(&doc, &["jobs"]).as_mapping().into_iter().flatten() {
+        let job_env = with_env(&env, at(job, &["env"]), sha);
+        for (i, step) in items(job, &["steps"]).iter().enumerate() {
+            let env = with_env(&job_env, at(step, &["env"]), sha);
+            for (from, to) in pushes(step, &env, sha) {
+                pushed.push((scalar(job_name), i, from, to));
+            }
+        }
+    }
+    if built.is_empty() && pushed.is_empty() {
+        return out;
+    }
+    let [(build_job, build_at, image, tags)] = built.as_slice() else {
+        out.push(format!(
+            "{name}: {} steps build the image ({}): what is pushed is not what was scanned",
+            built.len(),
+            built
+                .iter()
+                .map(|(j, i, ..)| format!("job {j} step {}", i + 1))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        return out;
+    };
+    let steps = items(at(&doc, &["jobs"]), &[build_job.as_str(), "steps"]);
+    // The scan: a later step of the build's job reading the built image.
+    let scan = steps.iter().enumerate().skip(build_at + 1).find(|(_, s)| {
+        text(s, &["uses"]).starts_with("aquasecurity/trivy-action")
+            && match image {
+                Image::Engine(r) => expand(text(s, &["with", "image-ref"]), &env, sha) == *r,
+                Image::File(f) => text(s, &["with", "input"]) == f,
+                Image::Unscanned => false,
+            }
+    });
+    let Some((scan_at, scan)) = scan else {
+        out.push(format!(
+            "{name}: job {build_job} builds {image:?} and no later step scans that image"
+        ));
+        return out;
+    };
+    if scalar(at(scan, &["with", "exit-code"])) != "1" || runs_after_failure(scan) {
+        out.push(format!(
+            "{name}: the scan in job {build_job} does not fail the job on findings (exit-code \"1\", no continue-on-error)"
+        ));
+    }
+    for (push_job, push_at, from, to) in &pushed {
+        let place = format!("job {push_job} step {}", push_at + 1);
+        if !tags.contains(to) {
+            out.push(format!(
+                "{name}: {place} pushes {to}, not the built image's tag ({})",
+                tags.join(", ")
+            ));
+        }
+        let same_job = push_job == build_job;
+        let ok = match from {
+            Image::Unscanned => false,
+            _ if same_job => *from == *image && *push_at > scan_at,
+            Image::Engine(_) => false,
+            Image::File(path) => {
+                // Handed over as an artifact: downloaded in the push's job to that path,
+                // uploaded from the built file by the build's job after the scan.
+                let Image::File(built_file) = image else {
+                    out.push(format!("{name}: {place} pushes a file no build wrote"));
+                    continue;
+                };
+                let push_steps = items(at(&doc, &["jobs"]), &[push_job.as_str(), "steps"]);
+                let artifact = push_steps.iter().take(*push_at).find_map(|s| {
+                    let download = text(s, &["uses"]).starts_with("actions/download-artifact");
+                    (download && text(s, &["with", "path"]) == path)
+                        .then(|| text(s, &["with", "name"]).to_string())
+                });
+                let uploaded = artifact.as_ref().is_some_and(|n| {
+                    steps.iter().enumerate().skip(scan_at + 1).any(|(_, s)| {
+                        text(s, &["uses"]).starts_with("actions/upload-artifact")
+                            && text(s, &["with", "name"]) == n
+                            && text(s, &["with", "path"]) == built_file
+                            && !runs_after_failure(s)
+                    })
+                });
+                uploaded && needs_all(&doc, push_job).contains(build_job)
+            }
+        };
+        if !ok {
+            out.push(format!(
+                "{name}: {place} pushes {to} from {from:?}, which is not the image job {build_job} built and scanned (step {}) or comes before the scan passed",
+                scan_at + 1
+            ));
+        }
+    }
+    out
 }
 
 fn set(value: &mut Value, path: &[String], to: &str) {
@@ -260,6 +534,11 @@ pub fn run_workflows(tree: &Path) -> (Vec<Run>, Vec<String>) {
         let sha = format!(
             "commit-of-{}",
             name.trim_end_matches(".yaml").trim_end_matches(".yml")
+        );
+        problems.extend(
+            pushed_image_not_scanned(&name, &yaml)
+                .into_iter()
+                .map(|p| format!("ci-image: workflow {p}")),
         );
         match read_workflow(&name, &yaml, &sha) {
             Ok(run) => {
@@ -400,6 +679,130 @@ jobs:
         let odd = WORKFLOW.replace("with(.images[]", "with(.images[0]");
         let e = read_workflow("api.yaml", &odd, "abc").unwrap_err();
         assert!(e.contains("cannot read the edit"), "{e}");
+    }
+
+    /// The image path of a service workflow: build once into an OCI layout, scan it, hand
+    /// it to the push job through an artifact, push it with skopeo.
+    const SCANNED_THEN_PUSHED: &str = r#"
+env:
+  IMAGE: ghcr.io/acme/api
+jobs:
+  build:
+    steps:
+      - uses: docker/build-push-action@v7
+        with:
+          push: false
+          outputs: type=oci,dest=oci-image,tar=false
+          tags: ${{ env.IMAGE }}:${{ github.sha }}
+      - uses: aquasecurity/trivy-action@0.35.0
+        with:
+          input: oci-image
+          exit-code: "1"
+      - uses: actions/upload-artifact@v7
+        if: github.ref == 'refs/heads/main'
+        with:
+          name: image
+          path: oci-image
+  push:
+    needs: [test, build]
+    env:
+      TAG: ${{ github.sha }}
+    steps:
+      - uses: actions/download-artifact@v8
+        with:
+          name: image
+          path: oci-image
+      - env:
+          LAYOUT: oci-image
+        run: |
+          skopeo copy --preserve-digests "oci:$LAYOUT" "docker://$IMAGE:$TAG"
+"#;
+
+    #[test]
+    fn the_pushed_image_is_the_scanned_one() {
+        let clean = pushed_image_not_scanned("api.yaml", SCANNED_THEN_PUSHED);
+        assert!(clean.is_empty(), "{clean:#?}");
+        let run = read_workflow("api.yaml", SCANNED_THEN_PUSHED, "abc").unwrap();
+        assert_eq!(
+            run.pushed,
+            BTreeSet::from(["ghcr.io/acme/api:abc".to_string()])
+        );
+
+        let finds = |yaml: &str, what: &str| {
+            let found = pushed_image_not_scanned("api.yaml", yaml);
+            assert!(
+                found.len() == 1 && found[0].contains(what),
+                "{what}: {found:#?}"
+            );
+        };
+        // The artifact taken before the scan ran (or whatever the scan said).
+        let early = SCANNED_THEN_PUSHED.replace(
+            "      - uses: actions/upload-artifact@v7\n        if: github.ref == 'refs/heads/main'",
+            "      - uses: actions/upload-artifact@v7\n        if: always()",
+        );
+        finds(&early, "not the image job build built and scanned");
+        // The push job does not wait for the build's job.
+        finds(
+            &SCANNED_THEN_PUSHED.replace("needs: [test, build]", "needs: [test]"),
+            "not the image job build built and scanned",
+        );
+        // A scan that cannot fail the job.
+        finds(
+            &SCANNED_THEN_PUSHED.replace("exit-code: \"1\"", "exit-code: \"0\""),
+            "does not fail the job",
+        );
+        // A scan of something else.
+        finds(
+            &SCANNED_THEN_PUSHED.replace("input: oci-image", "input: other"),
+            "no later step scans that image",
+        );
+        // Pushed under another name.
+        finds(
+            &SCANNED_THEN_PUSHED.replace("docker://$IMAGE:$TAG", "docker://$IMAGE:latest"),
+            "not the built image's tag",
+        );
+        // The push job builds again: two builds, the second one pushed unscanned.
+        let rebuilt = SCANNED_THEN_PUSHED.replace(
+            "      - uses: actions/download-artifact@v8",
+            "      - uses: docker/build-push-action@v7\n        with:\n          push: true\n          tags: ${{ env.IMAGE }}:${{ github.sha }}\n      - uses: actions/download-artifact@v8",
+        );
+        finds(&rebuilt, "2 steps build the image");
+
+        // In one job: `docker push` of the loaded tag after the scan, not before.
+        let one_job = r#"
+env:
+  IMAGE: ghcr.io/acme/api
+jobs:
+  image:
+    steps:
+      - uses: docker/build-push-action@v7
+        with:
+          load: true
+          tags: ${{ env.IMAGE }}:${{ github.sha }}
+      - uses: aquasecurity/trivy-action@0.35.0
+        with:
+          image-ref: ${{ env.IMAGE }}:${{ github.sha }}
+          exit-code: "1"
+      - env:
+          TAG: ${{ github.sha }}
+        run: docker push "$IMAGE:$TAG"
+"#;
+        let clean = pushed_image_not_scanned("api.yaml", one_job);
+        assert!(clean.is_empty(), "{clean:#?}");
+        let [build, scan, push] = [
+            "      - uses: docker/build-push-action",
+            "      - uses: aquasecurity",
+            "      - env:",
+        ]
+        .map(|m| one_job.find(m).unwrap());
+        let swapped = format!(
+            "{}{}{}",
+            &one_job[..scan],
+            &one_job[push..],
+            &one_job[scan..push]
+        );
+        assert!(build < scan);
+        finds(&swapped, "not the image job image built and scanned");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-"""File linters: hadolint (Dockerfiles), actionlint (workflows), yamllint (YAML files)."""
+"""File linters: hadolint (Dockerfiles), actionlint and zizmor (workflows), yamllint (YAML files)."""
 
 from __future__ import annotations
 
@@ -80,6 +80,42 @@ def actionlint(tree: Tree) -> StepResult:
             res.notes.append(f"{where}: accepted, {gap}: {f['message'].split('. ')[0]}")
         else:
             res.add(where, f"[{f['kind']}] {f['message']}")
+    return res
+
+
+def zizmor(tree: Tree) -> StepResult:
+    """zizmor's security audits of the workflows, offline (no GitHub API: the audits that
+    need it do not run). Every finding of medium severity or above fails, at any confidence;
+    configs in the tree are not read and `# zizmor: ignore` comments are not honoured."""
+    res = StepResult("zizmor", unit="workflows")
+    exe = tool_path("zizmor")
+    try:
+        v = run([exe, "--version"], timeout=60)
+        if v.returncode != 0:
+            raise ToolError(f"zizmor --version failed: {tail(v.stderr)}")
+        res.notes.append(v.stdout.strip() + " (--offline, --min-severity medium)")
+        files = tree.workflows()
+        res.checked = len(files)
+        if not files:
+            return res
+        # Exit codes: 0 clean, 1 error, 10-14 findings by their highest severity.
+        proc = run([exe, "--offline", "--no-config", "--no-online-audits", "--no-ignores",
+                    "--min-severity", "medium", "--format", "json", "--color", "never",
+                    *[tree.rel(f) for f in files]], cwd=tree.root, timeout=300)
+        if proc.returncode not in (0, 10, 11, 12, 13, 14):
+            raise ToolError(f"zizmor failed (exit {proc.returncode}): {tail(proc.stderr + proc.stdout)}")
+        report = json.loads(proc.stdout or "[]")
+    except (ToolError, ValueError) as e:
+        res.error = str(e)
+        return res
+    for f in report:
+        loc = next((loc for loc in f.get("locations", [])
+                    if loc["symbolic"].get("kind") == "Primary"), f["locations"][0])
+        key = loc["symbolic"]["key"]
+        path = key.get("Local", {}).get("given_path") or key.get("Local", {}).get("verbatim_path") or str(key)
+        line = loc["concrete"]["location"]["start_point"]["row"] + 1
+        severity = f["determinations"]["severity"].lower()
+        res.add(f"{path}:{line}", f"{severity} {f['ident']}: {f['desc']}: {loc['symbolic'].get('annotation', '')}")
     return res
 
 

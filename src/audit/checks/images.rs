@@ -508,7 +508,11 @@ pub fn no_secrets_in_images(cx: &Context) -> Vec<Finding> {
                 yaml::walk(wf, &mut |_, step| {
                     let trivy = str_at(step, &["uses"])
                         .is_some_and(|u| u.starts_with("aquasecurity/trivy-action"));
-                    if trivy && get(step, &["with", "image-ref"]).is_some() {
+                    // An image from a registry or the engine (`image-ref`), or an image
+                    // archive or OCI layout the job built (`input`).
+                    let image = get(step, &["with", "image-ref"]).is_some()
+                        || get(step, &["with", "input"]).is_some();
+                    if trivy && image {
                         let scanners = str_at(step, &["with", "scanners"]);
                         scans |= scanners.is_none_or(|s| s.contains("secret"));
                     }
