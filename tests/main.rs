@@ -15,6 +15,7 @@ mod kustomize;
 mod observability;
 mod plan_apply;
 mod regenerate;
+mod scale;
 mod security;
 mod snapshots;
 mod synth;

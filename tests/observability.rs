@@ -248,7 +248,9 @@ fn dashboard_exprs(dashboard: &Json) -> Vec<(String, String)> {
                 (
                     title.clone(),
                     expr.replace("$__rate_interval", "5m")
-                        .replace("$namespace", &namespace),
+                        .replace("$__range", "1h")
+                        .replace("$namespace", &namespace)
+                        .replace("$service", ".+"),
                 )
             })
         })
@@ -352,7 +354,7 @@ fn check_dashboard(where_: &str, d: &Json, decl: &Declared) {
             continue;
         }
         assert!(
-            ["timeseries", "stat"].contains(&p["type"].as_str().unwrap()),
+            ["timeseries", "stat", "table"].contains(&p["type"].as_str().unwrap()),
             "{where_}: {title}: type {}",
             p["type"]
         );
@@ -469,7 +471,8 @@ fn dashboards_are_valid_grafana_json_with_slo_thresholds() {
             }
         }
 
-        // The overview: one row per service, in file order, each with rate, errors, p95.
+        // The overview: one table of every service, queried by service label (no
+        // service's name in it), each row linking to the service's own dashboard.
         let where_ = format!("{label}: observability/dashboards/overview.json");
         let d = json_file(&tree, "observability/dashboards/overview.json");
         check_dashboard(&where_, &d, &decl);
@@ -481,50 +484,154 @@ fn dashboards_are_valid_grafana_json_with_slo_thresholds() {
             decl.services.len() + 1,
             "{label}: ConfigMaps"
         );
-        let top = d["panels"].as_array().unwrap();
-        let rows: Vec<&str> = top
+        let text = d.to_string();
+        for s in &decl.services {
+            assert!(
+                !text.contains(&format!("\"{}\"", s.name)),
+                "{where_}: names {}: the overview must not grow with the services",
+                s.name
+            );
+        }
+        let table = find_panel(&d, "Every service");
+        let columns: Vec<&str> = table["transformations"][1]["options"]["renameByName"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            columns,
+            [
+                "Service",
+                "Requests/s",
+                "5xx ratio",
+                "p50",
+                "p95",
+                "p99",
+                "Availability",
+                "Alerts firing"
+            ],
+            "{where_}"
+        );
+        // Each row links to its service's dashboard: `{platform}-{service}`, the uid.
+        let link = table["fieldConfig"]["overrides"][0]["properties"][0]["value"][0]["url"]
+            .as_str()
+            .unwrap();
+        for s in &decl.services {
+            let url = link.replace("${__data.fields.service}", &s.name);
+            assert!(
+                url.starts_with(&format!(
+                    "/d/{}?",
+                    bulkhead::model::dashboard_uid(&decl.name, &s.name)
+                )),
+                "{where_}: link {url}"
+            );
+        }
+        let rows: Vec<&str> = d["panels"]
+            .as_array()
+            .unwrap()
             .iter()
             .filter(|p| p["type"] == "row")
             .map(|p| p["title"].as_str().unwrap().split(':').next().unwrap())
             .collect();
-        let mut names: Vec<&str> = decl.services.iter().map(|s| s.name.as_str()).collect();
         // Then the event broker's row, where services publish or consume.
         let broker = decl
             .services
             .iter()
             .any(|s| !s.publishes.is_empty() || !s.consumes.is_empty());
+        let mut expected = vec!["Services", "The ten highest over time"];
         if broker {
-            names.push("event broker nats");
+            expected.push("event broker nats");
         }
-        assert_eq!(
-            rows, names,
-            "{where_}: one row per service (and the broker)"
-        );
-        for (row, s) in top
-            .split(|p| p["type"] == "row")
-            .skip(1)
-            .zip(&decl.services)
-        {
-            assert_eq!(row.len(), 3, "{where_}: {}: rate, errors, p95", s.name);
-            let budget = error_budget(s.availability);
-            assert_eq!(threshold(&row[1]), Some(budget), "{where_}: {}", s.name);
-            let slo = if decl.mesh_istio {
-                s.latency_p95_ms as f64
-            } else {
-                s.latency_p95_ms as f64 / 1000.0
-            };
-            assert_eq!(threshold(&row[2]), Some(slo), "{where_}: {}", s.name);
-            for p in row {
-                let url = p["links"][0]["url"].as_str().unwrap();
-                assert!(
-                    url.starts_with(&format!(
-                        "/d/{}?",
-                        bulkhead::model::dashboard_uid(&decl.name, &s.name)
-                    )),
-                    "{where_}: link {url}"
-                );
-            }
-        }
+        assert_eq!(rows, expected, "{where_}");
+    }
+}
+
+/// The overview's table on real series: two services answering (one failing a tenth of
+/// its requests), and a third that is down (no requests at all, its ServiceDown alert
+/// firing). Grafana merges the columns on `service`: each row holds that service's values.
+#[test]
+fn the_overview_shows_every_service_from_real_series() {
+    let promtool = promtool();
+    let none = fleet_without_mesh();
+    for (label, spec, istio) in both_fleets(&none) {
+        let decl = declared(&spec);
+        let out = generate(&spec);
+        let tree = read_tree(out.path());
+        let d = json_file(&tree, "observability/dashboards/overview.json");
+        let ns = decl.namespaces.last().unwrap().1.clone();
+        let [a, b, down] = [0, 1, 2].map(|i| decl.services[i].name.clone());
+        let buckets = if istio {
+            [("100", 500), ("500", 950), ("1000", 990), ("+Inf", 1000)]
+        } else {
+            [("0.1", 500), ("0.5", 950), ("1", 990), ("+Inf", 1000)]
+        };
+        let traffic = |ok, failed| Traffic {
+            ok,
+            failed,
+            buckets,
+            scraped: true,
+            ready: 2,
+            answering: true,
+        };
+        let mut input = series(istio, &ns, &a, &traffic(600, 0));
+        input.extend(series(istio, &ns, &b, &traffic(270, 30)));
+        input.push(json!({
+            "series": format!("ALERTS{{alertname=\"ServiceDown\",alertstate=\"firing\",namespace=\"{ns}\",service=\"{down}\",severity=\"critical\"}}"),
+            "values": "1x300",
+        }));
+        let table = find_panel(&d, "Every service");
+        // A column's query, with the variables as Grafana sets them (every service).
+        let expr = |column: &str| -> String {
+            let names = table["transformations"][1]["options"]["renameByName"]
+                .as_object()
+                .unwrap();
+            let (field, _) = names.iter().find(|(_, v)| *v == column).unwrap();
+            let refid = field.trim_start_matches("Value #");
+            let t = table["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["refId"] == refid)
+                .unwrap();
+            assert_eq!(t["format"], "table", "{label}: {column}");
+            assert_eq!(t["instant"], true, "{label}: {column}");
+            t["expr"]
+                .as_str()
+                .unwrap()
+                .replace("$__rate_interval", "5m")
+                .replace("$__range", "1h")
+                .replace("$namespace", &ns)
+                .replace("$service", ".+")
+        };
+        let sample = |svc: &str, value: f64| json!({"labels": format!("{{service=\"{svc}\"}}"), "value": value});
+        let thousandfold = |column: &str| format!("round(1000 * ({}))", expr(column));
+        // Half the requests under the first bound, 95 % under the second: p95 is the second.
+        let p95 = if istio { 500.0 } else { 0.5 };
+        let tests = vec![
+            json!({"expr": thousandfold("Requests/s"), "eval_time": "2h",
+                   "exp_samples": [sample(&a, 10000.0), sample(&b, 5000.0)]}),
+            json!({"expr": thousandfold("5xx ratio"), "eval_time": "2h",
+                   "exp_samples": [sample(&a, 0.0), sample(&b, 100.0)]}),
+            json!({"expr": thousandfold("Availability"), "eval_time": "2h",
+                   "exp_samples": [sample(&a, 1000.0), sample(&b, 900.0)]}),
+            json!({"expr": expr("p95"), "eval_time": "2h",
+                   "exp_samples": [sample(&a, p95), sample(&b, p95)]}),
+            json!({"expr": expr("Alerts firing"), "eval_time": "2h",
+                   "exp_samples": [sample(&a, 0.0), sample(&b, 0.0), sample(&down, 1.0)]}),
+        ];
+        let work = tempfile::tempdir().unwrap();
+        let test = json!({
+            "evaluation_interval": "1m",
+            "tests": [{"interval": "1m", "input_series": input, "promql_expr_test": tests}],
+        });
+        let file = work.path().join("test.yaml");
+        std::fs::write(&file, serde_json::to_string_pretty(&test).unwrap()).unwrap();
+        run(Command::new(&promtool)
+            .current_dir(work.path())
+            .arg("test")
+            .arg("rules")
+            .arg(&file));
     }
 }
 
@@ -2150,57 +2257,36 @@ fn descriptions_cannot_break_the_markdown() {
     assert_eq!(owners, [["orders", "api", "postgres (api-postgres)"]]);
 }
 
-/// Past 12 services the overview's rows start collapsed, their panels nested inside, so
-/// Grafana does not run three queries per service on opening it; still one row each.
+/// A platform of 13 services: its overview is the same dashboard as a platform of 3 (one
+/// table, queries by service label); its document lists at most ten indirect dependents per
+/// service.
 #[test]
-fn a_large_overview_collapses_its_rows() {
-    let mut text = String::from(
-        "[platform]\nname = \"big\"\nregistry = \"ghcr.io/acme\"\nrepository = \"https://github.com/acme/big.git\"\n\n[environments.dev]\n\n[environments.prod]\n",
-    );
-    for i in 0..13 {
-        text.push_str(&format!("\n[services.svc-{i}]\nruntime = \"go\"\n"));
-        if i > 0 {
-            text.push_str(&format!("calls = [\"svc-{}\"]\n", i - 1));
+fn a_larger_platform_keeps_its_overview_and_its_document_short() {
+    let chain = |n: usize| {
+        let mut text = String::from(
+            "[platform]\nname = \"big\"\nregistry = \"ghcr.io/acme\"\nrepository = \"https://github.com/acme/big.git\"\n\n[environments.dev]\n\n[environments.prod]\n",
+        );
+        for i in 0..n {
+            text.push_str(&format!("\n[services.svc-{i}]\nruntime = \"go\"\n"));
+            if i > 0 {
+                text.push_str(&format!("calls = [\"svc-{}\"]\n", i - 1));
+            }
         }
-    }
-    let dir = platform(&text);
+        platform(&text)
+    };
+    let dir = chain(13);
     let spec = dir.path().join("service.toml");
     let decl = declared(&spec);
     let out = generate(&spec);
     let tree = read_tree(out.path());
     let d = json_file(&tree, "observability/dashboards/overview.json");
     check_dashboard("big overview", &d, &decl);
-    let top = d["panels"].as_array().unwrap();
-    assert_eq!(top.len(), 13, "one (collapsed) row per service");
-    for (row, s) in top.iter().zip(&decl.services) {
-        assert_eq!(row["type"], "row");
-        assert_eq!(row["collapsed"], true);
-        assert!(
-            row["title"]
-                .as_str()
-                .unwrap()
-                .starts_with(&format!("{}:", s.name))
-        );
-        assert_eq!(row["panels"].as_array().unwrap().len(), 3, "{}", s.name);
-    }
-    // The nested queries are PromQL like the others.
-    let exprs = dashboard_exprs(&d);
-    assert_eq!(exprs.len(), 39);
-    let work = tempfile::tempdir().unwrap();
-    let rules: Vec<Json> = exprs
-        .iter()
-        .enumerate()
-        .map(|(i, (_, e))| json!({"record": format!("dashboard:expr_{i}"), "expr": e}))
-        .collect();
-    let file = rules_file(
-        work.path(),
-        "overview.yaml",
-        &json!([{"name": "dashboard", "rules": rules}]),
+    let three = chain(3);
+    let small = json_file(
+        &read_tree(generate(&three.path().join("service.toml")).path()),
+        "observability/dashboards/overview.json",
     );
-    run(Command::new(promtool())
-        .arg("check")
-        .arg("rules")
-        .arg(&file));
+    assert_eq!(d, small, "the same overview for 13 services as for 3");
     // The document lists at most ten indirect dependents per service.
     let doc = &tree["docs/architecture.md"];
     assert!(

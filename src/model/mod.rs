@@ -116,6 +116,8 @@ pub struct Platform {
     pub graph: graph::Drawings,
     /// Grafana uid of the overview dashboard (see `dashboard_uid`).
     pub overview_dashboard_uid: String,
+    /// The overview dashboard's queries: every service at once, by its service label.
+    pub overview: observability::Overview,
     /// What a service gets for every key it leaves out.
     pub service_defaults: ServiceDefaults,
     /// `OTEL_RESOURCE_ATTRIBUTES` of every service: the platform, the pod's namespace and
@@ -898,6 +900,11 @@ impl Model {
                 external_topics,
                 graph,
                 overview_dashboard_uid: dashboard_uid(&name, "overview"),
+                overview: observability::Overview::new(
+                    mesh,
+                    &name,
+                    services.iter().map(|s| s.name.as_str()),
+                ),
                 service_defaults: ServiceDefaults::default(),
                 otel_resource_attributes: format!(
                     "service.namespace={name},k8s.namespace.name=$(POD_NAMESPACE),k8s.pod.name=$(POD_NAME)"

@@ -103,6 +103,113 @@ impl Metrics {
     }
 }
 
+/// The platform's overview dashboard: every service of one namespace at once, queried by
+/// its service label, so the dashboard is the same size for 3 services or 3,000 (a
+/// ConfigMap holds at most 1 MiB). Each query yields one series per service, labelled
+/// `service` (the label the SLO alerts carry), restricted to the `$service` variable.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Overview {
+    /// The label of the request metrics that names the service
+    /// (`destination_canonical_service` with Istio, `job` without).
+    pub service_label: &'static str,
+    /// The `$service` variable's query: every service with request metrics here.
+    pub services: String,
+    /// Requests per second, by service.
+    pub requests: String,
+    /// The share of requests answered with a 5xx, by service (0 with requests but no errors).
+    pub error_ratio: String,
+    /// Latency percentiles (p50, p95, p99) by service, in `latency_unit`.
+    pub latency: [String; 3],
+    /// The share of requests not answered with a 5xx over the dashboard's time range.
+    pub availability: String,
+    /// Alerts of the service firing now (its SLO burn-rate and latency alerts, down,
+    /// unreachable, no metrics target); 0 for a service with requests and no alert.
+    pub alerts: String,
+    /// The ten busiest services' requests per second over time.
+    pub requests_top: String,
+    /// The ten highest 5xx ratios over time.
+    pub error_ratio_top: String,
+    /// The ten slowest p99 latencies over time.
+    pub latency_p99_top: String,
+    /// Grafana's unit of the latency (`ms` or `s`).
+    pub latency_unit: &'static str,
+    /// The link from a service's row to its own dashboard (a Grafana data link:
+    /// `${__data.fields.service}` is the row's service). Its uid is `{platform}-{service}`
+    /// when every service's is; otherwise the dashboards tagged with the platform and the
+    /// service.
+    pub service_link: String,
+    /// What the request metrics are, in words (dashboard descriptions).
+    pub source: &'static str,
+}
+
+impl Overview {
+    pub fn new<'a>(
+        mesh: Mesh,
+        platform: &str,
+        services: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        let m = Metrics::new(mesh, "$namespace", "", 0);
+        let label = if mesh == Mesh::Istio {
+            "destination_canonical_service"
+        } else {
+            "job"
+        };
+        // Every service of the namespace (the one-service selector without its service).
+        let here = m.selector.replace(&format!(",{label}=\"\""), "");
+        let selected = format!("{here},{label}=~\"$service\"");
+        let counter = m.requests.split('{').next().unwrap_or_default();
+        let histogram = m.buckets.split('{').next().unwrap_or_default();
+        let by_service =
+            |x: String| format!("label_replace({x}, \"service\", \"$1\", \"{label}\", \"(.*)\")");
+        let rate = |selector: &str, window: &str| {
+            format!(
+                "sum by (service) ({})",
+                by_service(format!("rate({counter}{{{selector}}}[{window}])"))
+            )
+        };
+        let ratio = |window: &str| {
+            let all = rate(&selected, window);
+            let errors = rate(&format!("{selected},{}=~\"5..\"", m.code), window);
+            format!("({errors} or 0 * {all}) / {all}")
+        };
+        let quantile = |q: &str| {
+            format!(
+                "histogram_quantile({q}, sum by (service, le) ({}))",
+                by_service(format!("rate({histogram}{{{selected}}}[$__rate_interval])"))
+            )
+        };
+        let requests = rate(&selected, "$__rate_interval");
+        let error_ratio = ratio("$__rate_interval");
+        let latency = [quantile("0.50"), quantile("0.95"), quantile("0.99")];
+        let plain = services
+            .into_iter()
+            .all(|s| super::dashboard_uid(platform, s) == format!("{platform}-{s}"));
+        let vars = "${__url_time_range}&var-namespace=${namespace}&var-datasource=${datasource}";
+        let service_link = if plain {
+            format!("/d/{platform}-${{__data.fields.service}}?{vars}")
+        } else {
+            format!("/dashboards?tag={platform}&tag=${{__data.fields.service}}")
+        };
+        Self {
+            service_label: label,
+            services: format!("label_values({counter}{{{here}}}, {label})"),
+            availability: format!("1 - {}", ratio("$__range")),
+            alerts: format!(
+                "count by (service) (ALERTS{{alertstate=\"firing\",namespace=\"$namespace\",service=~\"$service\"}}) or 0 * {requests}"
+            ),
+            requests_top: format!("topk(10, {requests})"),
+            error_ratio_top: format!("topk(10, {error_ratio})"),
+            latency_p99_top: format!("topk(10, {})", latency[2]),
+            requests,
+            error_ratio,
+            latency,
+            latency_unit: m.latency_unit,
+            service_link,
+            source: m.source,
+        }
+    }
+}
+
 /// A fraction as the output writes it: at least one decimal, no exponent (`0.001`, `99.0`).
 pub fn decimal(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
