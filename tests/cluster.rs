@@ -26,6 +26,7 @@ mod ci;
 mod events;
 pub mod network;
 mod objects;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -275,6 +276,29 @@ fn check(label: &str, spec: &Path) -> Outcome {
                 .map(|f| format!("{label} {} (event broker): {f}", env.name)),
         );
     }
+    // The certificates, as the gateways and cert-manager read them.
+    let gateway = model.platform.addons.gateway.namespace.as_str();
+    let mut per_cluster = Vec::new();
+    for env in &envs {
+        if model.platform.tls.issuer.is_some() {
+            outcome.findings.extend(
+                tls::certificates_fill_what_entrances_read(&env.objects, gateway)
+                    .into_iter()
+                    .map(|f| format!("{label} {}: {f}", env.name)),
+            );
+        }
+        let cluster = model
+            .environments
+            .iter()
+            .find(|e| e.name == env.name)
+            .map_or("", |e| e.cluster.as_str());
+        per_cluster.push((env.name.as_str(), cluster, env.objects.as_slice()));
+    }
+    outcome.findings.extend(
+        tls::environments_do_not_share_a_secret(&per_cluster, gateway)
+            .into_iter()
+            .map(|f| format!("{label}: {f}")),
+    );
     match envs.first() {
         _ if !ci => outcome
             .summary

@@ -110,13 +110,20 @@ pub fn namespaces_are_kept_and_labelled(
     }
     for app in applications {
         let destination = text(app.spec(), &["destination", "namespace"]);
-        let Some(ns) = namespaces.get(destination) else {
-            out.push(format!("namespaces: {} deploys to {destination}, which no Application creates with its labels", app.name()));
-            continue;
-        };
         let creates = items(app.spec(), &["syncPolicy", "syncOptions"])
             .iter()
             .any(|o| o.as_str() == Some("CreateNamespace=true"));
+        let Some(ns) = namespaces.get(destination) else {
+            // A namespace the cluster already has (the ingress gateway's): fine for an
+            // Application that cannot create it and runs no Pods in it.
+            let runs_pods = objects
+                .iter()
+                .any(|o| o.app == app.name() && o.is_workload());
+            if creates || runs_pods {
+                out.push(format!("namespaces: {} deploys to {destination}, which no Application creates with its labels", app.name()));
+            }
+            continue;
+        };
         let labels = super::objects::string_map(at(
             app.spec(),
             &["syncPolicy", "managedNamespaceMetadata", "labels"],
