@@ -26,6 +26,7 @@ mod ci;
 mod events;
 pub mod network;
 mod objects;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -314,7 +315,7 @@ fn check(label: &str, spec: &Path) -> Outcome {
             count("HorizontalPodAutoscaler"),
         ));
         outcome.findings.extend(
-            checks::applications_stay_in_the_project(&env.applications, &model.platform.name)
+            checks::applications_stay_in_the_project(&env.applications, &project_of(&model, &env.name))
                 .into_iter()
                 .chain(checks::all(&env.applications, &env.objects))
                 .map(|f| format!("{label} {}: {f}", env.name)),
@@ -338,6 +339,29 @@ fn check(label: &str, spec: &Path) -> Outcome {
                 .map(|f| format!("{label} {} (event broker): {f}", env.name)),
         );
     }
+    // The certificates, as the gateways and cert-manager read them.
+    let gateway = model.platform.addons.gateway.namespace.as_str();
+    let mut per_cluster = Vec::new();
+    for env in &envs {
+        if model.platform.tls.issuer.is_some() {
+            outcome.findings.extend(
+                tls::certificates_fill_what_entrances_read(&env.objects, gateway)
+                    .into_iter()
+                    .map(|f| format!("{label} {}: {f}", env.name)),
+            );
+        }
+        let cluster = model
+            .environments
+            .iter()
+            .find(|e| e.name == env.name)
+            .map_or("", |e| e.cluster.as_str());
+        per_cluster.push((env.name.as_str(), cluster, env.objects.as_slice()));
+    }
+    outcome.findings.extend(
+        tls::environments_do_not_share_a_secret(&per_cluster, gateway)
+            .into_iter()
+            .map(|f| format!("{label}: {f}")),
+    );
     match envs.first() {
         _ if !ci => outcome
             .summary
@@ -392,6 +416,24 @@ fn the_every_key_platform_passes_the_cluster_checks() {
     assert_clean(outcomes);
 }
 
+/// The project each Application of `env` belongs in, by its name: the platform's, but the
+/// environment certificate's Application in the certificate project.
+fn project_of(model: &Model, env: &str) -> impl Fn(&str) -> String {
+    let platform = model.platform.name.clone();
+    let certificate = model
+        .environments
+        .iter()
+        .find(|e| e.name == env && e.certificate.is_some())
+        .map(|e| format!("{platform}-{}-tls", e.name));
+    move |name: &str| {
+        if certificate.as_deref() == Some(name) {
+            format!("{platform}-tls")
+        } else {
+            platform.clone()
+        }
+    }
+}
+
 /// An Application file added under argocd/<env>/ that names another project (here
 /// `default`, which may deploy anywhere) still runs in the platform's project once the
 /// root Application applies it; without the root Application's patch it would not.
@@ -419,7 +461,7 @@ fn the_repository_cannot_widen_its_own_permissions() {
         apps.iter().any(|a| a.name() == "rogue"),
         "the added Application is applied"
     );
-    let found = checks::applications_stay_in_the_project(&apps, &model.platform.name);
+    let found = checks::applications_stay_in_the_project(&apps, &project_of(&model, env));
     assert!(found.is_empty(), "{found:?}");
 
     // The same files under a root Application without its patch.
@@ -428,6 +470,6 @@ fn the_repository_cannot_widen_its_own_permissions() {
         source.remove("kustomize");
     }
     let apps = root_applications(tree, &bare).unwrap();
-    let found = checks::applications_stay_in_the_project(&apps, &model.platform.name);
+    let found = checks::applications_stay_in_the_project(&apps, &project_of(&model, env));
     assert_eq!(found.len(), 1, "{found:?}");
 }

@@ -143,6 +143,17 @@ fn expected_schema() -> BTreeMap<String, Value> {
         json!(defaults::DEPLOY.to_string()),
     );
     put("platform.ci", "default", json!(defaults::CI.to_string()));
+    put(
+        "platform.tls.mode",
+        "default",
+        json!(defaults::TLS_MODE.to_string()),
+    );
+    put(
+        "platform.tls.issuer_kind",
+        "default",
+        json!(defaults::ISSUER_KIND.to_string()),
+    );
+    put("platform.tls.issuer", "maxLength", json!(HOST_MAX));
     put("platform.external_topics[]", "maxLength", json!(TOPIC_MAX));
 
     // Rule 10: at least one environment and one service.
@@ -454,7 +465,9 @@ fn a_spec_leaving_out_a_key_gets_the_modules_default_in_the_model() {
     for (i, e) in model.environments.iter().enumerate() {
         assert_eq!(e.namespace, default_namespace("demo", &e.name));
         assert_eq!(e.namespace, format!("demo-{}", e.name));
-        assert_eq!(e.tls_secret, default_tls_secret("demo"));
+        assert_eq!(e.tls_secret, default_tls_secret("demo", &e.name));
+        assert_eq!(e.tls_secret, format!("demo-{}-tls", e.name));
+        assert!(e.certificate.is_none(), "cert-manager is not the default");
         assert_eq!(
             e.host.as_deref(),
             Some(default_host("demo.example.com", &e.name, i == last).as_str())
@@ -546,11 +559,24 @@ fn the_derived_names_validate_checks_are_the_models() {
     // The default namespace must fit a label: validate measures the model's.
     let env = "e".repeat(LABEL_MAX - "demo-".len());
     for (env, ok) in [(env.clone(), true), (format!("{env}x"), false)] {
-        let text = minimal("").replace("[environments.dev]", &format!("[environments.{env}]"));
+        let text = minimal("").replace(
+            "[environments.dev]",
+            &format!("[environments.{env}]\ntls_secret = \"dev-tls\""),
+        );
         assert_eq!(errors(&text).is_empty(), ok, "{env}: {:?}", errors(&text));
         if ok {
             let model = model_of("service.toml", &text);
             assert_eq!(model.environments[0].namespace.len(), LABEL_MAX);
+        }
+    }
+    // So must the default TLS secret, `{platform}-{env}-tls`.
+    let env = "e".repeat(LABEL_MAX - "demo--tls".len());
+    for (env, ok) in [(env.clone(), true), (format!("{env}x"), false)] {
+        let text = minimal("").replace("[environments.dev]", &format!("[environments.{env}]"));
+        assert_eq!(errors(&text).is_empty(), ok, "{env}: {:?}", errors(&text));
+        if ok {
+            let model = model_of("service.toml", &text);
+            assert_eq!(model.environments[0].tls_secret.len(), LABEL_MAX);
         }
     }
 }
@@ -782,7 +808,7 @@ fn validate_and_the_schema_accept_exactly_the_modules_name_lengths() {
             "environment name",
             minimal("").replace(
                 "[environments.dev]",
-                "[environments.{}]\nnamespace = \"dev\"",
+                "[environments.{}]\nnamespace = \"dev\"\ntls_secret = \"dev-tls\"",
             ),
             label,
             LABEL_MAX,
@@ -907,6 +933,7 @@ fn the_docs_state_the_modules_defaults_and_bounds() {
                         g::NGINX_LABEL.1
                     )
                 }),
+                ("tls", format!("`{{ mode = \"{}\" }}`", defaults::TLS_MODE)),
                 ("vars", "`{}`".into()),
             ],
         ),
@@ -921,7 +948,10 @@ fn the_docs_state_the_modules_defaults_and_bounds() {
                 ("host", "see `platform.domain`".into()),
                 ("replicas", REPLICAS.default.to_string()),
                 ("auto_sync", defaults::AUTO_SYNC.to_string()),
-                ("tls_secret", quoted(default_tls_secret("{platform}"))),
+                (
+                    "tls_secret",
+                    quoted(default_tls_secret("{platform}", "{env}")),
+                ),
             ],
         ),
         (
@@ -1073,7 +1103,7 @@ fn the_template_context_docs_state_the_modules_defaults() {
         ),
         format!(
             "Secret holding the gateway's TLS certificate (default `{}`).",
-            default_tls_secret("{platform}")
+            default_tls_secret("{platform}", "{env}")
         ),
         format!("Container port (default {}).", PORT.default),
     ];

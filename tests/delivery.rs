@@ -444,6 +444,10 @@ fn argocd_root_application_per_environment() {
                 .collect();
             wanted.insert(format!("{folder}/_platform.yaml"));
             wanted.insert(format!("{folder}/kustomization.yaml"));
+            // With cert-manager, the environment's certificate has an Application of its own.
+            if env.certificate.is_some() {
+                wanted.insert(format!("{folder}/_tls.yaml"));
+            }
             assert_eq!(children, wanted.iter().collect(), "{path}");
             assert!(!path.starts_with(&format!("{folder}/")));
             expected_files.insert(path);
@@ -455,6 +459,9 @@ fn argocd_root_application_per_environment() {
             .filter(|f| f.starts_with("argocd/"))
             .cloned()
             .collect();
+        if !p.tls.destinations.is_empty() {
+            expected_files.insert("argocd/project-tls.yaml".into());
+        }
         assert_eq!(argocd, expected_files, "{name}: nothing else under argocd/");
     }
 }

@@ -687,6 +687,12 @@ datastore = "postgres"
     );
     let run = validate(&text);
     run.error(
+        &format!("the default TLS secret of environment `{env}` would be 70 characters long"),
+        pos(&text, &env),
+    )
+    .label("`{platform}-{env}-tls` must fit in 63 characters")
+    .help("shorten the name or set `tls_secret` explicitly");
+    run.error(
         &format!("the default namespace of environment `{env}` would be 66 characters long"),
         pos(&text, &env),
     )
@@ -698,7 +704,7 @@ datastore = "postgres"
     )
     .label("`{service}-postgres` must fit in 52 characters")
     .help("shorten the service name");
-    run.assert_invalid(2);
+    run.assert_invalid(3);
 }
 
 #[test]
@@ -2532,4 +2538,118 @@ fn rule2_the_gateway_settings_are_kubernetes_names() {
         pos(&empty, "{ labels"),
     );
     run.assert_invalid(1);
+}
+
+fn with_platform_line(line: &str, envs: &str) -> String {
+    minimal("")
+        .replace(
+            "repository = \"https://github.com/acme/demo.git\"",
+            &format!("repository = \"https://github.com/acme/demo.git\"\n{line}"),
+        )
+        .replace("[environments.dev]\n\n[environments.prod]\n", envs)
+}
+
+#[test]
+fn rule1_the_tls_mode_is_one_of_its_choices() {
+    let text = with_platform_line(
+        "tls = { mode = \"cert-manger\", issuer = \"letsencrypt\" }",
+        "[environments.dev]\n\n[environments.prod]\n",
+    );
+    let run = validate(&text);
+    run.error(
+        "unknown TLS mode `cert-manger`",
+        pos(&text, "\"cert-manger\""),
+    )
+    .label("expected one of \"secret\", \"cert-manager\"")
+    .help("did you mean `cert-manager`?");
+    run.assert_invalid(1);
+    // The mode alone, where a table is expected: the table to write instead.
+    let text = with_platform_line(
+        "tls = \"cert-manager\"",
+        "[environments.dev]\n\n[environments.prod]\n",
+    );
+    let run = validate(&text);
+    run.error("`platform.tls` must be a table", pos(&text, "\"cert-manager\""))
+        .label("found a string")
+        .help("write `tls = { mode = \"cert-manager\", issuer = \"...\" }` (modes: \"secret\", \"cert-manager\")");
+    run.assert_invalid(1);
+}
+
+#[test]
+fn rule3_cert_manager_needs_an_issuer_and_a_secret_per_environment() {
+    let text = with_platform_line(
+        "tls = { mode = \"cert-manager\" }",
+        "[environments.dev]\n\n[environments.prod]\n",
+    );
+    let run = validate(&text);
+    run.error(
+        "`tls.mode = \"cert-manager\"` needs an issuer",
+        pos(&text, "{ mode"),
+    )
+    .label("no `issuer` here");
+    run.assert_invalid(1);
+
+    // Both environments' gateways read istio-system: one Secret would be two Certificates'.
+    let text = with_platform_line(
+        "tls = { mode = \"cert-manager\", issuer = \"letsencrypt\" }",
+        "[environments.dev]\ntls_secret = \"demo-tls\"\n\n[environments.prod]\ntls_secret = \"demo-tls\"\n",
+    );
+    let run = validate(&text);
+    run.error(
+        "environments dev and prod share the TLS secret `demo-tls` in the gateway's namespace `istio-system`",
+        pos_after(&text, "[environments.prod]", "\"demo-tls\""),
+    )
+    .label("secret already used");
+    run.assert_invalid(1);
+    // Without a mesh each environment's Ingresses read their own namespace: no clash.
+    let run = validate(&text.replace("tls = {", "mesh = \"none\"\ntls = {"));
+    assert!(run.errors().is_empty(), "{:?}", run.errors());
+    // By default every environment has its own Secret.
+    let text = with_platform_line(
+        "tls = { mode = \"cert-manager\", issuer = \"letsencrypt\", issuer_kind = \"Issuer\" }",
+        "[environments.dev]\n\n[environments.prod]\n",
+    );
+    assert!(validate(&text).errors().is_empty());
+}
+
+#[test]
+fn rule3_issuer_keys_need_cert_manager() {
+    let text = with_platform_line(
+        "tls = { issuer = \"letsencrypt\", issuer_kind = \"Issuer\" }",
+        "[environments.dev]\n\n[environments.prod]\n",
+    );
+    let run = validate(&text);
+    run.error(
+        "`tls.issuer` has no effect without cert-manager",
+        pos(&text, "\"letsencrypt\""),
+    )
+    .label("the TLS mode is \"secret\": the Secrets are made by hand");
+    run.error(
+        "`tls.issuer_kind` has no effect without cert-manager",
+        pos(&text, "\"Issuer\""),
+    );
+    run.assert_invalid(2);
+}
+
+#[test]
+fn rule3_a_default_tls_secret_must_fit_a_label() {
+    // 40 + 1 + 20 + 4 = 65 characters: the namespace (61) fits, the Secret does not.
+    let platform = "p".repeat(40);
+    let env = "e".repeat(20);
+    let text = minimal("")
+        .replace("name = \"demo\"", &format!("name = \"{platform}\""))
+        .replace("[environments.dev]", &format!("[environments.{env}]"));
+    let run = validate(&text);
+    run.error(
+        &format!("the default TLS secret of environment `{env}` would be 65 characters long"),
+        pos(&text, &format!("{env}]")),
+    )
+    .label("`{platform}-{env}-tls` must fit in 63 characters")
+    .help("shorten the name or set `tls_secret` explicitly");
+    run.assert_invalid(1);
+    let run = validate(&text.replace(
+        &format!("[environments.{env}]\n"),
+        &format!("[environments.{env}]\ntls_secret = \"dev-tls\"\n"),
+    ));
+    assert!(run.errors().is_empty());
 }

@@ -1,5 +1,6 @@
 // Validates custom resources against the schemas shipped by the pinned
-// @kubernetes-models packages (Istio, Argo CD, Argo Rollouts, prometheus-operator, KEDA).
+// @kubernetes-models packages (Istio, Argo CD, Argo Rollouts, prometheus-operator, KEDA,
+// cert-manager).
 //
 //   node crd-validate.mjs NODE_MODULES --list
 //   node crd-validate.mjs NODE_MODULES INPUT.json      (prints JSON results on stdout)
@@ -28,6 +29,7 @@ const PACKAGES = [
   "@kubernetes-models/argo-rollouts",
   "@kubernetes-models/prometheus-operator",
   "@kubernetes-models/keda",
+  "@kubernetes-models/cert-manager",
 ];
 // Upstream fields that these packages' compiled schemas lost: the generator of
 // @kubernetes-models drops properties named "description" from some Argo CD and

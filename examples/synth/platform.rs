@@ -508,6 +508,11 @@ fn every_key(opts: &Options) -> String {
             out,
             "gateway = {{ namespace = \"edge\", labels = {{ istio = \"edge\", \"app.kubernetes.io/name\" = \"edge\" }}, service_account = \"edge\" }}"
         );
+        // cert-manager issues every environment's certificate into `edge`.
+        let _ = writeln!(
+            out,
+            "tls = {{ mode = \"cert-manager\", issuer = \"letsencrypt\", issuer_kind = \"ClusterIssuer\" }}"
+        );
     } else {
         let _ = writeln!(
             out,
@@ -520,6 +525,11 @@ fn every_key(opts: &Options) -> String {
         let _ = writeln!(
             out,
             "gateway = {{ namespace = \"nginx\", labels = {{ \"app.kubernetes.io/instance\" = \"public\" }} }}"
+        );
+        // An Issuer of its own in each environment's namespace, where the Ingresses read.
+        let _ = writeln!(
+            out,
+            "tls = {{ mode = \"cert-manager\", issuer = \"{platform}-ca\", issuer_kind = \"Issuer\" }}"
         );
     }
     let _ = writeln!(out, "blueprints = \"blueprints\"");

@@ -5,7 +5,7 @@
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::{Addons, Service};
+use super::{Addons, Service, tls::Tls};
 use crate::spec::Mesh;
 
 /// One capability of the cluster the output relies on.
@@ -33,13 +33,14 @@ fn capability(name: &str, used_for: &str, versions: &str, check: &str) -> Capabi
 /// What the platform needs: `rollouts` when some environment runs an Argo Rollouts
 /// Rollout, `broker` and `backlog` when there is an event broker and a consumer scaling on
 /// its backlog; `tcp_egress` the plain-TCP hosts services reach outside (Istio must give
-/// each its own address).
+/// each its own address); cert-manager and its issuer when it makes the certificates.
 pub fn capabilities(
     mesh: Mesh,
     addons: &Addons,
     services: &[Service],
     broker: bool,
     backlog: bool,
+    tls: &Tls,
 ) -> Vec<Capability> {
     let istio = mesh == Mesh::Istio;
     let rollouts = services.iter().any(|s| !s.workload_in_base);
@@ -123,6 +124,32 @@ pub fn capabilities(
             "the ScaledObjects of consumers scaling on their backlog (`nats-jetstream` scaler)",
             "keda.sh/v1alpha1 (KEDA 2.12 or later)",
             "kubectl get crd scaledobjects.keda.sh",
+        ));
+    }
+    if let Some(issuer) = &tls.issuer {
+        // A namespaced Issuer must be where the Certificates are (`model::tls`).
+        let (kind, check) = match (issuer.kind, istio) {
+            (crate::spec::IssuerKind::ClusterIssuer, _) => (
+                "ClusterIssuer".to_owned(),
+                format!("kubectl get clusterissuer {}", issuer.name),
+            ),
+            (crate::spec::IssuerKind::Issuer, true) => (
+                format!("Issuer (in `{}`)", addons.gateway.namespace),
+                format!(
+                    "kubectl get issuer {} -n {}",
+                    issuer.name, addons.gateway.namespace
+                ),
+            ),
+            (crate::spec::IssuerKind::Issuer, false) => (
+                "Issuer (in each environment's namespace)".to_owned(),
+                format!("kubectl get issuer {} -A", issuer.name),
+            ),
+        };
+        out.push(capability(
+            &format!("cert-manager, with the {kind} `{}` ready", issuer.name),
+            "the Certificates of the environments' hosts (`tls.mode = \"cert-manager\"`): it issues and renews each environment's TLS Secret",
+            "cert-manager.io/v1 (cert-manager 1.x)",
+            &format!("kubectl get crd certificates.cert-manager.io && {check}"),
         ));
     }
     let tcp: Vec<String> = services

@@ -13,9 +13,10 @@ pub fn default_namespace(platform: &str, env: &str) -> String {
     format!("{platform}-{env}")
 }
 
-/// The gateway's TLS Secret when `tls_secret` is not set: `{platform}-tls`.
-pub fn default_tls_secret(platform: &str) -> String {
-    format!("{platform}-tls")
+/// An environment's TLS Secret when `tls_secret` is not set: `{platform}-{env}-tls`, one
+/// per environment (the environments' gateways may share a namespace).
+pub fn default_tls_secret(platform: &str, env: &str) -> String {
+    format!("{platform}-{env}-tls")
 }
 
 /// An environment's public host when `host` is not set: `{env}.{domain}`, or `{domain}`
@@ -120,7 +121,7 @@ mod tests {
     #[test]
     fn default_names() {
         assert_eq!(default_namespace("fleet", "dev"), "fleet-dev");
-        assert_eq!(default_tls_secret("fleet"), "fleet-tls");
+        assert_eq!(default_tls_secret("fleet", "dev"), "fleet-dev-tls");
         assert_eq!(default_host("fleet.io", "dev", false), "dev.fleet.io");
         assert_eq!(default_host("fleet.io", "prod", true), "fleet.io");
         assert_eq!(store_name("trips", Datastore::Postgres), "trips-postgres");

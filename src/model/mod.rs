@@ -10,6 +10,7 @@ pub mod events;
 pub mod graph;
 pub mod observability;
 pub mod release;
+pub mod tls;
 pub mod traffic;
 pub mod units;
 
@@ -134,6 +135,8 @@ pub struct Platform {
     /// The GitHub Actions workflows use, `owner/repo[/path]` → `owner/repo[/path]@<commit> #
     /// <release>`: the value of `uses:`, pinned to a commit, with its release as a comment.
     pub actions: IndexMap<String, String>,
+    /// How the environments' certificates are made (`[platform] tls`).
+    pub tls: tls::Tls,
 }
 
 /// The toolchain a service is built and tested with: one version for its Dockerfile's build
@@ -283,8 +286,14 @@ pub struct Environment {
     pub replicas: i64,
     /// Argo CD automated sync with prune and self-heal; false: manual sync.
     pub auto_sync: bool,
-    /// Secret holding the gateway's TLS certificate (default `{platform}-tls`).
+    /// Secret holding the gateway's TLS certificate (default `{platform}-{env}-tls`).
     pub tls_secret: String,
+    /// The namespace `tls_secret` must be in: the gateway's with Istio (it reads
+    /// `credentialName` from its own namespace), the environment's without a mesh.
+    pub tls_namespace: String,
+    /// The cert-manager Certificate filling `tls_secret`, with `tls.mode = "cert-manager"`
+    /// when the environment serves a public host.
+    pub certificate: Option<tls::Certificate>,
     /// Position in the promotion order, from 0.
     pub index: usize,
     /// The first environment: CI deploys new images here.
@@ -720,7 +729,9 @@ impl Model {
                     replicas: replicas(None, value(e.replicas.as_ref())),
                     auto_sync: value(e.auto_sync.as_ref()).unwrap_or(defaults::AUTO_SYNC),
                     tls_secret: value(e.tls_secret.as_ref())
-                        .unwrap_or_else(|| default_tls_secret(&name)),
+                        .unwrap_or_else(|| default_tls_secret(&name, &env_name)),
+                    tls_namespace: String::new(),
+                    certificate: None,
                     index,
                     first: index == 0,
                     production: index == last,
@@ -797,6 +808,23 @@ impl Model {
         let external_topics: Vec<String> =
             p.external_topics.iter().map(|t| t.value.clone()).collect();
         let addons = Addons::new(mesh, p.gateway.as_ref());
+        let mut tls = tls::Tls::new(
+            value(p.tls.as_ref().and_then(|t| t.mode.as_ref())).unwrap_or(defaults::TLS_MODE),
+            value(p.tls.as_ref().and_then(|t| t.issuer.as_ref())),
+            value(p.tls.as_ref().and_then(|t| t.issuer_kind.as_ref()))
+                .unwrap_or(defaults::ISSUER_KIND),
+        );
+        // The entrance of an environment: Istio's Gateway whenever it has a host; without
+        // a mesh, the Ingresses of the services with public paths.
+        let entrance = mesh == Mesh::Istio || services.iter().any(|s| !s.apis.is_empty());
+        for e in &mut environments {
+            e.tls_namespace = tls::secret_namespace(mesh, &addons.gateway.namespace, &e.namespace);
+            let hosts = e.host.iter().filter(|_| entrance).cloned().collect();
+            e.certificate = tls::certificate(&tls, &e.tls_secret, &e.tls_namespace, hosts);
+            if let Some(c) = &e.certificate {
+                tls.add_destination(&e.cluster, &c.namespace);
+            }
+        }
         let broker = events::broker(&services, &publishers, &subscribers, &external_topics);
         if let Some(b) = &broker {
             let runbook = observability::runbook_url(&repository, &revision, b.name);
@@ -879,6 +907,7 @@ impl Model {
             &services,
             broker.is_some(),
             scales_on_backlog,
+            &tls,
         );
         let graph = graph::Graph::build(&name, &services, &external_topics).drawings();
         Model {
@@ -888,6 +917,7 @@ impl Model {
                 data_uid: defaults::DATA_UID,
                 actions: action_pins(),
                 capabilities,
+                tls,
                 scales_on_backlog,
                 internet: egress::Internet::default(),
                 repository,

@@ -79,6 +79,14 @@ choice!(
     Ci, "ci", { GithubActions = "github-actions", None = "none" }
 );
 choice!(
+    /// How each environment's gateway gets its TLS certificate.
+    TlsMode, "TLS mode", { Secret = "secret", CertManager = "cert-manager" }
+);
+choice!(
+    /// The kind of cert-manager issuer a Certificate names.
+    IssuerKind, "issuer kind", { ClusterIssuer = "ClusterIssuer", Issuer = "Issuer" }
+);
+choice!(
     /// The language toolchain of a service: picks its Dockerfile and CI steps.
     Runtime, "runtime", { Rust = "rust", Go = "go", Node = "node", Python = "python", Java = "java" }
 );
@@ -119,6 +127,7 @@ pub struct PlatformSpec {
     pub blueprints: Option<Spanned<String>>,
     pub external_topics: Vec<Spanned<String>>,
     pub gateway: Option<GatewaySpec>,
+    pub tls: Option<TlsSpec>,
     pub vars: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -130,6 +139,17 @@ pub struct GatewaySpec {
     /// None when not written (the default's labels).
     pub labels: Option<Vec<(Spanned<String>, Spanned<String>)>>,
     pub service_account: Option<Spanned<String>>,
+}
+
+/// `[platform] tls`: how the environments' gateways get their certificates.
+#[derive(Debug, Clone)]
+pub struct TlsSpec {
+    pub span: Span,
+    /// `mode` is in the table, even when its value was not a known mode.
+    pub mode_written: bool,
+    pub mode: Option<Spanned<TlsMode>>,
+    pub issuer: Option<Spanned<String>>,
+    pub issuer_kind: Option<Spanned<IssuerKind>>,
 }
 
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@ use toml_edit::{Document, Item, TableLike, Value};
 use super::{
     AutoscaleSpec, Choice, EnvironmentSpec, GatewaySpec, HealthSpec, PlatformSpec, ReleaseSpec,
     ResilienceSpec, ResourcesSpec, ServiceEnvSpec, ServiceSpec, SloSpec, Spanned, Spec, StepSpec,
+    TlsSpec,
 };
 use crate::diagnostic::{Diagnostic, Source, Span, did_you_mean};
 
@@ -22,9 +23,11 @@ pub(crate) const PLATFORM_KEYS: &[&str] = &[
     "blueprints",
     "external_topics",
     "gateway",
+    "tls",
     "vars",
 ];
 pub(crate) const GATEWAY_KEYS: &[&str] = &["namespace", "labels", "service_account"];
+pub(crate) const TLS_KEYS: &[&str] = &["mode", "issuer", "issuer_kind"];
 pub(crate) const ENVIRONMENT_KEYS: &[&str] = &[
     "namespace",
     "cluster",
@@ -79,6 +82,7 @@ pub const TABLES: &[(&str, &[&str])] = &[
     ("", TOP_KEYS),
     ("platform", PLATFORM_KEYS),
     ("platform.gateway", GATEWAY_KEYS),
+    ("platform.tls", TLS_KEYS),
     ("environments.*", ENVIRONMENT_KEYS),
     ("services.*", SERVICE_KEYS),
     ("services.*.health", HEALTH_KEYS),
@@ -433,6 +437,7 @@ impl Reader {
             blueprints: self.string(t, "blueprints"),
             external_topics: self.strings(t, "external_topics"),
             gateway: self.gateway(t),
+            tls: self.tls(t),
             vars,
         }
     }
@@ -448,6 +453,31 @@ impl Reader {
                 .contains_key("labels")
                 .then(|| self.string_map(&g, "labels")),
             service_account: self.string(&g, "service_account"),
+        })
+    }
+
+    fn tls(&mut self, t: &Table<'_>) -> Option<TlsSpec> {
+        // `tls = "cert-manager"`: the mode alone, where a table is expected.
+        if let Some((item, span)) = self.entry(t, "tls")
+            && let Some(mode) = item.as_str()
+        {
+            self.error(
+                Diagnostic::error(span, "`platform.tls` must be a table")
+                    .label("found a string")
+                    .help(format!(
+                        "write `tls = {{ mode = \"{mode}\", issuer = \"...\" }}` (modes: \"secret\", \"cert-manager\")"
+                    )),
+            );
+            return None;
+        }
+        let tls = self.subtable(t, "tls")?;
+        self.check_keys(&tls, TLS_KEYS);
+        Some(TlsSpec {
+            span: tls.span.clone(),
+            mode_written: tls.table.contains_key("mode"),
+            mode: self.choice(&tls, "mode"),
+            issuer: self.string(&tls, "issuer"),
+            issuer_kind: self.choice(&tls, "issuer_kind"),
         })
     }
 

@@ -17,7 +17,7 @@ use super::defaults::{
     PLATFORM_NAME_MAX, PORT, REPLICAS, RETRIES, SERVICE_NAME_MAX, STEP_WEIGHT, STEPS_MAX,
     TOPIC_MAX, WEIGHT,
 };
-use super::{Ci, Datastore, Deploy, Mesh, Runtime, Strategy};
+use super::{Ci, Datastore, Deploy, IssuerKind, Mesh, Runtime, Strategy, TlsMode};
 
 /// A DNS-1123 label starting with a letter (the length is checked separately).
 const DNS_LABEL: &str = "^[a-z]([-a-z0-9]*[a-z0-9])?$";
@@ -114,6 +114,9 @@ pub struct PlatformTable {
     /// [default: Istio's `istio-system`, `istio: ingressgateway`,
     /// `istio-ingressgateway-service-account`; without a mesh ingress-nginx's].
     pub gateway: Option<GatewayTable>,
+    /// How each environment's gateway gets its certificate (the Secret `tls_secret`)
+    /// [default: made by hand].
+    pub tls: Option<TlsTable>,
     /// Free-form values handed to blueprints as `vars` (for custom blueprints).
     pub vars: Option<serde_json::Map<String, serde_json::Value>>,
 }
@@ -133,6 +136,26 @@ pub struct GatewayTable {
     /// the release).
     #[schemars(regex(pattern = DNS_LABEL), length(max = LABEL_MAX))]
     pub service_account: Option<String>,
+}
+
+/// `[platform] tls`: who makes the environments' TLS Secrets.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct TlsTable {
+    /// `secret`: each environment's Secret is made by hand; `cert-manager`: a Certificate
+    /// per environment, in the namespace the gateway reads the Secret from.
+    #[schemars(extend("default" = defaults::TLS_MODE))]
+    pub mode: Option<TlsMode>,
+    /// The cert-manager issuer that signs the certificates (required with `cert-manager`).
+    #[schemars(
+        regex(pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"),
+        length(max = HOST_MAX),
+        example = &"letsencrypt"
+    )]
+    pub issuer: Option<String>,
+    /// The issuer's kind: `Issuer` must be in the Certificates' namespace.
+    #[schemars(extend("default" = defaults::ISSUER_KIND))]
+    pub issuer_kind: Option<IssuerKind>,
 }
 
 /// `[environments.<name>]`: one stage of the promotion order.
@@ -160,7 +183,8 @@ pub struct EnvironmentTable {
     /// Argo CD automated sync with prune and self-heal; false = manual sync.
     #[schemars(extend("default" = defaults::AUTO_SYNC))]
     pub auto_sync: Option<bool>,
-    /// TLS credential of the gateway [default: `{platform}-tls`].
+    /// TLS credential of the gateway: a Secret in the gateway's namespace with Istio, in
+    /// this environment's without a mesh [default: `{platform}-{env}-tls`].
     #[schemars(regex(pattern = DNS_LABEL), length(max = LABEL_MAX))]
     pub tls_secret: Option<String>,
 }

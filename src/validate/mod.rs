@@ -6,6 +6,7 @@ mod egress;
 mod graph;
 mod names;
 mod steps;
+mod tls;
 mod values;
 
 pub(crate) use values::SECRET_WORDS;
@@ -19,6 +20,7 @@ type Rule = fn(&Spec, &mut Vec<Diagnostic>);
 const RULES: &[Rule] = &[
     names::names_are_dns_labels,
     names::paths_and_identifiers,
+    tls::tls_certificates,
     egress::egress_names_hosts_outside_the_cluster,
     graph::single_owner,
     graph::calls_known_services,

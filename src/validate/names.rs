@@ -2,7 +2,7 @@
 //! escape the output folder.
 
 use crate::diagnostic::Diagnostic;
-use crate::model::{default_namespace, store_name};
+use crate::model::{default_namespace, default_tls_secret, store_name};
 use crate::spec::defaults::{
     self, HOST_MAX, LABEL_MAX, PLATFORM_NAME_MAX, SERVICE_NAME_MAX, STATEFULSET_NAME_MAX, TOPIC_MAX,
 };
@@ -130,8 +130,21 @@ pub fn names_are_dns_labels(spec: &Spec, out: &mut Vec<Diagnostic>) {
                 }
             }
         }
-        if let Some(tls) = &env.tls_secret {
-            check_label(out, "TLS secret name", tls, LABEL_MAX);
+        match &env.tls_secret {
+            Some(tls) => check_label(out, "TLS secret name", tls, LABEL_MAX),
+            None => {
+                let len = default_tls_secret(platform_name, &env.name.value).len();
+                if len > LABEL_MAX && dns_label_problem(&env.name.value, LABEL_MAX).is_none() {
+                    out.push(
+                        Diagnostic::error(
+                            env.name.span.clone(),
+                            format!("the default TLS secret of environment `{}` would be {len} characters long", env.name.value),
+                        )
+                        .label(format!("`{}` must fit in {LABEL_MAX} characters", default_tls_secret("{platform}", "{env}")))
+                        .help("shorten the name or set `tls_secret` explicitly"),
+                    );
+                }
+            }
         }
         if let Some(host) = &env.host {
             check_hostname(out, host);
@@ -228,7 +241,7 @@ pub fn names_are_dns_labels(spec: &Spec, out: &mut Vec<Diagnostic>) {
 }
 
 /// Lowercase DNS labels separated by dots, at most `HOST_MAX` characters in all.
-fn dns_name(s: &str) -> bool {
+pub(super) fn dns_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= HOST_MAX
         && s.split('.')

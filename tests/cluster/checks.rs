@@ -96,17 +96,23 @@ pub fn config_maps_read_exist(objects: &[Object]) -> Vec<String> {
 }
 
 /// The repository cannot widen its own permissions: every Application the root applies
-/// belongs to the platform's project `project`, whose sources and destinations only an
-/// admin changes (any other project, `default` included, may reach further).
-pub fn applications_stay_in_the_project(applications: &[Object], project: &str) -> Vec<String> {
+/// belongs to the project the platform gives it (`project_of` its name: the platform's
+/// project, or the narrow certificate project for the certificate's Application), whose
+/// sources and destinations only an admin changes (any other project, `default` included,
+/// may reach further).
+pub fn applications_stay_in_the_project(
+    applications: &[Object],
+    project_of: &dyn Fn(&str) -> String,
+) -> Vec<String> {
     applications
         .iter()
-        .filter(|a| text(a.spec(), &["project"]) != project)
+        .filter(|a| text(a.spec(), &["project"]) != project_of(a.name()))
         .map(|a| {
             format!(
-                "Application {} runs in the project `{}`, not the platform's `{project}`: the repository widened its own permissions",
+                "Application {} runs in the project `{}`, not `{}`: the repository widened its own permissions",
                 a.name(),
-                text(a.spec(), &["project"])
+                text(a.spec(), &["project"]),
+                project_of(a.name())
             )
         })
         .collect()
@@ -154,13 +160,20 @@ pub fn namespaces_are_kept_and_labelled(
     }
     for app in applications {
         let destination = text(app.spec(), &["destination", "namespace"]);
-        let Some(ns) = namespaces.get(destination) else {
-            out.push(format!("namespaces: {} deploys to {destination}, which no Application creates with its labels", app.name()));
-            continue;
-        };
         let creates = items(app.spec(), &["syncPolicy", "syncOptions"])
             .iter()
             .any(|o| o.as_str() == Some("CreateNamespace=true"));
+        let Some(ns) = namespaces.get(destination) else {
+            // A namespace the cluster already has (the ingress gateway's): fine for an
+            // Application that cannot create it and runs no Pods in it.
+            let runs_pods = objects
+                .iter()
+                .any(|o| o.app == app.name() && o.is_workload());
+            if creates || runs_pods {
+                out.push(format!("namespaces: {} deploys to {destination}, which no Application creates with its labels", app.name()));
+            }
+            continue;
+        };
         let labels = super::objects::string_map(at(
             app.spec(),
             &["syncPolicy", "managedNamespaceMetadata", "labels"],
@@ -1882,8 +1895,9 @@ spec:
             "root",
             "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: api-dev}\nspec: {project: demo}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: rogue}\nspec: {project: default}\n",
         );
-        assert!(applications_stay_in_the_project(&apps[..1], "demo").is_empty());
-        let found = applications_stay_in_the_project(&apps, "demo");
+        let demo = |_: &str| "demo".to_string();
+        assert!(applications_stay_in_the_project(&apps[..1], &demo).is_empty());
+        let found = applications_stay_in_the_project(&apps, &demo);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(
             found[0].contains("rogue") && found[0].contains("`default`"),

@@ -1,5 +1,5 @@
-"""Custom resources (Istio, Argo CD, Argo Rollouts, prometheus-operator, KEDA) against the
-schemas of the pinned @kubernetes-models npm packages; fields the schema does not define fail
+"""Custom resources (Istio, Argo CD, Argo Rollouts, prometheus-operator, KEDA, cert-manager)
+against the schemas of the pinned @kubernetes-models npm packages; fields the schema does not define fail
 (see conformance/node/crd-validate.mjs for how they are found). A kind no package defines
 is a failure, not a skip.
 
@@ -58,7 +58,7 @@ def check(tree: Tree) -> StepResult:
         if r["model"] is None:
             res.add(o.where, f"no known schema for {o.obj.get('apiVersion')} {o.obj.get('kind')} "
                              "(not in the pinned Istio / Argo CD / Argo Rollouts / "
-                             "prometheus-operator / KEDA packages)")
+                             "prometheus-operator / KEDA / cert-manager packages)")
             continue
         for err in r["errors"]:
             res.add(o.where, f"schema: {err}")

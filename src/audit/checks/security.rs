@@ -193,16 +193,19 @@ pub fn tls_gateway_only(cx: &Context) -> Vec<Finding> {
         out.push(e);
     }
     if let Some((env, host)) = public.last().filter(|_| routes) {
-        let ns = match cx.model.platform.mesh {
-            Mesh::Istio => cx.model.platform.addons.gateway.namespace.as_str(),
-            Mesh::None => env.namespace.as_str(),
-        };
+        let ns = &env.tls_namespace;
+        let secret = &env.tls_secret;
         out.push(Finding::manual(
             "cluster",
-            format!(
-                "`kubectl get secret {} -n {ns}`: the certificate for {host} exists (tls.crt, tls.key) and is valid",
-                env.tls_secret
-            ),
+            if env.certificate.is_some() {
+                format!(
+                    "`kubectl get certificate {secret} -n {ns}`: cert-manager issued the certificate for {host} (READY True) into the Secret {secret}"
+                )
+            } else {
+                format!(
+                    "`kubectl get secret {secret} -n {ns}`: the certificate for {host} exists (tls.crt, tls.key) and is valid"
+                )
+            },
         ));
     }
     out
@@ -273,6 +276,21 @@ pub fn config_and_namespaces(cx: &Context) -> Vec<Finding> {
                 k.file.clone(),
                 "sets no namespace: the objects land wherever it is applied",
             )),
+            // The environment's certificate: where its entrance reads the Secret (the
+            // gateway's namespace with Istio), not the environment's namespace.
+            Some(ns) if k.file.ends_with("/_tls/kustomization.yaml") => {
+                if let Some(e) = cx.model.environments.iter().find(|e| e.name == env)
+                    && e.tls_namespace != ns
+                {
+                    fails.push(Finding::fail(
+                        k.file.clone(),
+                        format!(
+                            "namespace {ns}, but {env}'s entrance reads its certificate from {}",
+                            e.tls_namespace
+                        ),
+                    ));
+                }
+            }
             Some(ns) => {
                 namespaces.entry(env).or_default().insert(ns.to_string());
                 if let Some(e) = cx.model.environments.iter().find(|e| e.name == env)
