@@ -315,10 +315,13 @@ fn check(label: &str, spec: &Path) -> Outcome {
             count("HorizontalPodAutoscaler"),
         ));
         outcome.findings.extend(
-            checks::applications_stay_in_the_project(&env.applications, &project_of(&model, &env.name))
-                .into_iter()
-                .chain(checks::all(&env.applications, &env.objects))
-                .map(|f| format!("{label} {}: {f}", env.name)),
+            checks::applications_stay_in_the_project(
+                &env.applications,
+                &project_of(&model, &env.name),
+            )
+            .into_iter()
+            .chain(checks::all(&env.applications, &env.objects))
+            .map(|f| format!("{label} {}: {f}", env.name)),
         );
         if let Some(host) = model
             .environments
