@@ -236,6 +236,21 @@ struct Job {
 }
 
 impl Job {
+    /// Every (service, environment) of `model`.
+    fn every(model: &Model) -> Vec<Job> {
+        model
+            .environments
+            .iter()
+            .flat_map(|env| {
+                model.services.iter().map(|s| Job {
+                    service: s.name.clone(),
+                    env: env.name.clone(),
+                    namespace: env.namespace.clone(),
+                })
+            })
+            .collect()
+    }
+
     fn key(&self) -> String {
         format!("{}/{}", self.env, self.service)
     }
@@ -298,17 +313,7 @@ fn check(label: &str, spec: &Path) -> Outcome {
     let out = generate(spec);
     let tree = out.path();
     let mut outcome = Outcome::default();
-    let jobs: Vec<Job> = model
-        .environments
-        .iter()
-        .flat_map(|env| {
-            model.services.iter().map(|s| Job {
-                service: s.name.clone(),
-                env: env.name.clone(),
-                namespace: env.namespace.clone(),
-            })
-        })
-        .collect();
+    let jobs = Job::every(&model);
     let rendered = helm(tree, &jobs);
     let mut lint_seen = BTreeSet::new();
     for job in &jobs {
@@ -690,17 +695,7 @@ fn the_lookup_check_sees_computation() {
 /// The pod templates of every workload in `tree`, by `(tool, env/service)`: Kustomize's
 /// overlay and the chart's release, as Argo CD builds them.
 fn pod_templates(tree: &Path, model: &Model) -> BTreeMap<(String, String), Value> {
-    let jobs: Vec<Job> = model
-        .environments
-        .iter()
-        .flat_map(|env| {
-            model.services.iter().map(|s| Job {
-                service: s.name.clone(),
-                env: env.name.clone(),
-                namespace: env.namespace.clone(),
-            })
-        })
-        .collect();
+    let jobs = Job::every(model);
     let rendered = helm(tree, &jobs);
     let workload = |docs: Vec<Value>| {
         docs.into_iter()

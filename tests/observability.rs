@@ -64,6 +64,18 @@ fn dot() -> PathBuf {
     tool("BULKHEAD_DOT", &[], "dot", "graphviz")
 }
 
+/// `promtool test rules` on the unit test file `test` (rule files relative to `dir`); the
+/// test fails when promtool does.
+fn promtool_test(promtool: &Path, dir: &Path, test: &serde_json::Value) {
+    let file = dir.join("test.yaml");
+    std::fs::write(&file, serde_json::to_string_pretty(test).unwrap()).unwrap();
+    run(Command::new(promtool)
+        .current_dir(dir)
+        .arg("test")
+        .arg("rules")
+        .arg(&file));
+}
+
 fn run(cmd: &mut Command) -> String {
     let out = cmd
         .output()
@@ -625,13 +637,7 @@ fn the_overview_shows_every_service_from_real_series() {
             "evaluation_interval": "1m",
             "tests": [{"interval": "1m", "input_series": input, "promql_expr_test": tests}],
         });
-        let file = work.path().join("test.yaml");
-        std::fs::write(&file, serde_json::to_string_pretty(&test).unwrap()).unwrap();
-        run(Command::new(&promtool)
-            .current_dir(work.path())
-            .arg("test")
-            .arg("rules")
-            .arg(&file));
+        promtool_test(&promtool, work.path(), &test);
     }
 }
 
@@ -1546,13 +1552,7 @@ fn analysis_judges_the_new_version_by_its_own_requests() {
             "evaluation_interval": "1m",
             "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": tests}],
         });
-        let file = work.path().join("test.yaml");
-        std::fs::write(&file, serde_json::to_string_pretty(&test).unwrap()).unwrap();
-        run(Command::new(&promtool)
-            .current_dir(work.path())
-            .arg("test")
-            .arg("rules")
-            .arg(&file));
+        promtool_test(&promtool, work.path(), &test);
 
         // What the controller concludes from those measurements with the template's bounds.
         let passes = |metric: &str, value: f64| {
