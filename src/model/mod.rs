@@ -139,34 +139,6 @@ pub struct Platform {
     pub tls: tls::Tls,
 }
 
-/// The toolchain a service is built and tested with: one version for its Dockerfile's build
-/// stage and its workflow's test job.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct Toolchain {
-    /// The version CI sets up (`go-version`, `node-version`, Rust's `toolchain`, …).
-    pub version: &'static str,
-    /// The image the Dockerfile builds in, of that same version.
-    pub image: &'static str,
-}
-
-impl Toolchain {
-    /// The toolchain of `runtime`, from `defaults::toolchain`.
-    pub fn of(runtime: Runtime) -> Self {
-        use defaults::toolchain as t;
-        let d = match runtime {
-            Runtime::Rust => t::RUST,
-            Runtime::Go => t::GO,
-            Runtime::Node => t::NODE,
-            Runtime::Python => t::PYTHON,
-            Runtime::Java => t::JAVA,
-        };
-        Self {
-            version: d.version,
-            image: d.image,
-        }
-    }
-}
-
 /// `uses:` of every pinned action, by action.
 pub fn action_pins() -> IndexMap<String, String> {
     defaults::actions::PINS
@@ -318,7 +290,7 @@ pub struct Service {
     /// Language toolchain: picks `_runtimes/<runtime>/Dockerfile` and the CI steps.
     pub runtime: Runtime,
     /// The runtime's toolchain: its version in CI and its build image.
-    pub toolchain: Toolchain,
+    pub toolchain: defaults::toolchain::Toolchain,
     /// Container port (default 8080).
     pub port: i64,
     /// `{registry}/{name}`, without a tag.
@@ -1113,7 +1085,7 @@ impl Service {
             image: format!("{registry}/{name}"),
             description: value(s.description.as_ref()),
             runtime,
-            toolchain: Toolchain::of(runtime),
+            toolchain: defaults::toolchain::of(runtime),
             port: value(s.port.as_ref()).unwrap_or(defaults::PORT.default),
             owns: strings(&s.owns),
             store: store(&name, datastore),

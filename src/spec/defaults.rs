@@ -286,8 +286,13 @@ pub mod gateway {
 /// build stage of its Dockerfile and the test job of its workflow. Images are Debian 12
 /// (bookworm), like the distroless runtime images the binaries run on.
 pub mod toolchain {
+    use schemars::JsonSchema;
+    use serde::Serialize;
+
+    use crate::spec::Runtime;
+
     /// A language toolchain: the version CI sets up and the image the Dockerfile builds in.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
     pub struct Toolchain {
         /// What the workflow's setup action installs (`go-version`, `toolchain`, …).
         pub version: &'static str,
@@ -321,6 +326,17 @@ pub mod toolchain {
         version: "21",
         image: "maven:3.9-eclipse-temurin-21",
     };
+
+    /// The toolchain of `runtime`.
+    pub fn of(runtime: Runtime) -> Toolchain {
+        match runtime {
+            Runtime::Rust => RUST,
+            Runtime::Go => GO,
+            Runtime::Node => NODE,
+            Runtime::Python => PYTHON,
+            Runtime::Java => JAVA,
+        }
+    }
 }
 
 /// The GitHub Actions the generated workflows use, each pinned to the commit of a release
