@@ -276,32 +276,31 @@ pub fn config_and_namespaces(cx: &Context) -> Vec<Finding> {
                 k.file.clone(),
                 "sets no namespace: the objects land wherever it is applied",
             )),
-            // The environment's certificate: where its entrance reads the Secret (the
-            // gateway's namespace with Istio), not the environment's namespace.
-            Some(ns) if k.file.ends_with("/_tls/kustomization.yaml") => {
-                if let Some(e) = cx.model.environments.iter().find(|e| e.name == env)
-                    && e.tls_namespace != ns
-                {
-                    fails.push(Finding::fail(
-                        k.file.clone(),
-                        format!(
-                            "namespace {ns}, but {env}'s entrance reads its certificate from {}",
-                            e.tls_namespace
-                        ),
-                    ));
-                }
-            }
             Some(ns) => {
-                namespaces.entry(env).or_default().insert(ns.to_string());
-                if let Some(e) = cx.model.environments.iter().find(|e| e.name == env)
-                    && e.namespace != ns
-                {
+                // The environment's certificate goes where its entrance reads the Secret
+                // (the gateway's namespace with Istio), everything else to the environment's.
+                let certificate = k.file.ends_with("/_tls/kustomization.yaml");
+                if !certificate {
+                    namespaces.entry(env).or_default().insert(ns.to_string());
+                }
+                let Some(e) = cx.model.environments.iter().find(|e| e.name == env) else {
+                    continue;
+                };
+                let (wanted, why) = if certificate {
+                    (
+                        &e.tls_namespace,
+                        format!("{env}'s entrance reads its certificate from"),
+                    )
+                } else {
+                    (
+                        &e.namespace,
+                        format!("service.toml (and Argo CD) deploy {env} to"),
+                    )
+                };
+                if wanted != ns {
                     fails.push(Finding::fail(
                         k.file.clone(),
-                        format!(
-                            "namespace {ns}, but service.toml (and Argo CD) deploy {env} to {}",
-                            e.namespace
-                        ),
+                        format!("namespace {ns}, but {why} {wanted}"),
                     ));
                 }
             }
