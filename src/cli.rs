@@ -138,7 +138,7 @@ calls to known services, …) are checked by `bulkhead validate`.",
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// Exit with code 3 when anything would change (for CI)
+    /// Exit with code 3 when anything would change (for CI); 4 while a file holds conflict markers
     #[arg(long)]
     pub check: bool,
     /// Output format

@@ -11,7 +11,7 @@ pub enum ExitStatus {
     Usage = 2,
     /// `plan --check` found changes.
     Drift = 3,
-    /// Files were left in conflict.
+    /// A file holds conflict markers, or apply would write some.
     Conflicts = 4,
 }
 

@@ -190,11 +190,38 @@ fn a_file_bulkhead_did_not_write_is_never_overwritten_silently() {
         "{text}"
     );
     assert!(text.ends_with(">>>>>>> bulkhead\n"), "{text}");
-    // Until the markers are resolved, every run reports the conflict.
-    bulkhead(dir.path())
+    assert!(
+        stderr(&result).contains("1 file(s) written with conflict markers"),
+        "{}",
+        stderr(&result)
+    );
+    // Until the markers are resolved, every run reports the conflict truthfully, and
+    // neither plan nor plan --check calls it a success.
+    let again = bulkhead(dir.path())
         .args(["apply", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(4));
+    assert!(
+        stderr(&again).contains("1 file(s) still hold conflict markers"),
+        "{}",
+        stderr(&again)
+    );
+    for args in [&["plan"][..], &["plan", "--check"], &["plan", "-q"]] {
+        let out = bulkhead(dir.path()).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(4), "{args:?}");
+        assert!(
+            stderr(&out).contains("1 file(s) hold conflict markers"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    // Resolved: back to success.
+    std::fs::write(&file, "FROM scratch\n").unwrap();
+    bulkhead(dir.path())
+        .args(["plan", "--check"])
         .assert()
-        .code(4);
+        .code(0);
 }
 
 #[test]

@@ -270,7 +270,8 @@ fn json_plan_names_merges_and_conflicts() {
         Some("conflict")
     );
     assert_eq!(plan["summary"]["conflict"], 1);
-    bulkhead(d).args(["plan", "--check"]).assert().code(3);
+    // Apply would stop with conflicts: plan says so with their exit code.
+    bulkhead(d).args(["plan", "--check"]).assert().code(4);
 }
 
 /// Every regular file under `dir` except bulkhead's own state and temporary files.

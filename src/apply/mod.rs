@@ -143,21 +143,32 @@ fn collect_garbage(out: &Path, plan: &Plan) {
 /// A killed apply can leave its temporary files behind; they are only ever in folders
 /// bulkhead writes to.
 fn remove_stray_temp_files(out: &Path, plan: &Plan) {
-    let mut dirs: BTreeSet<PathBuf> = plan
+    let dirs: BTreeSet<PathBuf> = plan
         .changes
         .iter()
         .filter_map(|c| out.join(&c.path).parent().map(Path::to_path_buf))
         .collect();
-    dirs.insert(out.join(state::DIR));
     for dir in dirs {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX) {
-                let _ = std::fs::remove_file(entry.path());
-            }
+        remove_temp_files_in(&dir);
+    }
+    remove_stray_state_temp_files(out);
+}
+
+/// The journal and the lock are written through temporary files in `.bulkhead/` before a
+/// run has a journal to recover from: an apply killed then leaves them there, and the
+/// next run, which may have nothing else to do, removes them.
+pub fn remove_stray_state_temp_files(out: &Path) {
+    remove_temp_files_in(&out.join(state::DIR));
+}
+
+fn remove_temp_files_in(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX) {
+            let _ = std::fs::remove_file(entry.path());
         }
     }
 }

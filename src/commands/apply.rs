@@ -14,6 +14,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> Result<ExitStatus, Error> {
         .map_err(|e| Error::io(std::path::Path::new("<stdout>"), e))?;
     drop(stdout);
 
+    crate::apply::remove_stray_state_temp_files(&plan.out_dir);
     if !plan.writes_anything() {
         anstream::println!(
             "Nothing to write: {} is up to date.",
@@ -52,13 +53,19 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> Result<ExitStatus, Error> {
 }
 
 fn conflict_status(plan: &crate::plan::Plan) -> ExitStatus {
-    if plan.has_conflicts() {
-        anstream::eprintln!(
-            "{} file(s) in conflict were left as they are; see the plan above.",
-            plan.summary().conflict
-        );
-        ExitStatus::Conflicts
-    } else {
-        ExitStatus::Success
+    if !plan.has_conflicts() {
+        return ExitStatus::Success;
     }
+    let (marked, still) = plan.conflict_counts();
+    if marked > 0 {
+        anstream::eprintln!(
+            "{marked} file(s) written with conflict markers: resolve the marked blocks (see the plan above), then run apply again."
+        );
+    }
+    if still > 0 {
+        anstream::eprintln!(
+            "{still} file(s) still hold conflict markers from an earlier run and were not touched: resolve them, then run apply again."
+        );
+    }
+    ExitStatus::Conflicts
 }

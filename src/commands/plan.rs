@@ -13,7 +13,22 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<ExitStatus, Error> {
         Format::Json => crate::plan::print_json(&plan, &mut stdout),
     };
     printed.map_err(|e| Error::io(std::path::Path::new("<stdout>"), e))?;
-    Ok(if args.check && plan.has_drift() {
+    // A file holding conflict markers (or one apply would write with them) is never a
+    // success: not for a person reading the plan, not for `--check` in CI.
+    let (marked, still) = plan.conflict_counts();
+    if still > 0 {
+        anstream::eprintln!(
+            "{still} file(s) hold conflict markers: resolve them, then run apply again."
+        );
+    }
+    if marked > 0 {
+        anstream::eprintln!(
+            "{marked} file(s) would be written with conflict markers: apply would stop there."
+        );
+    }
+    Ok(if marked + still > 0 {
+        ExitStatus::Conflicts
+    } else if args.check && plan.has_drift() {
         ExitStatus::Drift
     } else {
         ExitStatus::Success

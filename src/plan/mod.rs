@@ -142,6 +142,14 @@ impl Plan {
         self.changes.iter().any(|c| c.action == Action::Conflict)
     }
 
+    /// Conflicts as (files apply writes with conflict markers, files that already hold
+    /// markers and stay as they are).
+    pub fn conflict_counts(&self) -> (usize, usize) {
+        let conflicts = self.changes.iter().filter(|c| c.action == Action::Conflict);
+        let (marked, still): (Vec<_>, Vec<_>) = conflicts.partition(|c| c.write.is_some());
+        (marked.len(), still.len())
+    }
+
     /// Whether applying would write anything at all.
     pub fn writes_anything(&self) -> bool {
         self.state_stale
