@@ -53,19 +53,13 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> Result<ExitStatus, Error> {
 }
 
 fn conflict_status(plan: &crate::plan::Plan) -> ExitStatus {
-    if !plan.has_conflicts() {
-        return ExitStatus::Success;
+    let conflicts = plan.conflict_report(true);
+    for line in &conflicts {
+        anstream::eprintln!("{line}");
     }
-    let (marked, still) = plan.conflict_counts();
-    if marked > 0 {
-        anstream::eprintln!(
-            "{marked} file(s) written with conflict markers: resolve the marked blocks (see the plan above), then run apply again."
-        );
+    if conflicts.is_empty() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Conflicts
     }
-    if still > 0 {
-        anstream::eprintln!(
-            "{still} file(s) still hold conflict markers from an earlier run and were not touched: resolve them, then run apply again."
-        );
-    }
-    ExitStatus::Conflicts
 }

@@ -15,18 +15,11 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<ExitStatus, Error> {
     printed.map_err(|e| Error::io(std::path::Path::new("<stdout>"), e))?;
     // A file holding conflict markers (or one apply would write with them) is never a
     // success: not for a person reading the plan, not for `--check` in CI.
-    let (marked, still) = plan.conflict_counts();
-    if still > 0 {
-        anstream::eprintln!(
-            "{still} file(s) hold conflict markers: resolve them, then run apply again."
-        );
+    let conflicts = plan.conflict_report(false);
+    for line in &conflicts {
+        anstream::eprintln!("{line}");
     }
-    if marked > 0 {
-        anstream::eprintln!(
-            "{marked} file(s) would be written with conflict markers: apply would stop there."
-        );
-    }
-    Ok(if marked + still > 0 {
+    Ok(if !conflicts.is_empty() {
         ExitStatus::Conflicts
     } else if args.check && plan.has_drift() {
         ExitStatus::Drift

@@ -138,16 +138,38 @@ impl Plan {
         self.changes.iter().any(|c| c.action.is_drift())
     }
 
-    pub fn has_conflicts(&self) -> bool {
-        self.changes.iter().any(|c| c.action == Action::Conflict)
-    }
-
-    /// Conflicts as (files apply writes with conflict markers, files that already hold
-    /// markers and stay as they are).
-    pub fn conflict_counts(&self) -> (usize, usize) {
+    /// What the conflicts leave, one line each: the files apply writes (`applied`: wrote)
+    /// with conflict markers, and the files that already hold markers and stay as they
+    /// are. Empty without conflicts.
+    pub fn conflict_report(&self, applied: bool) -> Vec<String> {
         let conflicts = self.changes.iter().filter(|c| c.action == Action::Conflict);
         let (marked, still): (Vec<_>, Vec<_>) = conflicts.partition(|c| c.write.is_some());
-        (marked.len(), still.len())
+        let mut out = Vec::new();
+        if !marked.is_empty() {
+            out.push(if applied {
+                format!(
+                    "{} file(s) written with conflict markers: resolve the marked blocks (see the plan above), then run apply again.",
+                    marked.len()
+                )
+            } else {
+                format!(
+                    "{} file(s) would be written with conflict markers: apply would stop there.",
+                    marked.len()
+                )
+            });
+        }
+        if !still.is_empty() {
+            let hold = if applied {
+                "still hold conflict markers from an earlier run and were not touched"
+            } else {
+                "hold conflict markers"
+            };
+            out.push(format!(
+                "{} file(s) {hold}: resolve them, then run apply again.",
+                still.len()
+            ));
+        }
+        out
     }
 
     /// Whether applying would write anything at all.

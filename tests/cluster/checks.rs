@@ -417,21 +417,9 @@ pub fn routes_reach_services_and_subsets(objects: &[Object]) -> Vec<String> {
 /// Istio follows a `delegate` only to a VirtualService without hosts (one with hosts is a
 /// VirtualService of its own, not a delegate), and only one level deep.
 fn delegation(objects: &[Object], vs: &Object, delegate: &Value, label: &str) -> Vec<String> {
-    let name = text(delegate, &["name"]);
-    let namespace = match text(delegate, &["namespace"]) {
-        "" => vs.namespace(),
-        ns => ns,
-    };
-    let Some(target) = find(
-        objects,
-        namespace,
-        "networking.istio.io",
-        "VirtualService",
-        name,
-    ) else {
-        return vec![format!(
-            "route: {label} delegates to VirtualService {namespace}/{name}, which does not exist"
-        )];
+    let target = match delegate_of(objects, vs, delegate) {
+        Ok(target) => target,
+        Err(missing) => return vec![format!("route: {label} delegates to {missing}")],
     };
     let mut out = Vec::new();
     if !items(target.spec(), &["hosts"]).is_empty()
@@ -452,6 +440,28 @@ fn delegation(objects: &[Object], vs: &Object, delegate: &Value, label: &str) ->
         ));
     }
     out
+}
+
+/// The VirtualService a route of `vs` delegates to (`delegate`: its name, and its namespace
+/// or `vs`'s), or which one is missing.
+fn delegate_of<'a>(
+    objects: &'a [Object],
+    vs: &Object,
+    delegate: &Value,
+) -> Result<&'a Object, String> {
+    let name = text(delegate, &["name"]);
+    let namespace = match text(delegate, &["namespace"]) {
+        "" => vs.namespace(),
+        ns => ns,
+    };
+    find(
+        objects,
+        namespace,
+        "networking.istio.io",
+        "VirtualService",
+        name,
+    )
+    .ok_or_else(|| format!("VirtualService {namespace}/{name}, which does not exist"))
 }
 
 /// Whether a plain request (no headers) for `path` matches an HTTP route's `match` list
@@ -495,8 +505,8 @@ fn public_route(objects: &[Object], host: &str, path: &str) -> Result<String, St
         ));
     };
     let mut vs = *root;
-    let mut routes = items(vs.spec(), &["http"]);
     for _ in 0..2 {
+        let routes = items(vs.spec(), &["http"]);
         let Some(route) = routes.iter().find(|r| route_matches(r, path)) else {
             return Err(format!("no route of {} takes it (404)", vs.describe()));
         };
@@ -508,20 +518,8 @@ fn public_route(objects: &[Object], host: &str, path: &str) -> Result<String, St
                 .unwrap_or_default();
             return Ok(to.split('.').next().unwrap_or_default().to_string());
         }
-        let namespace = match text(delegate, &["namespace"]) {
-            "" => vs.namespace(),
-            ns => ns,
-        };
-        let name = text(delegate, &["name"]);
-        vs = find(
-            objects,
-            namespace,
-            "networking.istio.io",
-            "VirtualService",
-            name,
-        )
-        .ok_or_else(|| format!("its delegate {namespace}/{name} does not exist"))?;
-        routes = items(vs.spec(), &["http"]);
+        vs = delegate_of(objects, vs, delegate)
+            .map_err(|missing| format!("its delegate, {missing}"))?;
     }
     Err(format!("{} delegates again", vs.describe()))
 }
