@@ -26,28 +26,113 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// service.toml to read [default: service.toml in this folder or the nearest parent]
-    #[arg(short = 'f', long = "file", global = true, value_name = "PATH")]
-    pub file: Option<PathBuf>,
-    /// Output folder [default: the folder of service.toml]
-    #[arg(short = 'o', long = "out", global = true, value_name = "DIR")]
-    pub out: Option<PathBuf>,
     /// When to use colours (NO_COLOR is honoured with `auto`)
     #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto)]
     pub color: ColorWhen,
-    /// Print less: no diffs, only actions and the summary
-    #[arg(short, long, global = true)]
-    pub quiet: bool,
-    /// Print more: also unchanged files
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
+}
+
+/// Reading service.toml: every command that checks it.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SpecArgs {
+    /// service.toml to read [default: service.toml in this folder or the nearest parent]
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub file: Option<PathBuf>,
     /// Treat warnings about service.toml as errors
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub deny_warnings: bool,
+}
+
+/// The generated tree: the commands that render or read it.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TreeArgs {
+    /// Output folder [default: the folder of service.toml]
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// The platform's own blueprints folder, overriding and adding to the built-in ones
     /// [default: `platform.blueprints` of service.toml]
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, value_name = "DIR")]
     pub blueprints: Option<PathBuf>,
+}
+
+/// How much plan and apply print.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Verbosity {
+    /// Print less: no diffs, only actions and the summary
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print more: also unchanged files
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// What a command was given of the flags several commands share; the ones a command does
+/// not take stay at their defaults.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub file: Option<PathBuf>,
+    pub out: Option<PathBuf>,
+    pub quiet: bool,
+    pub verbose: bool,
+    pub deny_warnings: bool,
+    pub blueprints: Option<PathBuf>,
+}
+
+impl Options {
+    fn new(spec: &SpecArgs, tree: &TreeArgs, verbosity: &Verbosity) -> Self {
+        Self {
+            file: spec.file.clone(),
+            out: tree.out.clone(),
+            quiet: verbosity.quiet,
+            verbose: verbosity.verbose,
+            deny_warnings: spec.deny_warnings,
+            blueprints: tree.blueprints.clone(),
+        }
+    }
+
+    fn spec(spec: &SpecArgs) -> Self {
+        Self::new(spec, &TreeArgs::default(), &Verbosity::default())
+    }
+}
+
+impl Command {
+    /// The shared flags as this command was given them.
+    pub fn options(&self) -> Options {
+        let none = || Options::default();
+        match self {
+            Self::Validate(a) => Options::spec(&a.spec),
+            Self::Graph(a) => Options::spec(&a.spec),
+            Self::Plan(a) => Options::new(&a.spec, &a.tree, &a.verbosity),
+            Self::Apply(a) => Options::new(&a.spec, &a.tree, &a.verbosity),
+            Self::Audit(a) => Options {
+                quiet: a.quiet,
+                ..Options::new(&a.spec, &a.tree, &Verbosity::default())
+            },
+            Self::Init(a) => Options {
+                file: a.file.clone(),
+                deny_warnings: a.deny_warnings,
+                ..none()
+            },
+            Self::Add(a) => match &a.what {
+                AddCommand::Service(s) => Options {
+                    quiet: s.quiet,
+                    ..Options::spec(&s.spec)
+                },
+            },
+            Self::Blueprints(a) => match &a.what {
+                BlueprintsCommand::List(l) => Options {
+                    file: l.file.clone(),
+                    blueprints: l.blueprints.clone(),
+                    ..none()
+                },
+                BlueprintsCommand::Eject(e) => Options {
+                    file: e.file.clone(),
+                    quiet: e.quiet,
+                    ..none()
+                },
+            },
+            Self::Schema | Self::Completions(_) => none(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -61,7 +146,7 @@ pub enum ColorWhen {
 pub enum Command {
     /// Check service.toml against every rule and print all problems
     #[command(after_help = "Example:\n  bulkhead validate -f examples/fleet/service.toml")]
-    Validate,
+    Validate(ValidateArgs),
     /// Show what would be created, updated or deleted, with diffs; writes nothing
     #[command(
         after_help = "Examples:\n  bulkhead plan\n  bulkhead plan --check          # exit 3 when anything would change\n  bulkhead plan --format json   # for tools"
@@ -137,7 +222,19 @@ calls to known services, …) are checked by `bulkhead validate`.",
 }
 
 #[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct PlanArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub tree: TreeArgs,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
     /// Exit with code 3 when anything would change (for CI); 4 while a file holds conflict markers
     #[arg(long)]
     pub check: bool,
@@ -154,6 +251,12 @@ pub enum Format {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub tree: TreeArgs,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
     /// Write without asking (required when there is no terminal)
     #[arg(short, long)]
     pub yes: bool,
@@ -161,6 +264,8 @@ pub struct ApplyArgs {
 
 #[derive(Debug, Args)]
 pub struct GraphArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
     /// Output format
     #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
     pub format: GraphFormat,
@@ -191,6 +296,17 @@ pub struct InitArgs {
     /// Folder to write service.toml in; created when missing [default: this folder]
     #[arg(value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// The file to write instead, e.g. `platform.toml` (not with DIR)
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "PATH",
+        conflicts_with = "dir"
+    )]
+    pub file: Option<PathBuf>,
+    /// Refuse to write a file that has warnings, as `bulkhead validate --deny-warnings` would
+    #[arg(long)]
+    pub deny_warnings: bool,
     /// Ask nothing: take the flags below and defaults for the rest (scripts, CI)
     #[arg(long)]
     pub no_input: bool,
@@ -283,6 +399,11 @@ a missing --runtime starts questions for every value not given as a flag.",
 
 #[derive(Debug, Args)]
 pub struct AddServiceArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Print only the outcome, not the added table
+    #[arg(short, long)]
+    pub quiet: bool,
     /// The service's name: a DNS label of at most 50 characters, new in the platform
     #[arg(value_name = "NAME")]
     pub name: String,
@@ -345,6 +466,13 @@ pub struct AddServiceArgs {
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub tree: TreeArgs,
+    /// Print only the failing items
+    #[arg(short, long)]
+    pub quiet: bool,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -384,6 +512,13 @@ bulkhead upgrades no longer reach it.",
 
 #[derive(Debug, Args)]
 pub struct BlueprintsListArgs {
+    /// service.toml naming the platform's blueprints folder [default: service.toml in this
+    /// folder or the nearest parent, if any]
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// The platform's blueprints folder [default: `platform.blueprints` of service.toml]
+    #[arg(long, value_name = "DIR")]
+    pub blueprints: Option<PathBuf>,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -391,6 +526,13 @@ pub struct BlueprintsListArgs {
 
 #[derive(Debug, Args)]
 pub struct BlueprintsEjectArgs {
+    /// service.toml next to which `blueprints` is created [default: service.toml in this
+    /// folder or the nearest parent, if any]
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// Print only the summary, not each file
+    #[arg(short, long)]
+    pub quiet: bool,
     /// Folder to copy into [default: `blueprints` next to service.toml]
     #[arg(value_name = "DIR")]
     pub dir: Option<PathBuf>,

@@ -58,17 +58,19 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         ColorWhen::Always => anstream::ColorChoice::Always,
         ColorWhen::Never => anstream::ColorChoice::Never,
     });
+    crate::prompts::set_colors(cli.global.color);
+    let options = cli.command.options();
     let result = match &cli.command {
-        Command::Validate => commands::validate::run(&cli.global),
-        Command::Plan(args) => commands::plan::run(&cli.global, args),
-        Command::Apply(args) => commands::apply::run(&cli.global, args),
-        Command::Graph(args) => commands::graph::run(&cli.global, args),
-        Command::Audit(args) => commands::audit::run(&cli.global, args),
-        Command::Init(args) => commands::init::run(&cli.global, args),
-        Command::Add(args) => commands::add::run(&cli.global, args),
-        Command::Blueprints(args) => commands::blueprints::run(&cli.global, args),
-        Command::Schema => commands::schema::run(&cli.global),
-        Command::Completions(args) => commands::completions::run(&cli.global, args),
+        Command::Validate(_) => commands::validate::run(&options),
+        Command::Plan(args) => commands::plan::run(&options, args),
+        Command::Apply(args) => commands::apply::run(&options, args),
+        Command::Graph(args) => commands::graph::run(&options, args),
+        Command::Audit(args) => commands::audit::run(&options, args),
+        Command::Init(args) => commands::init::run(&options, args),
+        Command::Add(args) => commands::add::run(&options, args),
+        Command::Blueprints(args) => commands::blueprints::run(&options, args),
+        Command::Schema => commands::schema::run(&options),
+        Command::Completions(args) => commands::completions::run(&options, args),
     };
     match result {
         Ok(status) => status as i32,

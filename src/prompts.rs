@@ -11,7 +11,7 @@ use std::path::Path;
 use dialoguer::theme::ColorfulTheme;
 use dialoguer::{Confirm, Input, MultiSelect, Select};
 
-use crate::cli::{ColorWhen, GlobalArgs, InitArgs};
+use crate::cli::{ColorWhen, InitArgs};
 use crate::diagnostic::{Diagnostic, Source};
 use crate::error::Error;
 use crate::spec::defaults::PLATFORM_NAME_MAX;
@@ -26,8 +26,8 @@ pub fn interactive() -> bool {
 }
 
 /// `--color` for the prompts too (they draw with `console`, which honours NO_COLOR).
-pub fn set_colors(global: &GlobalArgs) {
-    match global.color {
+pub fn set_colors(color: ColorWhen) {
+    match color {
         ColorWhen::Always => dialoguer::console::set_colors_enabled_stderr(true),
         ColorWhen::Never => dialoguer::console::set_colors_enabled_stderr(false),
         ColorWhen::Auto => {}

@@ -85,3 +85,95 @@ fn warnings_pass_unless_denied() {
         .assert()
         .code(1);
 }
+
+/// Each command takes only the flags that mean something to it: the others are usage
+/// errors (exit 2) naming the flag, never silently ignored.
+#[test]
+fn each_command_takes_only_its_own_flags() {
+    let dir = platform(&minimal(""));
+    let refused: &[&[&str]] = &[
+        &["schema", "-o", "x"],
+        &["schema", "-f", "service.toml"],
+        &["completions", "bash", "--deny-warnings"],
+        &["validate", "-o", "x"],
+        &["validate", "--blueprints", "x"],
+        &["graph", "-o", "x"],
+        &["graph", "-q"],
+        &["blueprints", "eject", "--deny-warnings"],
+        &["blueprints", "list", "-o", "x"],
+        &["add", "service", "x", "--runtime", "go", "-o", "x"],
+        &["init", "--no-input", "-o", "x"],
+        &["plan", "-q", "-v"],
+        // Flags belong after their command.
+        &["-f", "service.toml", "validate"],
+    ];
+    for args in refused {
+        let out = bulkhead(dir.path()).args(*args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?} is refused");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("error: "), "{args:?}: {stderr}");
+    }
+    let accepted: &[&[&str]] = &[
+        &["validate", "-f", "service.toml", "--deny-warnings"],
+        &["graph", "-f", "service.toml", "--format", "dot"],
+        &[
+            "plan",
+            "-f",
+            "service.toml",
+            "-o",
+            "out",
+            "-q",
+            "--deny-warnings",
+        ],
+        &["blueprints", "list", "-f", "service.toml"],
+        // --color is for every command's output.
+        &["schema", "--color", "never"],
+        &["--color", "never", "validate"],
+    ];
+    for args in accepted {
+        let out = bulkhead(dir.path()).args(*args).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// A wrong `-f` gets the same kind of help as a missing service.toml: what to do next.
+#[test]
+fn a_missing_file_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["validate", "plan", "apply", "graph", "audit"] {
+        let out = bulkhead(dir.path())
+            .args([command, "-f", "nope.toml"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{command}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("no file nope.toml (check the path given to -f, or create it with `bulkhead init -f nope.toml`)"),
+            "{command}: {stderr}"
+        );
+    }
+    // Without -f, the search upwards names where it looked.
+    let out = bulkhead(dir.path()).arg("validate").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no service.toml in ")
+            && stderr.contains("create one with `bulkhead init`"),
+        "{stderr}"
+    );
+    // A folder holding service.toml: the message gives the path to pass.
+    std::fs::write(dir.path().join("service.toml"), "").unwrap();
+    let out = bulkhead(dir.path())
+        .args(["validate", "-f", "."])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(". is a folder: pass -f ./service.toml"),
+        "{stderr}"
+    );
+}

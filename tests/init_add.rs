@@ -57,13 +57,41 @@ fn init_without_input_writes_a_commented_file_that_validates_and_generates() {
         "domain = \"demo.example.com\"",
         "mesh = \"istio\"",
         "[environments.dev]\n\n[environments.staging]\n\n[environments.prod]\n",
-        "[services.trips]\nruntime = \"go\"\n\n[services.users]\nruntime = \"node\"\n",
+        "[services.trips]\nruntime = \"go\"\napis = [\"/trips\"]\n\n[services.users]\nruntime = \"node\"\napis = [\"/users\"]\n",
     ] {
         assert!(text.contains(needle), "{needle:?} missing in\n{text}");
     }
     validates(dir.path());
     let tree = generate(&path);
     assert!(tree.path().join("services/trips/Dockerfile").is_file());
+}
+
+/// What the scaffold writes passes the strictest checks bulkhead has: validation with
+/// warnings denied, and the audit of the tree it generates.
+#[test]
+fn the_scaffold_passes_its_own_audit() {
+    for services in [
+        &[][..],
+        &["--service", "trips:go", "--service", "users:python"][..],
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        bulkhead(dir.path())
+            .args(["init", "--no-input", "--name", "demo"])
+            .args(services)
+            .assert()
+            .success();
+        bulkhead(dir.path())
+            .args(["validate", "--deny-warnings"])
+            .assert()
+            .success();
+        bulkhead(dir.path())
+            .args(["apply", "--yes", "-q"])
+            .assert()
+            .success();
+        let audit = bulkhead(dir.path()).arg("audit").assert().success();
+        let stdout = String::from_utf8_lossy(&audit.get_output().stdout).into_owned();
+        assert!(stdout.contains(" 0 fail"), "{stdout}");
+    }
 }
 
 #[test]

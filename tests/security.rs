@@ -1445,7 +1445,7 @@ fn check(built: &Built, label: &str) {
 /// (Kustomize here; the Helm tree renders the same, tests/helm.rs).
 #[test]
 fn the_gateway_is_where_service_toml_says() {
-    let text = crate::common::minimal("apis = [\"/api\"]\n")
+    let text = crate::common::minimal("")
         .replace(
             "repository = \"https://github.com/acme/demo.git\"",
             "repository = \"https://github.com/acme/demo.git\"\ndomain = \"demo.example.com\"\ngateway = { namespace = \"edge\", labels = { istio = \"edge\" }, service_account = \"edge-gw\" }",

@@ -3,8 +3,8 @@
 //! exact `--> service.toml:LINE:COL` location (computed from the input text, never
 //! hard-coded), the label under the caret and the `help:` line.
 //!
-//! Errors 1–10 and warnings 1–5 each have their own tests (`rule1_…` to `rule10_…`,
-//! `warning1_…` to `warning5_…`); then come the cross-cutting guarantees: all problems in
+//! Errors 1–10 and warnings 1–6 each have their own tests (`rule1_…` to `rule10_…`,
+//! `warning1_…` to `warning6_…`); then come the cross-cutting guarantees: all problems in
 //! one run sorted by position, nothing written on invalid input, one diagnostic pinned
 //! character for character, and the examples staying clean.
 
@@ -532,6 +532,7 @@ vars = { team = "payments", anything = { nested = [1, 2] } }
 
 [services.api]
 runtime = "go"
+apis = ["/api"]
 env = { ANY_NAME = "x", OTHER = "y" }
 "#;
     validate(text).assert_valid_with_warnings(0);
@@ -636,7 +637,7 @@ fn rule3_names_have_length_limits() {
 
     // At the limit: valid.
     let ok = minimal("").replace("name = \"demo\"", &format!("name = \"{platform_40}\""))
-        + &format!("\n[services.{service_50}]\nruntime = \"go\"\n");
+        + &format!("\n[services.{service_50}]\nruntime = \"go\"\napis = [\"/s\"]\n");
     let ok = ok
         .replace(
             "[environments.dev]",
@@ -1019,7 +1020,7 @@ runtime = "rust"
         pos(&text, "\"billing\""),
     )
     .label("no such service")
-    .help("known services: trip-management, vehicle-management");
+    .help("other services: vehicle-management");
     run.assert_invalid(2);
 }
 
@@ -1804,7 +1805,7 @@ fn steps_only_with_a_canary() {
 
     // A canary inherited or set in the override, and an override leaving the canary.
     let ok = minimal(
-        "release = { strategy = \"canary\", steps = [{ weight = 20 }, { analysis = true }] }\n\n[services.api.environments.dev]\nrelease = { strategy = \"rolling\" }\n\n[services.api.environments.prod]\nrelease = { steps = [{ weight = 30 }, { analysis = true }] }\n\n[services.web]\nruntime = \"go\"\n\n[services.web.environments.prod]\nrelease = { strategy = \"canary\", steps = [{ analysis = true }] }\n",
+        "release = { strategy = \"canary\", steps = [{ weight = 20 }, { analysis = true }] }\n\n[services.api.environments.dev]\nrelease = { strategy = \"rolling\" }\n\n[services.api.environments.prod]\nrelease = { steps = [{ weight = 30 }, { analysis = true }] }\n\n[services.web]\nruntime = \"go\"\napis = [\"/web\"]\n\n[services.web.environments.prod]\nrelease = { strategy = \"canary\", steps = [{ analysis = true }] }\n",
     );
     validate(&ok).assert_valid_with_warnings(0);
 }
@@ -2013,10 +2014,12 @@ fn warning3_liveness_and_readiness_on_the_same_path() {
     let text = with_services(
         r#"[services.api]
 runtime = "go"
+apis = ["/api"]
 health = { liveness = "/healthz", readiness = "/healthz" }
 
 [services.web]
 runtime = "node"
+calls = ["api"]
 health = { liveness = "/readyz" }
 "#,
     );
@@ -2053,19 +2056,23 @@ replicas = 1
 
 [services.api]
 runtime = "go"
+apis = ["/api"]
 
 [services.web]
 runtime = "node"
+calls = ["api"]
 
 [services.web.environments.prod]
 replicas = 3
 
 [services.worker]
 runtime = "python"
+calls = ["api"]
 autoscale = { min = 1, max = 5, cpu = 70 }
 
 [services.batch]
 runtime = "go"
+calls = ["api"]
 autoscale = { min = 2, max = 5, cpu = 70 }
 
 [services.batch.environments.prod]
@@ -2106,6 +2113,104 @@ fn warning4_only_the_last_environment_counts() {
         pos(&text, "1\n"),
     );
     run.assert_valid_with_warnings(1);
+}
+
+#[test]
+fn warning6_a_service_without_a_role_is_no_domain_boundary() {
+    let text = with_services(
+        "[services.api]\nruntime = \"go\"\napis = [\"/api\"]\n\n[services.idle]\nruntime = \"go\"\n",
+    );
+    let run = validate(&text);
+    run.warning(
+        "`idle` owns no data and has no role (no apis, calls, callers or events): it is no domain boundary",
+        pos(&text, "idle]"),
+    )
+    .label("a service with nothing to do");
+    run.assert_valid_with_warnings(1);
+    assert_denied(&text, 1);
+    // Being called is a role: `api` calls it.
+    let called = text.replace("apis = [\"/api\"]", "apis = [\"/api\"]\ncalls = [\"idle\"]");
+    validate(&called).assert_valid_with_warnings(0);
+    // Audit fails item 1 for the same service, and passes it once validation is quiet.
+    let dir = platform(&text);
+    bulkhead(dir.path())
+        .args(["apply", "--yes", "-q"])
+        .assert()
+        .success();
+    let audit = run_in(dir.path(), &["audit"], &["-q"]);
+    assert!(
+        audit.stdout.contains("idle owns no data and has no role"),
+        "{}",
+        audit.stdout
+    );
+    let dir = platform(&called);
+    bulkhead(dir.path())
+        .args(["apply", "--yes", "-q"])
+        .assert()
+        .success();
+    let audit = run_in(dir.path(), &["audit"], &[]);
+    let item1 = audit
+        .stdout
+        .lines()
+        .find(|l| l.contains("services split by domain"))
+        .unwrap();
+    assert!(item1.contains(" pass "), "{item1}");
+}
+
+// ---------------------------------------------------------------------------------------
+// One mistake, one diagnostic: nothing derived from a value already reported
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn a_misspelt_required_key_is_reported_once_as_unknown() {
+    let text = with_services("[services.api]\nruntim = \"go\"\napis = [\"/api\"]\n");
+    let run = validate(&text);
+    run.error(
+        "unknown key `runtim` in `[services.api]`",
+        pos(&text, "runtim"),
+    )
+    .help("did you mean `runtime`?");
+    run.assert_invalid(1);
+    // A key that resembles nothing required still leaves `runtime` missing.
+    let text = with_services("[services.api]\nflavour = \"go\"\napis = [\"/api\"]\n");
+    let run = validate(&text);
+    run.error(
+        "`[services.api]` is missing the required key `runtime`",
+        pos(&text, "api]"),
+    );
+    run.assert_invalid(2);
+}
+
+#[test]
+fn an_unknown_datastore_adds_no_warning_about_the_datastore() {
+    for service in [
+        "[services.api]\nruntime = \"go\"\nowns = [\"orders\"]\ndatastore = \"postgress\"\n",
+        "[services.api]\nruntime = \"go\"\ndatastore = \"postgress\"\n",
+    ] {
+        let text = with_services(service);
+        let run = validate(&text);
+        run.error("unknown datastore `postgress`", pos(&text, "\"postgress\""))
+            .help("did you mean `postgres`?");
+        run.assert_invalid(1);
+        assert!(run.warnings().is_empty(), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn a_misspelt_call_never_suggests_the_caller_and_leaves_its_target_alone() {
+    let text = with_services(
+        "[services.orders]\nruntime = \"go\"\napis = [\"/orders\"]\ncalls = [\"order\"]\n\n[services.ordering]\nruntime = \"go\"\n",
+    );
+    let run = validate(&text);
+    // `order` is closest to `orders` itself, which cannot be meant.
+    run.error(
+        "`orders` calls unknown service `order`",
+        pos(&text, "\"order\""),
+    )
+    .help("did you mean `ordering`?");
+    // `ordering` is not reported as idle: the misspelt call means it.
+    run.assert_invalid(1);
+    assert!(run.warnings().is_empty(), "{}", run.stderr);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2217,9 +2322,9 @@ fn one_diagnostic_is_rendered_exactly() {
         run.stderr,
         "\
 error: unknown key `prot` in `[services.api]`
-  --> service.toml:13:1
+  --> service.toml:14:1
    |
-13 | prot = 8080
+14 | prot = 8080
    | ^^^^ not a known key
    |
 help: did you mean `port`?
@@ -2237,9 +2342,9 @@ fn a_value_error_is_rendered_exactly() {
         run.stderr,
         "\
 error: `autoscale.min` (5) is greater than `autoscale.max` (2)
-  --> service.toml:12:21
+  --> service.toml:13:21
    |
-12 | autoscale = { min = 5, max = 2, cpu = 70 }
+13 | autoscale = { min = 5, max = 2, cpu = 70 }
    |                     ^ min > max
 
 error: service.toml is invalid: 1 error
@@ -2256,9 +2361,9 @@ fn warnings_are_rendered_exactly_and_the_run_succeeds() {
         run.stderr,
         "\
 warning: `api` has a postgres datastore but owns no data
-  --> service.toml:12:13
+  --> service.toml:13:13
    |
-12 | datastore = \"postgres\"
+13 | datastore = \"postgres\"
    |             ^^^^^^^^^^ nothing in `owns`
    |
 help: list the data it keeps in `owns`, or drop the datastore
@@ -2448,6 +2553,7 @@ fn rule9_a_backlog_needs_topics_to_be_behind_on() {
     let text = with_services(
         r#"[services.api]
 runtime = "go"
+apis = ["/api"]
 autoscale = { min = 2, max = 4, backlog = 100 }
 
 [services.worker]

@@ -248,6 +248,20 @@ pub fn generate(opts: &Options) -> String {
             }
         }
     }
+    // Every service has a role, as `bulkhead validate` asks: one nothing calls and that
+    // owns, serves and hears nothing serves its own route instead.
+    let called: Vec<usize> = services.iter().flat_map(|s| s.calls.clone()).collect();
+    for (i, s) in services.iter_mut().enumerate() {
+        let idle = s.owns.is_empty()
+            && s.apis.is_empty()
+            && s.calls.is_empty()
+            && s.publishes.is_empty()
+            && s.consumes.is_empty()
+            && !called.contains(&i);
+        if idle {
+            s.apis.push(format!("/{}", s.name));
+        }
+    }
 
     let mut out = String::new();
     let _ = writeln!(

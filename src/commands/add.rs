@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::cli::{AddArgs, AddCommand, AddServiceArgs, GlobalArgs};
+use crate::cli::{AddArgs, AddCommand, AddServiceArgs, Options};
 use crate::diagnostic::{Diagnostic, Source};
 use crate::error::{Error, ExitStatus};
 use crate::load::Checked;
@@ -14,14 +14,13 @@ use crate::prompts::{self, Known, split_list};
 use crate::spec::edit::{ServiceDraft, SpecMut};
 use crate::spec::{Choice, Datastore, Runtime};
 
-pub fn run(global: &GlobalArgs, args: &AddArgs) -> Result<ExitStatus, Error> {
+pub fn run(global: &Options, args: &AddArgs) -> Result<ExitStatus, Error> {
     match &args.what {
         AddCommand::Service(args) => service(global, args),
     }
 }
 
-fn service(global: &GlobalArgs, args: &AddServiceArgs) -> Result<ExitStatus, Error> {
-    prompts::set_colors(global);
+fn service(global: &Options, args: &AddServiceArgs) -> Result<ExitStatus, Error> {
     let path = super::locate(global)?;
     let old = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     let name = super::display_path(&path);

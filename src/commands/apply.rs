@@ -2,10 +2,10 @@
 
 use std::io::IsTerminal;
 
-use crate::cli::{ApplyArgs, GlobalArgs};
+use crate::cli::{ApplyArgs, Options};
 use crate::error::{Error, ExitStatus};
 
-pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> Result<ExitStatus, Error> {
+pub fn run(global: &Options, args: &ApplyArgs) -> Result<ExitStatus, Error> {
     let loaded = super::load(global)?;
     loaded.print_warnings();
     let plan = crate::plan::plan(&loaded.out_dir(global), loaded.render()?)?;

@@ -4,10 +4,10 @@
 //! and judges them.
 
 use crate::audit::Layout;
-use crate::cli::{AuditArgs, Format, GlobalArgs};
+use crate::cli::{AuditArgs, Format, Options};
 use crate::error::{Error, ExitStatus};
 
-pub fn run(global: &GlobalArgs, args: &AuditArgs) -> Result<ExitStatus, Error> {
+pub fn run(global: &Options, args: &AuditArgs) -> Result<ExitStatus, Error> {
     let loaded = super::load(global)?;
     loaded.print_warnings();
     // One load of the blueprints: the render and the layout read the same ones.

@@ -7,13 +7,13 @@ use std::io::Write as _;
 use std::path::{Component, Path, PathBuf};
 
 use crate::cli::{
-    BlueprintsArgs, BlueprintsCommand, BlueprintsEjectArgs, BlueprintsListArgs, Format, GlobalArgs,
+    BlueprintsArgs, BlueprintsCommand, BlueprintsEjectArgs, BlueprintsListArgs, Format, Options,
 };
 use crate::diagnostic::Source;
 use crate::error::{Error, ExitStatus};
 use crate::render::{Blueprints, FanOut, Origin};
 
-pub fn run(global: &GlobalArgs, args: &BlueprintsArgs) -> Result<ExitStatus, Error> {
+pub fn run(global: &Options, args: &BlueprintsArgs) -> Result<ExitStatus, Error> {
     match &args.what {
         BlueprintsCommand::List(a) => list(global, a),
         BlueprintsCommand::Eject(a) => eject(global, a),
@@ -33,7 +33,7 @@ struct Setup {
 }
 
 impl Setup {
-    fn read(global: &GlobalArgs) -> Result<Self, Error> {
+    fn read(global: &Options) -> Result<Self, Error> {
         let spec = if global.file.is_some() {
             Some(super::locate(global)?)
         } else {
@@ -88,7 +88,7 @@ fn slash(path: &Path) -> String {
     path.display().to_string().replace('\\', "/")
 }
 
-fn list(global: &GlobalArgs, args: &BlueprintsListArgs) -> Result<ExitStatus, Error> {
+fn list(global: &Options, args: &BlueprintsListArgs) -> Result<ExitStatus, Error> {
     let setup = Setup::read(global)?;
     let blueprints = Blueprints::with_overrides(setup.dir.as_deref())?;
     let rows: Vec<Row> = blueprints
@@ -195,7 +195,7 @@ fn list_text(setup: &Setup, rows: &[Row]) -> String {
     s
 }
 
-fn eject(global: &GlobalArgs, args: &BlueprintsEjectArgs) -> Result<ExitStatus, Error> {
+fn eject(global: &Options, args: &BlueprintsEjectArgs) -> Result<ExitStatus, Error> {
     let setup = Setup::read(global)?;
     let target = match (&args.dir, &setup.spec) {
         (Some(dir), _) => dir.clone(),

@@ -3,10 +3,10 @@
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, CompletionsArgs, GlobalArgs};
+use crate::cli::{Cli, CompletionsArgs, Options};
 use crate::error::{Error, ExitStatus};
 
-pub fn run(_global: &GlobalArgs, args: &CompletionsArgs) -> Result<ExitStatus, Error> {
+pub fn run(_global: &Options, args: &CompletionsArgs) -> Result<ExitStatus, Error> {
     let mut out = Vec::new();
     clap_complete::generate(args.shell, &mut Cli::command(), "bulkhead", &mut out);
     super::write_stdout(&out)?;

@@ -3,10 +3,10 @@
 
 use std::io::Write;
 
-use crate::cli::{GlobalArgs, GraphArgs, GraphFormat};
+use crate::cli::{GraphArgs, GraphFormat, Options};
 use crate::error::{Error, ExitStatus};
 
-pub fn run(global: &GlobalArgs, args: &GraphArgs) -> Result<ExitStatus, Error> {
+pub fn run(global: &Options, args: &GraphArgs) -> Result<ExitStatus, Error> {
     let loaded = super::load(global)?;
     loaded.print_warnings();
     let graph = &loaded.model.platform.graph;

@@ -7,15 +7,14 @@
 use std::path::{Path, PathBuf};
 
 use super::{SPEC_FILE, plural};
-use crate::cli::{GlobalArgs, InitArgs};
+use crate::cli::{InitArgs, Options};
 use crate::diagnostic::{Diagnostic, Source};
 use crate::error::{Error, ExitStatus};
 use crate::prompts::{self, DEFAULT_ENVIRONMENTS, Guess, listed_twice, split_list};
 use crate::spec::edit::{PlatformDraft, ServiceDraft};
 use crate::spec::{Mesh, Runtime};
 
-pub fn run(global: &GlobalArgs, args: &InitArgs) -> Result<ExitStatus, Error> {
-    prompts::set_colors(global);
+pub fn run(global: &Options, args: &InitArgs) -> Result<ExitStatus, Error> {
     let target = match (&args.dir, &global.file) {
         (Some(_), Some(_)) => {
             return Err(Error::Message(
@@ -131,6 +130,14 @@ fn refuse_overwrite(target: &Path, shown: &str, force: bool) -> Result<(), Error
     Ok(())
 }
 
+/// A service from flags: it serves its own route prefix, so that it has a role from the
+/// start (a service with none is no domain boundary, and `bulkhead audit` fails it).
+fn scaffold(name: &str, runtime: Runtime) -> ServiceDraft {
+    let mut draft = ServiceDraft::new(name, runtime);
+    draft.apis = vec![format!("/{name}")];
+    draft
+}
+
 fn from_flags(args: &InitArgs, guess: &Guess) -> Result<PlatformDraft, Error> {
     let name = args.name.clone().unwrap_or_else(|| guess.name.clone());
     let registry = args
@@ -154,14 +161,14 @@ fn from_flags(args: &InitArgs, guess: &Guess) -> Result<PlatformDraft, Error> {
     let mut services: Vec<ServiceDraft> = args
         .services
         .iter()
-        .map(|s| ServiceDraft::new(&s.name, s.runtime))
+        .map(|s| scaffold(&s.name, s.runtime))
         .collect();
     let names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
     if let Some(twice) = listed_twice(&names) {
         return Err(Error::Message(format!("service `{twice}` is given twice")));
     }
     if services.is_empty() {
-        services.push(ServiceDraft::new("api", Runtime::Rust));
+        services.push(scaffold("api", Runtime::Rust));
     }
     Ok(PlatformDraft {
         name: Some(name),

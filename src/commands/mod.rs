@@ -14,7 +14,7 @@ pub mod validate;
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::GlobalArgs;
+use crate::cli::Options;
 use crate::diagnostic::{Diagnostic, Source};
 use crate::error::Error;
 use crate::model::Model;
@@ -37,8 +37,22 @@ pub fn write_stdout(bytes: &[u8]) -> Result<(), Error> {
 }
 
 /// `-f`, or service.toml in the current folder or the nearest parent.
-pub fn locate(global: &GlobalArgs) -> Result<PathBuf, Error> {
+pub fn locate(global: &Options) -> Result<PathBuf, Error> {
     if let Some(f) = &global.file {
+        if f.is_dir() && f.join(SPEC_FILE).is_file() {
+            return Err(Error::Message(format!(
+                "{} is a folder: pass -f {}",
+                f.display(),
+                f.join(SPEC_FILE).display()
+            )));
+        }
+        if !f.exists() {
+            return Err(Error::Message(format!(
+                "no file {} (check the path given to -f, or create it with `bulkhead init -f {}`)",
+                f.display(),
+                f.display()
+            )));
+        }
         return Ok(f.clone());
     }
     let cwd = std::env::current_dir().map_err(|e| Error::io(Path::new("."), e))?;
@@ -84,7 +98,7 @@ pub struct Loaded {
 
 /// service.toml for a command: located, read and loaded; its errors (and its warnings,
 /// with `--deny-warnings`) refuse it, rendered for the terminal.
-pub fn load(global: &GlobalArgs) -> Result<Loaded, Error> {
+pub fn load(global: &Options) -> Result<Loaded, Error> {
     let path = locate(global)?;
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     let source = Source {
@@ -138,7 +152,7 @@ impl Loaded {
     }
 
     /// The output folder: `-o`, or the folder of service.toml.
-    pub fn out_dir(&self, global: &GlobalArgs) -> PathBuf {
+    pub fn out_dir(&self, global: &Options) -> PathBuf {
         global.out.clone().unwrap_or_else(|| {
             self.path
                 .parent()

@@ -1,9 +1,9 @@
 //! `bulkhead plan`: what apply would do, as diffs or JSON; writes nothing.
 
-use crate::cli::{Format, GlobalArgs, PlanArgs};
+use crate::cli::{Format, Options, PlanArgs};
 use crate::error::{Error, ExitStatus};
 
-pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<ExitStatus, Error> {
+pub fn run(global: &Options, args: &PlanArgs) -> Result<ExitStatus, Error> {
     let loaded = super::load(global)?;
     loaded.print_warnings();
     let plan = crate::plan::plan(&loaded.out_dir(global), loaded.render()?)?;

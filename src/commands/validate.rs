@@ -1,9 +1,9 @@
 //! `bulkhead validate`: every rule, every problem, nothing rendered.
 
-use crate::cli::GlobalArgs;
+use crate::cli::Options;
 use crate::error::{Error, ExitStatus};
 
-pub fn run(global: &GlobalArgs) -> Result<ExitStatus, Error> {
+pub fn run(global: &Options) -> Result<ExitStatus, Error> {
     let loaded = super::load(global)?;
     loaded.print_warnings();
     let m = &loaded.model;

@@ -9,6 +9,7 @@ pub mod edit;
 mod read;
 pub mod schema;
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use schemars::JsonSchema;
@@ -111,6 +112,9 @@ pub struct Spec {
     /// Where `[environments]` / `[services]` are (or the file start): for "none declared".
     pub environments_span: Span,
     pub services_span: Span,
+    /// Dotted keys whose value was refused (and reported): other rules treat them as given,
+    /// so one mistake yields one diagnostic.
+    pub refused: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Default)]

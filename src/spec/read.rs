@@ -1,6 +1,7 @@
 //! Walks the parsed TOML document into `Spec`, checking types and keys as it goes and
 //! collecting every problem instead of stopping at the first (serde would stop).
 
+use std::collections::BTreeSet;
 use toml_edit::{Document, Item, TableLike, Value};
 
 use super::{
@@ -127,6 +128,7 @@ struct Table<'a> {
 #[derive(Default)]
 struct Reader {
     diagnostics: Vec<Diagnostic>,
+    refused: BTreeSet<String>,
 }
 
 fn item_span(key_span: Option<Span>, item: &Item) -> Span {
@@ -210,6 +212,13 @@ impl Reader {
     }
 
     fn missing(&mut self, t: &Table<'_>, key: &str, what: &str) {
+        // A misspelt key is reported once, as unknown with its suggestion: not also missing.
+        if t.table
+            .iter()
+            .any(|(k, _)| did_you_mean(k, [key]).is_some())
+        {
+            return;
+        }
         self.error(
             Diagnostic::error(
                 t.span.clone(),
@@ -261,6 +270,7 @@ impl Reader {
         if let Some((_, c)) = C::ALL.iter().find(|(name, _)| *name == s.value) {
             return Some(Spanned::new(*c, s.span));
         }
+        self.refused.insert(join_path(&t.path, key));
         let names: Vec<&str> = C::ALL.iter().map(|(n, _)| *n).collect();
         let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
         self.error(
@@ -415,6 +425,7 @@ impl Reader {
             services,
             environments_span,
             services_span,
+            refused: std::mem::take(&mut self.refused),
         }
     }
 

@@ -3,11 +3,11 @@
 //! environments (8), and the call-cycle warning. Who owns or publishes what is the
 //! model's derivation (`model::claims`); the rules only report its clashes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::model::{Clash, claims};
-use crate::spec::{ServiceSpec, Spanned, Spec};
+use crate::spec::{Datastore, ServiceSpec, Spanned, Spec};
 
 /// The model's owner (publisher) of each datum (topic), and the second claims to report.
 fn claimed<'a>(
@@ -62,12 +62,71 @@ pub fn calls_known_services(spec: &Spec, out: &mut Vec<Diagnostic>) {
                         format!("`{}` calls unknown service `{}`", s.name.value, c.value),
                     )
                     .label("no such service")
-                    .help(
-                        did_you_mean(&c.value, names.iter().copied())
-                            .unwrap_or_else(|| format!("known services: {}", names.join(", "))),
-                    ),
+                    .help({
+                        // Its own name is never the service it meant to call.
+                        let others: Vec<&str> = names
+                            .iter()
+                            .copied()
+                            .filter(|n| *n != s.name.value)
+                            .collect();
+                        did_you_mean(&c.value, others.iter().copied())
+                            .unwrap_or_else(|| format!("other services: {}", others.join(", ")))
+                    }),
                 );
             }
+        }
+    }
+}
+
+/// A service that owns no data, serves no route, calls nobody, is called by nobody and
+/// takes part in no event is no domain boundary; `bulkhead audit` fails it (item 1), so
+/// validation warns about exactly that.
+pub fn services_have_a_role(spec: &Spec, out: &mut Vec<Diagnostic>) {
+    let names: BTreeSet<&str> = spec
+        .services
+        .iter()
+        .map(|s| s.name.value.as_str())
+        .collect();
+    let mut called = BTreeSet::new();
+    for s in &spec.services {
+        for c in &s.calls {
+            if names.contains(c.value.as_str()) {
+                called.insert(c.value.as_str());
+            } else {
+                // A misspelt call (already an error) still means its likely target.
+                called.extend(
+                    names
+                        .iter()
+                        .copied()
+                        .filter(|n| *n != s.name.value && did_you_mean(&c.value, [*n]).is_some()),
+                );
+            }
+        }
+    }
+    for s in &spec.services {
+        let datastore = format!("services.{}.datastore", s.name.value);
+        let stateful = !s.owns.is_empty()
+            || s.datastore
+                .as_ref()
+                .is_some_and(|d| d.value != Datastore::None)
+            || spec.refused.contains(&datastore);
+        let linked = !s.apis.is_empty()
+            || !s.calls.is_empty()
+            || !s.publishes.is_empty()
+            || !s.consumes.is_empty()
+            || called.contains(s.name.value.as_str());
+        if !stateful && !linked {
+            out.push(
+                Diagnostic::warning(
+                    s.name.span.clone(),
+                    format!(
+                        "`{}` owns no data and has no role (no apis, calls, callers or events): it is no domain boundary",
+                        s.name.value
+                    ),
+                )
+                .label("a service with nothing to do")
+                .help("list the data it owns (`owns`), the routes it serves (`apis`) or whom it calls (`calls`), or fold it into the service it belongs to"),
+            );
         }
     }
 }

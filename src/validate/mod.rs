@@ -33,6 +33,7 @@ const RULES: &[Rule] = &[
     values::something_declared,
     graph::no_call_cycles,
     values::datastore_matches_owns,
+    graph::services_have_a_role,
     values::probes_differ,
     values::production_is_redundant,
     values::plain_settings_are_not_secrets,

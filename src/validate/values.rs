@@ -385,6 +385,10 @@ pub fn datastore_matches_owns(spec: &Spec, out: &mut Vec<Diagnostic>) {
                 .label("nothing in `owns`")
                 .help("list the data it keeps in `owns`, or drop the datastore"),
             ),
+            (None, Some(_))
+                if spec
+                    .refused
+                    .contains(&format!("services.{}.datastore", s.name.value)) => {}
             (None, Some(first)) => out.push(
                 Diagnostic::warning(
                     first.span.clone(),

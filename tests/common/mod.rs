@@ -98,6 +98,7 @@ repository = "https://github.com/acme/demo.git"
 
 [services.api]
 runtime = "go"
+apis = ["/api"]
 {extra}"#
     )
 }
