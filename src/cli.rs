@@ -103,6 +103,7 @@ impl Command {
             Self::Graph(a) => Options::spec(&a.spec),
             Self::Plan(a) => Options::new(&a.spec, &a.tree, &a.verbosity),
             Self::Apply(a) => Options::new(&a.spec, &a.tree, &a.verbosity),
+            Self::Restore(a) => Options::new(&a.spec, &a.tree, &a.verbosity),
             Self::Audit(a) => Options {
                 quiet: a.quiet,
                 ..Options::new(&a.spec, &a.tree, &Verbosity::default())
@@ -157,6 +158,16 @@ pub enum Command {
         after_help = "Examples:\n  bulkhead apply\n  bulkhead apply --yes   # no question (CI, scripts)"
     )]
     Apply(ApplyArgs),
+    /// Put bulkhead's version of chosen files back, discarding your edits to them
+    #[command(
+        long_about = "Regenerate the chosen files (or every generated file under a chosen folder), \
+discarding your edits to them: the diff shows what is discarded, and nothing is written before \
+you confirm (--yes for scripts). A generated file you deleted comes back. Paths are relative to \
+the output folder, or to the current folder when they lie inside it. Every other file stays as \
+it is.",
+        after_help = "Examples:\n  bulkhead restore deploy/overlays/prod/api/kustomization.yaml\n  bulkhead restore services/api          # every generated file of that folder\n  bulkhead restore --yes -o /tmp/fleet deploy/base/api/deployment.yaml"
+    )]
+    Restore(RestoreArgs),
     /// Print the domain graph: services, owned data, calls, events, public routes and egress
     #[command(
         long_about = "Print the domain graph of service.toml: services, the data each owns, \
@@ -235,6 +246,9 @@ pub struct PlanArgs {
     pub tree: TreeArgs,
     #[command(flatten)]
     pub verbosity: Verbosity,
+    /// Only this service's files, and the files all services share; repeatable
+    #[arg(long = "service", value_name = "NAME")]
+    pub services: Vec<String>,
     /// Exit with code 3 when anything would change (for CI); 4 while a file holds conflict markers
     #[arg(long)]
     pub check: bool,
@@ -251,6 +265,25 @@ pub enum Format {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub tree: TreeArgs,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
+    /// Only this service's files, and the files all services share; repeatable
+    #[arg(long = "service", value_name = "NAME")]
+    pub services: Vec<String>,
+    /// Write without asking (required when there is no terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Generated files, or folders of them, to put back
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub spec: SpecArgs,
     #[command(flatten)]

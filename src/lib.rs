@@ -64,6 +64,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Validate(_) => commands::validate::run(&options),
         Command::Plan(args) => commands::plan::run(&options, args),
         Command::Apply(args) => commands::apply::run(&options, args),
+        Command::Restore(args) => commands::restore::run(&options, args),
         Command::Graph(args) => commands::graph::run(&options, args),
         Command::Audit(args) => commands::audit::run(&options, args),
         Command::Init(args) => commands::init::run(&options, args),

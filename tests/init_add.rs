@@ -198,7 +198,7 @@ fn init_without_a_terminal_refuses_to_ask() {
 }
 
 /// The binary in a pseudo-terminal of its own, as a person at a terminal runs it.
-fn spawn(dir: &Path, args: &[&str]) -> Session {
+pub(crate) fn spawn(dir: &Path, args: &[&str]) -> Session {
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("bulkhead"));
     cmd.args(args)
         .current_dir(dir)
@@ -212,13 +212,13 @@ fn spawn(dir: &Path, args: &[&str]) -> Session {
 }
 
 /// Waits for `prompt`, then types `keys`.
-fn answer(p: &mut Session, prompt: &str, keys: &str) {
+pub(crate) fn answer(p: &mut Session, prompt: &str, keys: &str) {
     p.expect(prompt)
         .unwrap_or_else(|e| panic!("waiting for {prompt:?}: {e}"));
     p.send(keys).expect("type");
 }
 
-fn finish(mut p: Session) -> String {
+pub(crate) fn finish(mut p: Session) -> String {
     let out = p.expect(Eof).expect("the command ends");
     let status = p.get_process().wait().expect("exit status");
     assert!(

@@ -19,4 +19,5 @@ mod scale;
 mod security;
 mod snapshots;
 mod synth;
+mod targeted;
 mod validate_rules;

@@ -17,6 +17,7 @@ use super::layout::Layout;
 use super::yaml::{self, parse_docs, seq_at, str_at};
 use crate::error::Error;
 use crate::model::Model;
+use crate::plan::references::{dir_of, is_kustomization, normalize};
 use crate::state::{self as lock, Lock};
 
 /// The chart and the values files Argo CD deploys each service from with deploy = "helm":
@@ -199,33 +200,6 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn is_yaml(path: &str) -> bool {
     path.ends_with(".yaml") || path.ends_with(".yml")
-}
-
-fn is_kustomization(path: &str) -> bool {
-    let base = path.rsplit('/').next().unwrap_or(path);
-    matches!(
-        base,
-        "kustomization.yaml" | "kustomization.yml" | "Kustomization"
-    )
-}
-
-/// `a/b/../c` → `a/c`; none when it climbs out of the output folder.
-fn normalize(path: &str) -> Option<String> {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            p => parts.push(p),
-        }
-    }
-    Some(parts.join("/"))
-}
-
-fn dir_of(path: &str) -> &str {
-    path.rsplit_once('/').map_or("", |(d, _)| d)
 }
 
 /// The last segment of a JSON pointer, unescaped.

@@ -4,13 +4,28 @@ use std::io::IsTerminal;
 
 use crate::cli::{ApplyArgs, Options};
 use crate::error::{Error, ExitStatus};
+use crate::plan::Plan;
 
 pub fn run(global: &Options, args: &ApplyArgs) -> Result<ExitStatus, Error> {
     let loaded = super::load(global)?;
     loaded.print_warnings();
-    let plan = crate::plan::plan(&loaded.out_dir(global), loaded.render()?)?;
+    let renderer = loaded.renderer()?;
+    let files = renderer.render(&loaded.model)?;
+    let scope = loaded.service_scope(&renderer, &files, &args.services)?;
+    let plan = crate::plan::plan_scoped(&loaded.out_dir(global), files, &scope)?;
+    show_and_write(global, &plan, args.yes, "Write these changes to")
+}
+
+/// Prints the plan, asks `question` (followed by the output folder) unless `yes`, then
+/// writes it; the exit status tells whether conflicts are left.
+pub fn show_and_write(
+    global: &Options,
+    plan: &Plan,
+    yes: bool,
+    question: &str,
+) -> Result<ExitStatus, Error> {
     let mut stdout = anstream::stdout().lock();
-    crate::plan::print_text(&plan, &mut stdout, !global.quiet, global.verbose)
+    crate::plan::print_text(plan, &mut stdout, !global.quiet, global.verbose)
         .map_err(|e| Error::io(std::path::Path::new("<stdout>"), e))?;
     drop(stdout);
 
@@ -20,19 +35,16 @@ pub fn run(global: &Options, args: &ApplyArgs) -> Result<ExitStatus, Error> {
             "Nothing to write: {} is up to date.",
             plan.out_dir.display()
         );
-        return Ok(conflict_status(&plan));
+        return Ok(conflict_status(plan));
     }
-    if !args.yes {
+    if !yes {
         if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
             return Err(Error::Message(
                 "refusing to write without confirmation: no terminal to ask on (pass --yes)".into(),
             ));
         }
         let go = dialoguer::Confirm::new()
-            .with_prompt(format!(
-                "Write these changes to {}?",
-                plan.out_dir.display()
-            ))
+            .with_prompt(format!("{question} {}?", plan.out_dir.display()))
             .default(false)
             .interact()
             .map_err(|e| Error::Message(format!("could not read the answer: {e}")))?;
@@ -41,7 +53,7 @@ pub fn run(global: &Options, args: &ApplyArgs) -> Result<ExitStatus, Error> {
             return Ok(ExitStatus::Success);
         }
     }
-    let written = crate::apply::apply(&plan)?;
+    let written = crate::apply::apply(plan)?;
     anstream::println!(
         "Wrote {} file{}, deleted {} in {}.",
         written.files,
@@ -49,10 +61,10 @@ pub fn run(global: &Options, args: &ApplyArgs) -> Result<ExitStatus, Error> {
         written.deleted,
         plan.out_dir.display()
     );
-    Ok(conflict_status(&plan))
+    Ok(conflict_status(plan))
 }
 
-fn conflict_status(plan: &crate::plan::Plan) -> ExitStatus {
+fn conflict_status(plan: &Plan) -> ExitStatus {
     let conflicts = plan.conflict_report(true);
     for line in &conflicts {
         anstream::eprintln!("{line}");

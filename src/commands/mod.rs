@@ -9,15 +9,18 @@ pub mod completions;
 pub mod graph;
 pub mod init;
 pub mod plan;
+pub mod restore;
 pub mod schema;
 pub mod validate;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::cli::Options;
 use crate::diagnostic::{Diagnostic, Source};
 use crate::error::Error;
 use crate::model::Model;
+use crate::plan::Scope;
 use crate::render::{Blueprints, Files, Renderer};
 use crate::spec::Spec;
 
@@ -176,6 +179,50 @@ impl Loaded {
     /// The engine with the platform's blueprints, compiled.
     pub fn renderer(&self) -> Result<Renderer, Error> {
         Renderer::new(Blueprints::with_overrides(self.blueprint_dir().as_deref())?)
+    }
+
+    /// `--service NAME…`: the files of those services, and the files the platform
+    /// shares between services (route table, Argo CD lists, Helm values, …), which change
+    /// along with any of them. No names: every file.
+    pub fn service_scope(
+        &self,
+        renderer: &Renderer,
+        files: &Files,
+        names: &[String],
+    ) -> Result<Scope, Error> {
+        if names.is_empty() {
+            return Ok(Scope::default());
+        }
+        let services = &self.model.services;
+        let mut chosen = BTreeSet::new();
+        for name in names {
+            let Some(i) = services.iter().position(|s| s.name == *name) else {
+                let known = services.iter().map(|s| s.name.as_str());
+                let hint =
+                    crate::diagnostic::did_you_mean(name, known.clone()).unwrap_or_else(|| {
+                        format!("services: {}", known.collect::<Vec<_>>().join(", "))
+                    });
+                return Err(Error::Message(format!(
+                    "--service {name}: no such service in {} ({hint})",
+                    self.spec.source.name
+                )));
+            };
+            chosen.insert(i);
+        }
+        let mut only = BTreeSet::new();
+        let mut per_service = BTreeSet::new();
+        for i in 0..services.len() {
+            let paths = renderer.service_paths(&self.model, i);
+            if chosen.contains(&i) {
+                only.extend(paths.iter().cloned());
+            }
+            per_service.extend(paths);
+        }
+        only.extend(files.keys().filter(|p| !per_service.contains(*p)).cloned());
+        Ok(Scope {
+            only: Some(only),
+            restore: BTreeSet::new(),
+        })
     }
 
     pub fn render(&self) -> Result<Files, Error> {

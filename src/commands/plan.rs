@@ -6,7 +6,10 @@ use crate::error::{Error, ExitStatus};
 pub fn run(global: &Options, args: &PlanArgs) -> Result<ExitStatus, Error> {
     let loaded = super::load(global)?;
     loaded.print_warnings();
-    let plan = crate::plan::plan(&loaded.out_dir(global), loaded.render()?)?;
+    let renderer = loaded.renderer()?;
+    let files = renderer.render(&loaded.model)?;
+    let scope = loaded.service_scope(&renderer, &files, &args.services)?;
+    let plan = crate::plan::plan_scoped(&loaded.out_dir(global), files, &scope)?;
     let mut stdout = anstream::stdout().lock();
     let printed = match args.format {
         Format::Text => crate::plan::print_text(&plan, &mut stdout, !global.quiet, global.verbose),

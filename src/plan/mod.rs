@@ -10,9 +10,15 @@
 //! | edited                   | differs     | merge, or conflict (markers written)     |
 //! | exists, no base          | differs     | conflict (both sides written, marked)    |
 //! | not generated any more   | —           | delete if untouched, keep if edited      |
+//!
+//! Two exceptions. A file the user deleted while another file still refers to it (a
+//! kustomization listing it) is written again: without it the tree does not build. And a
+//! run can be narrowed to some files ([`Scope`]): the others are not looked at and keep
+//! their state, and `restore` discards the user's edits of the chosen files.
 
 mod display;
 pub mod merge;
+pub mod references;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -182,6 +188,21 @@ impl Plan {
     }
 }
 
+/// The files a run considers.
+#[derive(Debug, Default, Clone)]
+pub struct Scope {
+    /// Only these generated paths (and deletions among these); none: every file.
+    pub only: Option<BTreeSet<String>>,
+    /// Paths whose edits are discarded: bulkhead's version is written over them.
+    pub restore: BTreeSet<String>,
+}
+
+impl Scope {
+    fn includes(&self, path: &str) -> bool {
+        self.only.as_ref().is_none_or(|only| only.contains(path))
+    }
+}
+
 /// What sits at a path inside the output folder.
 enum OnDisk {
     Missing,
@@ -250,6 +271,7 @@ fn decide(
     path: String,
     text: Arc<str>,
     base_hash: Option<&String>,
+    restore: bool,
 ) -> Result<Decision, Error> {
     let new_hash = hash(&text);
     let adopt = |store: BaseText| -> (Option<String>, Option<(String, BaseText)>) {
@@ -265,6 +287,15 @@ fn decide(
         None => OnDisk::Missing,
     };
     let ((next, store), change) = match on_disk {
+        OnDisk::Missing if restore => (
+            adopt(BaseText::Written),
+            FileChange::new(&path, Action::Create, None, Some(text)).because("restored"),
+        ),
+        OnDisk::File(current) if restore && *current != *text => (
+            adopt(BaseText::Written),
+            FileChange::new(&path, Action::Update, Some(current), Some(text))
+                .because("restored: your edits are discarded"),
+        ),
         // A deletion is an edit like any other: kept while bulkhead has nothing new for
         // the file, a conflict when it has.
         OnDisk::Missing => match base_hash {
@@ -334,10 +365,18 @@ fn decide(
 
 /// Compares the desired files with the output folder and what bulkhead last wrote there.
 pub fn plan(out_dir: &Path, desired: Files) -> Result<Plan, Error> {
+    plan_scoped(out_dir, desired, &Scope::default())
+}
+
+/// [`plan`], for the files of `scope` only.
+pub fn plan_scoped(out_dir: &Path, mut desired: Files, scope: &Scope) -> Result<Plan, Error> {
     use rayon::prelude::*;
 
     let state = State::load(out_dir)?;
     let bases = &state.effective;
+    if scope.only.is_some() {
+        desired.retain(|path, _| scope.includes(path));
+    }
     // A folder that does not exist yet holds nothing: no file in it needs a look.
     let exists = !matches!(
         std::fs::symlink_metadata(out_dir),
@@ -348,10 +387,11 @@ pub fn plan(out_dir: &Path, desired: Files) -> Result<Plan, Error> {
     // Files are independent: read, hash and merge them in parallel.
     let items: Vec<(String, Arc<str>)> = desired.into_iter().collect();
     let decisions: Vec<Result<Decision, Error>> = items
-        .into_par_iter()
+        .par_iter()
         .map(|(path, text)| {
-            let base = bases.get(&path);
-            decide(on_disk, path, text, base)
+            let base = bases.get(path);
+            let restore = scope.restore.contains(path);
+            decide(on_disk, path.clone(), Arc::clone(text), base, restore)
         })
         .collect();
 
@@ -372,10 +412,16 @@ pub fn plan(out_dir: &Path, desired: Files) -> Result<Plan, Error> {
         }
         changes.push(change);
     }
+    restore_referenced(out_dir, &items, &mut changes, &mut new_bases);
 
     for (path, recorded) in bases {
         if wanted.contains(path) || crate::render::check_path(path).is_err() {
             continue; // a tampered lock cannot make bulkhead touch anything outside the folder
+        }
+        if !scope.includes(path) {
+            // Out of scope: its state stays as it is.
+            next.insert(path.clone(), recorded.clone());
+            continue;
         }
         match read_disk(out_dir, path)? {
             OnDisk::Missing => {}
@@ -405,6 +451,63 @@ pub fn plan(out_dir: &Path, desired: Files) -> Result<Plan, Error> {
         state_stale,
         interrupted: state.interrupted,
     })
+}
+
+/// A generated file the user deleted is written again while another file of the tree as
+/// it will be (a kustomization, an Argo CD Application) still refers to it: without it
+/// the tree does not build. Removing the reference too makes the deletion stick.
+fn restore_referenced(
+    out_dir: &Path,
+    items: &[(String, Arc<str>)],
+    changes: &mut [FileChange],
+    new_bases: &mut BTreeMap<String, (String, BaseText)>,
+) {
+    let deleted =
+        |c: &FileChange| c.action == Action::Keep && c.current.is_none() && c.write.is_none();
+    if !changes.iter().any(deleted) {
+        return;
+    }
+    // `changes` and `items` are both in path order, one change per item.
+    let after: BTreeMap<&str, &str> = changes
+        .iter()
+        .zip(items)
+        .filter_map(|(c, (_, text))| {
+            let content = match (&c.write, &c.current, c.action) {
+                (Some(w), _, _) => Some(&**w),
+                (None, _, Action::Unchanged) => Some(&**text),
+                (None, Some(current), _) => Some(current.as_str()),
+                (None, None, _) => None,
+            };
+            content.map(|t| (c.path.as_str(), t))
+        })
+        .collect();
+    let generated = |p: &str| {
+        items
+            .binary_search_by(|(path, _)| path.as_str().cmp(p))
+            .is_ok()
+    };
+    let referenced = references::referenced(&after, generated);
+    let mut restored: Vec<(usize, String)> = Vec::new();
+    for (i, c) in changes.iter().enumerate() {
+        if let Some(by) = referenced.get(&c.path).filter(|_| deleted(c)) {
+            restored.push((i, (*by).to_string()));
+        }
+    }
+    for (i, by) in restored {
+        let text = Arc::clone(&items[i].1);
+        let h = hash(&text);
+        if !out_dir.join(crate::state::base_rel(&h)).is_file() {
+            new_bases
+                .entry(h)
+                .or_insert((changes[i].path.clone(), BaseText::Written));
+        }
+        let change = &mut changes[i];
+        change.action = Action::Create;
+        change.write = Some(text);
+        change.reason = Some(format!(
+            "you deleted it, but {by} still refers to it: written again; to delete it for good, remove it there too"
+        ));
+    }
 }
 
 impl Plan {

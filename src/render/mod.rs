@@ -11,7 +11,7 @@ mod syntax;
 
 pub use docs::context_docs;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -209,6 +209,20 @@ impl Renderer {
     }
 
     /// The blueprints it renders.
+    /// Every path the blueprints can render for the service at `index` (in any
+    /// environment), whether or not it renders to anything.
+    pub fn service_paths(&self, model: &Model, index: usize) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for bp in self.blueprints.items.values().filter(|b| !b.is_partial()) {
+            for (service, env) in fan_out(&bp.path, model) {
+                if service == Some(index) {
+                    out.insert(output_path(&bp.path, model, service, env));
+                }
+            }
+        }
+        out
+    }
+
     pub fn blueprints(&self) -> &Blueprints {
         &self.blueprints
     }
