@@ -1,4 +1,4 @@
-//! `bulkhead apply`: the plan, shown; a confirmation; then the writes.
+//! `bulkhead apply`: the plan, shown (paged on a terminal); a confirmation; then the writes.
 
 use std::io::IsTerminal;
 
@@ -9,10 +9,13 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> Result<ExitStatus, Error> {
     let loaded = super::load(global)?;
     loaded.print_warnings();
     let plan = crate::plan::plan(&loaded.out_dir(global), loaded.render()?)?;
-    let mut stdout = anstream::stdout().lock();
-    crate::plan::print_text(&plan, &mut stdout, !global.quiet, global.verbose)
-        .map_err(|e| Error::io(std::path::Path::new("<stdout>"), e))?;
-    drop(stdout);
+    // On a terminal the plan goes through the pager and the question comes after the
+    // reader quits it: a long plan can be read at one's own pace, from its summary on,
+    // and the answer is given with the plan just read, instead of after pages scrolled
+    // by. A plan that fits the screen stays there (`less -FRX`), the question below it.
+    // With --yes there is no question, but the plan is still for reading: it is paged
+    // the same way (--no-pager or -q print it straight).
+    super::plan::show(&plan, global, &args.show)?;
 
     crate::apply::remove_stray_state_temp_files(&plan.out_dir);
     if !plan.writes_anything() {
