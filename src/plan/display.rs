@@ -112,12 +112,13 @@ fn write_entry(out: &mut dyn Write, change: &FileChange, notes: bool) -> std::io
         change.action.as_str(),
         change.path
     )?;
+    // Why comes before how much.
     let mut parts = Vec::new();
-    if notes && let Some(size) = size_note(change) {
-        parts.push(size);
-    }
     if let Some(reason) = &change.reason {
         parts.push(reason.clone());
+    }
+    if notes && let Some(size) = size_note(change) {
+        parts.push(size);
     }
     if !parts.is_empty() {
         write!(out, " {DIM}({}){DIM:#}", parts.join("; "))?;
