@@ -148,9 +148,9 @@ pub enum Command {
     /// Check service.toml against every rule and print all problems
     #[command(after_help = "Example:\n  bulkhead validate -f examples/fleet/service.toml")]
     Validate(ValidateArgs),
-    /// Show what would be created, updated or deleted, with diffs; writes nothing
+    /// Show what would be created, updated or deleted: a summary, the files, the diffs; writes nothing
     #[command(
-        after_help = "Examples:\n  bulkhead plan\n  bulkhead plan --check          # exit 3 when anything would change\n  bulkhead plan --format json   # for tools"
+        after_help = "Examples:\n  bulkhead plan\n  bulkhead plan --check          # exit 3 when anything would change\n  bulkhead plan --diff           # the contents of new files too\n  bulkhead plan --format json   # for tools"
     )]
     Plan(PlanArgs),
     /// Show the plan, ask for confirmation, then write the files
@@ -255,6 +255,20 @@ pub struct PlanArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    #[command(flatten)]
+    pub show: ShowPlanArgs,
+}
+
+/// How plan and apply show a plan to a person.
+#[derive(Debug, Args)]
+pub struct ShowPlanArgs {
+    /// Show the contents of new files too (by default they are listed with their line counts)
+    #[arg(long)]
+    pub diff: bool,
+    /// Print straight to the terminal instead of through the pager ($BULKHEAD_PAGER, $PAGER,
+    /// else `less -FRX`)
+    #[arg(long)]
+    pub no_pager: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -277,6 +291,8 @@ pub struct ApplyArgs {
     /// Write without asking (required when there is no terminal)
     #[arg(short, long)]
     pub yes: bool,
+    #[command(flatten)]
+    pub show: ShowPlanArgs,
 }
 
 #[derive(Debug, Args)]
@@ -293,6 +309,8 @@ pub struct RestoreArgs {
     /// Write without asking (required when there is no terminal)
     #[arg(short, long)]
     pub yes: bool,
+    #[command(flatten)]
+    pub show: ShowPlanArgs,
 }
 
 #[derive(Debug, Args)]

@@ -25,6 +25,7 @@ pub mod diagnostic;
 pub mod error;
 pub mod load;
 pub mod model;
+pub mod pager;
 pub mod plan;
 pub mod prompts;
 pub mod render;

@@ -14,6 +14,7 @@ mod init_add;
 mod kustomize;
 mod observability;
 mod plan_apply;
+mod plan_display;
 mod regenerate;
 mod scale;
 mod security;

@@ -27,14 +27,10 @@ fn plan_writes_nothing_and_check_reports_drift() {
     assert!(!out.exists(), "plan must not create the output folder");
     let text = stdout(&result);
     assert!(
-        text.contains("create deploy/overlays/dev/kustomization.yaml"),
+        text.contains("create deploy/overlays/dev/kustomization.yaml ("),
         "{text}"
     );
-    assert!(
-        text.contains("+++ b/deploy/overlays/dev/kustomization.yaml"),
-        "diff shown: {text}"
-    );
-    assert!(text.lines().last().unwrap().starts_with("Plan: "), "{text}");
+    assert!(text.starts_with("Plan: "), "{text}");
 }
 
 #[test]

@@ -1,8 +1,8 @@
-//! `bulkhead apply`: the plan, shown; a confirmation; then the writes.
+//! `bulkhead apply`: the plan, shown (paged on a terminal); a confirmation; then the writes.
 
 use std::io::IsTerminal;
 
-use crate::cli::{ApplyArgs, Options};
+use crate::cli::{ApplyArgs, Options, ShowPlanArgs};
 use crate::error::{Error, ExitStatus};
 use crate::plan::Plan;
 
@@ -13,21 +13,28 @@ pub fn run(global: &Options, args: &ApplyArgs) -> Result<ExitStatus, Error> {
     let files = renderer.render(&loaded.model)?;
     let scope = loaded.service_scope(&renderer, &files, &args.services)?;
     let plan = crate::plan::plan_scoped(&loaded.out_dir(global), files, &scope)?;
-    show_and_write(global, &plan, args.yes, "Write these changes to")
+    show_and_write(global, &plan, &args.show, args.yes, "Write these changes to")
 }
 
-/// Prints the plan, asks `question` (followed by the output folder) unless `yes`, then
+/// Shows the plan, asks `question` (followed by the output folder) unless `yes`, then
 /// writes it; the exit status tells whether conflicts are left.
 pub fn show_and_write(
     global: &Options,
     plan: &Plan,
+    show: &ShowPlanArgs,
     yes: bool,
     question: &str,
 ) -> Result<ExitStatus, Error> {
-    let mut stdout = anstream::stdout().lock();
-    crate::plan::print_text(plan, &mut stdout, !global.quiet, global.verbose)
-        .map_err(|e| Error::io(std::path::Path::new("<stdout>"), e))?;
-    drop(stdout);
+    // On a terminal the plan goes through the pager and the question comes after the
+    // reader quits it: a long plan can be read at one's own pace, from its summary on,
+    // and the answer is given with the plan just read, instead of after pages scrolled
+    // by. A plan that fits the screen stays there (`less -FRX`), the question below it.
+    // With --yes nothing waits for a person: the plan is printed straight.
+    let show = ShowPlanArgs {
+        diff: show.diff,
+        no_pager: show.no_pager || yes,
+    };
+    super::plan::show(plan, global, &show)?;
 
     crate::apply::remove_stray_state_temp_files(&plan.out_dir);
     if !plan.writes_anything() {

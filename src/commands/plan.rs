@@ -1,7 +1,9 @@
-//! `bulkhead plan`: what apply would do, as diffs or JSON; writes nothing.
+//! `bulkhead plan`: what apply would do, for a person (paged on a terminal) or as JSON;
+//! writes nothing.
 
-use crate::cli::{Format, Options, PlanArgs};
+use crate::cli::{Format, Options, PlanArgs, ShowPlanArgs};
 use crate::error::{Error, ExitStatus};
+use crate::plan::{Detail, Plan};
 
 pub fn run(global: &Options, args: &PlanArgs) -> Result<ExitStatus, Error> {
     let loaded = super::load(global)?;
@@ -10,12 +12,15 @@ pub fn run(global: &Options, args: &PlanArgs) -> Result<ExitStatus, Error> {
     let files = renderer.render(&loaded.model)?;
     let scope = loaded.service_scope(&renderer, &files, &args.services)?;
     let plan = crate::plan::plan_scoped(&loaded.out_dir(global), files, &scope)?;
-    let mut stdout = anstream::stdout().lock();
-    let printed = match args.format {
-        Format::Text => crate::plan::print_text(&plan, &mut stdout, !global.quiet, global.verbose),
-        Format::Json => crate::plan::print_json(&plan, &mut stdout),
-    };
-    printed.map_err(|e| Error::io(std::path::Path::new("<stdout>"), e))?;
+    match args.format {
+        Format::Text => show(&plan, global, &args.show)?,
+        Format::Json => {
+            let mut json = Vec::new();
+            crate::plan::print_json(&plan, &mut json)
+                .map_err(|e| Error::io(std::path::Path::new("<stdout>"), e))?;
+            super::write_stdout(&json)?;
+        }
+    }
     // A file holding conflict markers (or one apply would write with them) is never a
     // success: not for a person reading the plan, not for `--check` in CI.
     let conflicts = plan.conflict_report(false);
@@ -29,4 +34,26 @@ pub fn run(global: &Options, args: &PlanArgs) -> Result<ExitStatus, Error> {
     } else {
         ExitStatus::Success
     })
+}
+
+/// Shows `plan` as text, the way plan and apply both do: through the pager on a
+/// terminal unless `--no-pager` or `-q`; `-q` lists the files only, `--diff` adds the
+/// contents of new files. Returns when the reader has quit the pager.
+pub(super) fn show(plan: &Plan, global: &Options, args: &ShowPlanArgs) -> Result<(), Error> {
+    let detail = if global.quiet {
+        Detail::Quiet
+    } else if args.diff {
+        Detail::Everything
+    } else {
+        Detail::Changes
+    };
+    let mut text = crate::pager::buffer();
+    crate::plan::print_text(plan, &mut text, detail, global.verbose)
+        .map_err(|e| Error::io(std::path::Path::new("<stdout>"), e))?;
+    let text = text.into_inner();
+    let page = !args.no_pager && !global.quiet;
+    if page && crate::pager::show(&text) {
+        return Ok(());
+    }
+    super::write_stdout(&text)
 }

@@ -39,7 +39,7 @@ pub fn run(global: &Options, args: &RestoreArgs) -> Result<ExitStatus, Error> {
         "Discard your edits: write bulkhead's version of {} in",
         plural(restoring, "file")
     );
-    super::apply::show_and_write(global, &plan, args.yes, &question)
+    super::apply::show_and_write(global, &plan, &args.show, args.yes, &question)
 }
 
 /// The generated files `path` names: the file itself, or every one under the folder. The

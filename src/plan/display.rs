@@ -1,4 +1,5 @@
-//! How a plan looks: a coloured unified diff per file and a summary, or JSON for tools.
+//! How a plan looks: for a person, the summary and the list of files first, then the
+//! coloured unified diffs; or JSON for tools. Where the text goes (a pager) is not decided here.
 
 use std::io::Write;
 
@@ -35,33 +36,127 @@ fn diff_sides(change: &FileChange) -> Option<(&str, &str)> {
     }
 }
 
-/// Prints every change (unchanged ones only when `verbose`) with its diff (unless
-/// `diffs` is false), then the summary line.
+/// How much of a plan the text shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// `-q`: the list of files and the summary, nothing else.
+    Quiet,
+    /// The summary, the list of files with their line counts, then the diffs of the
+    /// files that exist already (updated, merged, deleted, in conflict).
+    Changes,
+    /// As `Changes`, and the contents of new files too (`--diff`).
+    Everything,
+}
+
+/// Prints the plan for a person. By default: the summary first, then one line per file
+/// (unchanged ones only when `verbose`) with its action and size, then the diffs, then
+/// the summary again when diffs came between. `Detail::Quiet` prints the list and the
+/// summary only.
 pub fn print_text(
     plan: &Plan,
     out: &mut dyn Write,
-    diffs: bool,
+    detail: Detail,
     verbose: bool,
 ) -> std::io::Result<()> {
-    for change in &plan.changes {
-        if change.action == Action::Unchanged && !verbose {
-            continue;
+    let listed = plan
+        .changes
+        .iter()
+        .filter(|c| verbose || c.action != Action::Unchanged);
+    if detail == Detail::Quiet {
+        for change in listed {
+            write_entry(out, change, false)?;
         }
-        let style = action_style(change.action);
-        write!(
-            out,
-            "{style}{:>9}{style:#} {BOLD}{}{BOLD:#}",
-            change.action.as_str(),
-            change.path
-        )?;
-        if let Some(reason) = &change.reason {
-            write!(out, " {DIM}({reason}){DIM:#}")?;
-        }
+        return write_summary(out, plan);
+    }
+    write_summary(out, plan)?;
+    let listed: Vec<&FileChange> = listed.collect();
+    if !listed.is_empty() {
         writeln!(out)?;
-        if diffs && let Some((old, new)) = diff_sides(change) {
+    }
+    for change in &listed {
+        write_entry(out, change, true)?;
+    }
+    let shown = |c: &FileChange| detail == Detail::Everything || c.action != Action::Create;
+    let hidden = listed
+        .iter()
+        .filter(|c| !shown(c) && diff_sides(c).is_some())
+        .count();
+    if hidden > 0 {
+        writeln!(
+            out,
+            "{DIM}New files are listed, not shown: `--diff` shows their contents.{DIM:#}"
+        )?;
+    }
+    let mut diffs = 0;
+    for change in listed.iter().filter(|c| shown(c)) {
+        if let Some((old, new)) = diff_sides(change) {
+            writeln!(out)?;
             write_diff(out, &change.path, old, new)?;
+            diffs += 1;
         }
     }
+    if diffs > 0 {
+        // After pages of diffs, what it all amounts to is worth repeating.
+        writeln!(out)?;
+        write_summary(out, plan)?;
+    }
+    Ok(())
+}
+
+/// One line of the file list: the action (its label), the path, and notes on it.
+fn write_entry(out: &mut dyn Write, change: &FileChange, notes: bool) -> std::io::Result<()> {
+    let style = action_style(change.action);
+    write!(
+        out,
+        "{style}{:>9}{style:#} {BOLD}{}{BOLD:#}",
+        change.action.as_str(),
+        change.path
+    )?;
+    // Why comes before how much.
+    let mut parts = Vec::new();
+    if let Some(reason) = &change.reason {
+        parts.push(reason.clone());
+    }
+    if notes && let Some(size) = size_note(change) {
+        parts.push(size);
+    }
+    if !parts.is_empty() {
+        write!(out, " {DIM}({}){DIM:#}", parts.join("; "))?;
+    }
+    writeln!(out)
+}
+
+/// How big a change is: a new or deleted file's lines, or the lines a diff adds and
+/// removes.
+fn size_note(change: &FileChange) -> Option<String> {
+    let (old, new) = diff_sides(change)?;
+    Some(match change.action {
+        Action::Create => lines(count_lines(new)),
+        Action::Delete => lines(count_lines(old)),
+        _ => {
+            let diff = TextDiff::from_lines(old, new);
+            let (mut added, mut removed) = (0, 0);
+            for c in diff.iter_all_changes() {
+                match c.tag() {
+                    ChangeTag::Insert => added += 1,
+                    ChangeTag::Delete => removed += 1,
+                    ChangeTag::Equal => {}
+                }
+            }
+            format!("+{added} -{removed}")
+        }
+    })
+}
+
+fn count_lines(text: &str) -> usize {
+    text.lines().count()
+}
+
+fn lines(n: usize) -> String {
+    format!("{n} line{}", if n == 1 { "" } else { "s" })
+}
+
+fn write_summary(out: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
     let s = plan.summary();
     let mut line = format!(
         "{} to create, {} to update, {} to delete, {} unchanged",
@@ -123,6 +218,9 @@ struct JsonChange<'a> {
     action: Action,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
+    /// Lines of what apply writes to the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lines: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     diff: Option<String>,
 }
@@ -135,6 +233,7 @@ pub fn print_json(plan: &Plan, out: &mut dyn Write) -> std::io::Result<()> {
             path: &c.path,
             action: c.action,
             reason: c.reason.as_deref(),
+            lines: c.write.as_deref().map(count_lines),
             diff: diff_sides(c).map(|(old, new)| {
                 TextDiff::from_lines(old, new)
                     .unified_diff()

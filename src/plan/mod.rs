@@ -30,7 +30,7 @@ use crate::error::Error;
 use crate::render::Files;
 use crate::state::{Lock, State, hash};
 
-pub use display::{print_json, print_text};
+pub use display::{Detail, print_json, print_text};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
