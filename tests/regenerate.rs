@@ -208,7 +208,17 @@ fn a_deleted_file_stays_deleted_until_bulkhead_changes_it() {
     let dir = platform(&minimal(""));
     let d = dir.path();
     run(d, &["apply", "--yes", "-q"]);
+    // Deleted together with its line in the kustomization (alone, it would come back:
+    // the kustomization would not build without it, tests/targeted.rs).
     std::fs::remove_file(d.join("deploy/base/api/poddisruptionbudget.yaml")).unwrap();
+    let kustomization = read(d, "deploy/base/api/kustomization.yaml");
+    let unlisted: String = kustomization
+        .lines()
+        .filter(|l| !l.contains("poddisruptionbudget.yaml"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(unlisted, kustomization);
+    std::fs::write(d.join("deploy/base/api/kustomization.yaml"), unlisted).unwrap();
     let (code, out) = run(d, &["apply", "--yes"]);
     assert_eq!(code, 0, "{out}");
     assert!(
