@@ -58,6 +58,16 @@ pub fn print_text(
             write!(out, " {DIM}({reason}){DIM:#}")?;
         }
         writeln!(out)?;
+        if verbose && let Some(added) = &change.structural {
+            for (who, keys) in [
+                ("you added", &added.yours),
+                ("bulkhead added", &added.bulkhead),
+            ] {
+                if !keys.is_empty() {
+                    writeln!(out, "{DIM}{:>24} {}{DIM:#}", who, keys.join(", "))?;
+                }
+            }
+        }
         if diffs && let Some((old, new)) = diff_sides(change) {
             write_diff(out, &change.path, old, new)?;
         }
@@ -69,6 +79,14 @@ pub fn print_text(
     );
     if s.merge > 0 {
         line.push_str(&format!(", {} to merge", s.merge));
+        let structural = plan
+            .changes
+            .iter()
+            .filter(|c| c.structural.is_some())
+            .count();
+        if structural > 0 {
+            line.push_str(&format!(" ({structural} by structure)"));
+        }
     }
     if s.keep > 0 {
         line.push_str(&format!(", {} kept as you left them", s.keep));
@@ -123,6 +141,9 @@ struct JsonChange<'a> {
     action: Action,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
+    /// What each side added, for a merge the YAML or JSON structure settled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    merged_by_structure: Option<&'a super::structural::Added>,
     #[serde(skip_serializing_if = "Option::is_none")]
     diff: Option<String>,
 }
@@ -135,6 +156,7 @@ pub fn print_json(plan: &Plan, out: &mut dyn Write) -> std::io::Result<()> {
             path: &c.path,
             action: c.action,
             reason: c.reason.as_deref(),
+            merged_by_structure: c.structural.as_ref(),
             diff: diff_sides(c).map(|(old, new)| {
                 TextDiff::from_lines(old, new)
                     .unified_diff()
