@@ -413,3 +413,258 @@ fn apply_killed_at_any_moment_leaves_old_or_new_files_and_is_finished_next_time(
     );
     let _ = Duration::ZERO;
 }
+
+/// Blueprints overriding built-in ones, each source with `(from, to)` replacements made
+/// (each `from` must occur exactly once).
+fn blueprints_with(dir: &Path, edits: &[(&str, &[(&str, &str)])]) {
+    let builtin = bulkhead::render::Blueprints::builtin();
+    for (name, replacements) in edits {
+        let mut source = builtin.items[*name].source.to_string();
+        for (from, to) in *replacements {
+            assert_eq!(source.matches(from).count(), 1, "{name}: {from}");
+            source = source.replacen(from, to, 1);
+        }
+        let target = dir.join("blueprints").join(name);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(target, source).unwrap();
+    }
+}
+
+fn upgrade_to_custom_blueprints(dir: &Path) {
+    let spec = std::fs::read_to_string(dir.join("service.toml"))
+        .unwrap()
+        .replace("[platform]\n", "[platform]\nblueprints = \"blueprints\"\n");
+    std::fs::write(dir.join("service.toml"), spec).unwrap();
+}
+
+/// The data of a YAML file, to compare what a person reads with what bulkhead must keep.
+fn yaml(dir: &Path, rel: &str) -> serde_yaml_ng::Value {
+    serde_yaml_ng::from_str(&read(dir, rel)).unwrap()
+}
+
+#[test]
+fn edits_beside_new_output_merge_by_structure() {
+    let dir = platform(&minimal(""));
+    let d = dir.path();
+    assert_eq!(run(d, &["apply", "--yes", "-q"]).0, 0);
+    let deployment = "deploy/base/api/deployment.yaml";
+    let dashboard = "observability/dashboards/api.json";
+
+    // A person's edits, each where the upgrade below adds lines of its own.
+    edit(
+        d,
+        deployment,
+        "\n    app.kubernetes.io/managed-by: bulkhead\n",
+        "\n    app.kubernetes.io/managed-by: bulkhead\n    team: books # who owns it\n",
+    );
+    edit(
+        d,
+        deployment,
+        "        kubectl.kubernetes.io/default-container: api\n",
+        "        kubectl.kubernetes.io/default-container: api\n        example.com/on-call: books-team\n",
+    );
+    edit(
+        d,
+        deployment,
+        "              value: json\n",
+        "              value: json\n            # Ours, for the beta.\n            - name: FEATURE_FLAGS\n              value: beta\n",
+    );
+    edit(
+        d,
+        deployment,
+        "              protocol: TCP\n",
+        "              protocol: TCP\n            - name: debug\n              containerPort: 5005\n              protocol: TCP\n",
+    );
+    let panel = r#"    },
+    {"id": 99, "type": "text", "title": "Runbook", "gridPos": {"h": 4, "w": 24, "x": 0, "y": 40},
+      "options": {"mode": "markdown", "content": "See the books runbook."}}
+  ]
+}"#;
+    let text = read(d, dashboard);
+    assert!(text.ends_with("\n    }\n  ]\n}\n"), "{text}");
+    std::fs::write(
+        d.join(dashboard),
+        format!(
+            "{}\n{panel}\n",
+            &text[..text.len() - "\n    }\n  ]\n}\n".len()]
+        ),
+    )
+    .unwrap();
+    let user_dashboard = read(d, dashboard);
+    serde_json::from_str::<serde_json::Value>(&user_dashboard).unwrap();
+
+    // The upgrade adds a label, an annotation, an environment variable, a port and a
+    // dashboard panel, each right where the person added theirs.
+    blueprints_with(
+        d,
+        &[
+            (
+                "_workloads/workload.yaml",
+                &[
+                    (
+                        "    app.kubernetes.io/managed-by: bulkhead\n{% if service.description",
+                        "    app.kubernetes.io/managed-by: bulkhead\n    app.kubernetes.io/component: api\n{% if service.description",
+                    ),
+                    (
+                        "        kubectl.kubernetes.io/default-container: {{ service.name }}\n",
+                        "        kubectl.kubernetes.io/default-container: {{ service.name }}\n        sidecar.istio.io/proxyCPU: 100m\n",
+                    ),
+                    (
+                        "              value: json\n",
+                        "              value: json\n            - name: LOG_LEVEL\n              value: info\n",
+                    ),
+                    (
+                        "              protocol: TCP\n          envFrom:",
+                        "              protocol: TCP\n            - name: admin\n              containerPort: 9090\n              protocol: TCP\n          envFrom:",
+                    ),
+                ],
+            ),
+            (
+                "_dashboards/service.json",
+                &[(
+                    "\"HPA min\"]]) }}\n  ]\n}",
+                    "\"HPA min\"]]) }},\n    {{ p.row(15, \"Release\", 32) }}\n  ]\n}",
+                )],
+            ),
+        ],
+    );
+    upgrade_to_custom_blueprints(d);
+
+    let (code, out) = run(d, &["plan", "-v"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "merge {deployment} (your edits and the new output, merged by structure)"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "merge {dashboard} (your edits and the new output, merged by structure)"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("you added metadata.labels.team, "), "{out}");
+    assert!(
+        out.contains("bulkhead added metadata.labels.app.kubernetes.io/component, "),
+        "{out}"
+    );
+    assert!(out.contains("you added panels[99]"), "{out}");
+    assert!(out.contains("bulkhead added panels[15]"), "{out}");
+
+    let (code, out) = run(d, &["apply", "--yes"]);
+    assert_eq!(code, 0, "no conflict:\n{out}");
+
+    // Both sides' edits are in the file, which parses, and the user's lines are intact.
+    let merged = read(d, deployment);
+    for line in [
+        "    team: books # who owns it\n",
+        "    app.kubernetes.io/component: api\n",
+        "        example.com/on-call: books-team\n",
+        "        sidecar.istio.io/proxyCPU: 100m\n",
+        "            # Ours, for the beta.\n            - name: FEATURE_FLAGS\n              value: beta\n",
+        "            - name: LOG_LEVEL\n              value: info\n",
+        "              containerPort: 5005\n",
+        "              containerPort: 9090\n",
+    ] {
+        assert!(merged.contains(line), "{line} missing:\n{merged}");
+    }
+    let data = yaml(d, deployment);
+    let labels = &data["metadata"]["labels"];
+    assert_eq!(labels["team"], "books");
+    assert_eq!(labels["app.kubernetes.io/component"], "api");
+    let container = &data["spec"]["template"]["spec"]["containers"][0];
+    let names = |list: &serde_yaml_ng::Value, key: &str| -> Vec<String> {
+        list.as_sequence()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                serde_yaml_ng::to_string(&i[key])
+                    .unwrap()
+                    .trim()
+                    .to_string()
+            })
+            .collect()
+    };
+    let env = names(&container["env"], "name");
+    assert!(
+        env.contains(&"FEATURE_FLAGS".into()) && env.contains(&"LOG_LEVEL".into()),
+        "{env:?}"
+    );
+    assert_eq!(
+        names(&container["ports"], "containerPort"),
+        ["8080", "5005", "9090"]
+    );
+
+    let merged = read(d, dashboard);
+    let data: serde_json::Value = serde_json::from_str(&merged).unwrap();
+    let ids: Vec<i64> = data["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(&ids[ids.len() - 2..], [99, 15], "{ids:?}");
+    // The user's panel, now followed by bulkhead's: one comma more, nothing else changed.
+    assert!(
+        merged.contains("    {\"id\": 99, \"type\": \"text\", \"title\": \"Runbook\", \"gridPos\": {\"h\": 4, \"w\": 24, \"x\": 0, \"y\": 40},\n      \"options\": {\"mode\": \"markdown\", \"content\": \"See the books runbook.\"}},\n    {\n      \"id\": 15,"),
+        "{merged}"
+    );
+
+    // The tree is in sync: nothing left to do, and the merged files are kept as edited.
+    let (code, out) = run(d, &["plan", "--check"]);
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn structure_does_not_settle_true_conflicts() {
+    let dir = platform(&minimal(""));
+    let d = dir.path();
+    assert_eq!(run(d, &["apply", "--yes", "-q"]).0, 0);
+    let deployment = "deploy/base/api/deployment.yaml";
+    // The same new label with another value, and an environment variable the upgrade
+    // changes while the user deleted it.
+    edit(
+        d,
+        deployment,
+        "\n    app.kubernetes.io/managed-by: bulkhead\n",
+        "\n    app.kubernetes.io/managed-by: bulkhead\n    app.kubernetes.io/component: backend\n",
+    );
+    edit(
+        d,
+        deployment,
+        "            - name: LOG_FORMAT\n              value: json\n",
+        "",
+    );
+    let before = read(d, deployment);
+    blueprints_with(
+        d,
+        &[(
+            "_workloads/workload.yaml",
+            &[
+                (
+                    "    app.kubernetes.io/managed-by: bulkhead\n{% if service.description",
+                    "    app.kubernetes.io/managed-by: bulkhead\n    app.kubernetes.io/component: api\n{% if service.description",
+                ),
+                (
+                    "              value: json\n",
+                    "              value: logfmt\n",
+                ),
+            ],
+        )],
+    );
+    upgrade_to_custom_blueprints(d);
+    let (code, out) = run(d, &["apply", "--yes"]);
+    assert_eq!(code, 4, "{out}");
+    assert!(out.contains(&format!("conflict {deployment}")), "{out}");
+    let marked = read(d, deployment);
+    assert!(
+        marked.contains("<<<<<<< yours\n    app.kubernetes.io/component: backend\n=======\n    app.kubernetes.io/component: api\n>>>>>>> bulkhead\n"),
+        "{marked}"
+    );
+    assert!(marked.contains("value: logfmt"), "{marked}");
+    // Neither side lost: every line of the user's file is still there.
+    for line in before.lines() {
+        assert!(marked.contains(line), "{line} lost:\n{marked}");
+    }
+}

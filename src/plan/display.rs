@@ -75,6 +75,9 @@ pub fn print_text(
     }
     for change in &listed {
         write_entry(out, change, true)?;
+        if verbose {
+            write_structural(out, change)?;
+        }
     }
     let shown = |c: &FileChange| detail == Detail::Everything || c.action != Action::Create;
     let hidden = listed
@@ -126,6 +129,19 @@ fn write_entry(out: &mut dyn Write, change: &FileChange, notes: bool) -> std::io
     writeln!(out)
 }
 
+/// Under -v, for a merge the YAML or JSON structure settled: what each side added.
+fn write_structural(out: &mut dyn Write, change: &FileChange) -> std::io::Result<()> {
+    let Some(added) = &change.structural else {
+        return Ok(());
+    };
+    for (who, keys) in [("you added", &added.yours), ("bulkhead added", &added.bulkhead)] {
+        if !keys.is_empty() {
+            writeln!(out, "{DIM}{:>24} {}{DIM:#}", who, keys.join(", "))?;
+        }
+    }
+    Ok(())
+}
+
 /// How big a change is: a new or deleted file's lines, or the lines a diff adds and
 /// removes.
 fn size_note(change: &FileChange) -> Option<String> {
@@ -164,6 +180,14 @@ fn write_summary(out: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
     );
     if s.merge > 0 {
         line.push_str(&format!(", {} to merge", s.merge));
+        let structural = plan
+            .changes
+            .iter()
+            .filter(|c| c.structural.is_some())
+            .count();
+        if structural > 0 {
+            line.push_str(&format!(" ({structural} by structure)"));
+        }
     }
     if s.keep > 0 {
         line.push_str(&format!(", {} kept as you left them", s.keep));
@@ -221,6 +245,9 @@ struct JsonChange<'a> {
     /// Lines of what apply writes to the file.
     #[serde(skip_serializing_if = "Option::is_none")]
     lines: Option<usize>,
+    /// What each side added, for a merge the YAML or JSON structure settled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    merged_by_structure: Option<&'a super::structural::Added>,
     #[serde(skip_serializing_if = "Option::is_none")]
     diff: Option<String>,
 }
@@ -234,6 +261,7 @@ pub fn print_json(plan: &Plan, out: &mut dyn Write) -> std::io::Result<()> {
             action: c.action,
             reason: c.reason.as_deref(),
             lines: c.write.as_deref().map(count_lines),
+            merged_by_structure: c.structural.as_ref(),
             diff: diff_sides(c).map(|(old, new)| {
                 TextDiff::from_lines(old, new)
                     .unified_diff()

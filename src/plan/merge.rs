@@ -41,6 +41,80 @@ fn relabel(text: &str) -> String {
     out
 }
 
+/// One stretch of a three-way merge: lines both sides agree on (after the merge), or a
+/// region where both changed the same lines of the base.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Chunk {
+    Clean(String),
+    Conflict {
+        base: String,
+        yours: String,
+        bulkhead: String,
+    },
+}
+
+/// The line merge as chunks, for callers that resolve conflicts themselves. None when
+/// the merge is clean, or when a side ends without a newline inside a conflict (its
+/// text could not be given back byte for byte).
+pub fn chunks(base: &str, yours: &str, bulkhead: &str) -> Option<Vec<Chunk>> {
+    // Markers long enough never to be mistaken for lines of a real file.
+    const LEN: usize = 41;
+    let (open, mid, sep, close) = (
+        format!("{} ours", "<".repeat(LEN)),
+        format!("{} original", "|".repeat(LEN)),
+        "=".repeat(LEN),
+        format!("{} theirs", ">".repeat(LEN)),
+    );
+    let mut options = MergeOptions::new();
+    options
+        .set_conflict_style(ConflictStyle::Diff3)
+        .set_incomplete_hunk_style(IncompleteHunkStyle::Git)
+        .set_conflict_marker_length(LEN);
+    let text = options.merge(base, yours, bulkhead).err()?;
+    if [base, yours, bulkhead]
+        .iter()
+        .any(|t| !t.is_empty() && !t.ends_with('\n'))
+    {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut clean = String::new();
+    // 0: clean, 1: yours, 2: base, 3: bulkhead.
+    let mut part = 0;
+    let mut sides = [String::new(), String::new(), String::new()];
+    for line in text.split_inclusive('\n') {
+        let body = line.strip_suffix('\n').unwrap_or(line);
+        match (part, body) {
+            (0, b) if b == open => {
+                if !clean.is_empty() {
+                    out.push(Chunk::Clean(std::mem::take(&mut clean)));
+                }
+                part = 1;
+            }
+            (1, b) if b == mid => part = 2,
+            (2, b) if b == sep => part = 3,
+            (3, b) if b == close => {
+                let [yours, base, bulkhead] = std::mem::take(&mut sides);
+                out.push(Chunk::Conflict {
+                    base,
+                    yours,
+                    bulkhead,
+                });
+                part = 0;
+            }
+            (0, _) => clean.push_str(line),
+            (n, _) => sides[n - 1].push_str(line),
+        }
+    }
+    if part != 0 {
+        return None;
+    }
+    if !clean.is_empty() {
+        out.push(Chunk::Clean(clean));
+    }
+    Some(out)
+}
+
 /// A file that still holds markers of a conflict bulkhead wrote.
 pub fn has_markers(text: &str) -> bool {
     let mut open = false;
@@ -101,6 +175,28 @@ mod tests {
             }
             Merged::Clean(t) => panic!("{t}"),
         }
+    }
+
+    #[test]
+    fn chunks_give_each_side_of_a_conflict() {
+        let chunks = chunks("a\nb\nc\n", "a\nmine\nc\n", "a\nnew\nc\n").unwrap();
+        assert_eq!(
+            chunks,
+            [
+                Chunk::Clean("a\n".into()),
+                Chunk::Conflict {
+                    base: "b\n".into(),
+                    yours: "mine\n".into(),
+                    bulkhead: "new\n".into()
+                },
+                Chunk::Clean("c\n".into()),
+            ]
+        );
+        assert_eq!(chunks_clean_none(), None);
+    }
+
+    fn chunks_clean_none() -> Option<Vec<Chunk>> {
+        chunks("a\n", "a\n", "b\n")
     }
 
     #[test]

@@ -19,6 +19,7 @@
 mod display;
 pub mod merge;
 pub mod references;
+pub mod structural;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -77,6 +78,8 @@ pub struct FileChange {
     pub write: Option<Arc<str>>,
     /// Why, for keep and conflict.
     pub reason: Option<String>,
+    /// For a merge the structure of YAML or JSON settled: what each side added.
+    pub structural: Option<structural::Added>,
 }
 
 impl FileChange {
@@ -87,6 +90,7 @@ impl FileChange {
             current,
             write,
             reason: None,
+            structural: None,
         }
     }
 
@@ -333,6 +337,14 @@ fn decide(
                         Some(base) => match merge::merge(&base, &current, &text) {
                             merge::Merged::Clean(merged) => FileChange::new(&path, Action::Merge, Some(current), Some(merged.into()))
                                 .because("your edits and the new output"),
+                            merge::Merged::Conflicts(_) if let Some(resolved) = structural::Format::of(&path)
+                                .and_then(|format| structural::resolve(format, &base, &current, &text)) =>
+                            {
+                                let mut change = FileChange::new(&path, Action::Merge, Some(current), Some(resolved.text.into()))
+                                    .because("your edits and the new output, merged by structure");
+                                change.structural = Some(resolved.added);
+                                change
+                            }
                             merge::Merged::Conflicts(marked) => FileChange::new(&path, Action::Conflict, Some(current), Some(marked.into()))
                                 .because("your edits overlap the new output: resolve the marked blocks"),
                         },
