@@ -380,6 +380,23 @@ bulkhead upgrades no longer reach it.",
         after_help = "Examples:\n  bulkhead blueprints eject --only _runtimes/go       # the Go Dockerfile only\n  bulkhead blueprints eject --only .github/workflows  # the CI workflows\n  bulkhead blueprints eject platform/blueprints       # everything, into that folder"
     )]
     Eject(BlueprintsEjectArgs),
+    /// Move the Git pin of the blueprints to another revision; show what changed and the plan
+    #[command(
+        long_about = "Move `rev` of `platform.blueprints = { git = ..., rev = ..., path = ... }` in \
+service.toml to REV (comments and layout kept), after checking that the repository has it. Then \
+show what changed in the blueprints between the commit in use and REV's (the commits touching \
+`path`, and the files), and the plan. Nothing is generated: run `bulkhead apply` to write the \
+files and record the new commit in .bulkhead/lock.json.",
+        after_help = "Examples:\n  bulkhead blueprints upgrade v1.5.0\n  bulkhead apply"
+    )]
+    Upgrade(BlueprintsUpgradeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BlueprintsUpgradeArgs {
+    /// The tag, branch or commit to pin
+    #[arg(value_name = "REV")]
+    pub rev: String,
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,7 @@ use crate::error::{Error, ExitStatus};
 pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> Result<ExitStatus, Error> {
     let loaded = super::load(global)?;
     loaded.print_warnings();
-    let plan = crate::plan::plan(&loaded.out_dir(global), loaded.render()?)?;
+    let plan = loaded.plan(&loaded.out_dir(global))?;
     let mut stdout = anstream::stdout().lock();
     crate::plan::print_text(&plan, &mut stdout, !global.quiet, global.verbose)
         .map_err(|e| Error::io(std::path::Path::new("<stdout>"), e))?;

@@ -6,7 +6,7 @@ use crate::error::{Error, ExitStatus};
 pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<ExitStatus, Error> {
     let loaded = super::load(global)?;
     loaded.print_warnings();
-    let plan = crate::plan::plan(&loaded.out_dir(global), loaded.render()?)?;
+    let plan = loaded.plan(&loaded.out_dir(global))?;
     let mut stdout = anstream::stdout().lock();
     let printed = match args.format {
         Format::Text => crate::plan::print_text(&plan, &mut stdout, !global.quiet, global.verbose),

@@ -334,6 +334,15 @@ fn decide(
 
 /// Compares the desired files with the output folder and what bulkhead last wrote there.
 pub fn plan(out_dir: &Path, desired: Files) -> Result<Plan, Error> {
+    plan_pinned(out_dir, desired, None)
+}
+
+/// [`plan`], for files rendered from blueprints pinned in Git: the next lock records the pin.
+pub fn plan_pinned(
+    out_dir: &Path,
+    desired: Files,
+    blueprints: Option<crate::state::BlueprintsLock>,
+) -> Result<Plan, Error> {
     use rayon::prelude::*;
 
     let state = State::load(out_dir)?;
@@ -394,7 +403,7 @@ pub fn plan(out_dir: &Path, desired: Files) -> Result<Plan, Error> {
     }
     changes.sort_by(|a, b| a.path.cmp(&b.path));
 
-    let next_lock = Lock::new(next);
+    let next_lock = Lock::new(next, blueprints);
     let state_stale =
         state.interrupted || state.lock.as_ref() != Some(&next_lock) || !new_bases.is_empty();
     Ok(Plan {
