@@ -127,7 +127,7 @@ pub struct PlatformTable {
 #[schemars(untagged)]
 pub enum BlueprintsValue {
     /// A folder relative to service.toml.
-    Folder(#[schemars(length(min = 1))] String),
+    Folder(String),
     /// A folder of a Git repository at a pinned revision.
     Git(GitBlueprintsTable),
 }
