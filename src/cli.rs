@@ -122,8 +122,11 @@ impl Command {
             Self::Blueprints(a) => match &a.what {
                 BlueprintsCommand::List(l) => Options {
                     file: l.file.clone(),
-                    blueprints: l.blueprints.clone(),
-                    ..none()
+                    ..Options::new(&SpecArgs::default(), &l.tree, &Verbosity::default())
+                },
+                BlueprintsCommand::Upgrade(u) => Options {
+                    out: u.out.clone(),
+                    ..Options::new(&u.spec, &TreeArgs::default(), &u.verbosity)
                 },
                 BlueprintsCommand::Eject(e) => Options {
                     file: e.file.clone(),
@@ -559,17 +562,42 @@ bulkhead upgrades no longer reach it.",
         after_help = "Examples:\n  bulkhead blueprints eject --only _runtimes/go       # the Go Dockerfile only\n  bulkhead blueprints eject --only .github/workflows  # the CI workflows\n  bulkhead blueprints eject platform/blueprints       # everything, into that folder"
     )]
     Eject(BlueprintsEjectArgs),
+    /// Move the Git pin of the blueprints to another revision; show what changed and the plan
+    #[command(
+        long_about = "Move `rev` of `platform.blueprints = { git = ..., rev = ..., path = ... }` in \
+service.toml to REV (comments and layout kept), after checking that the repository has it. Then \
+show what changed in the blueprints between the commit in use and REV's (the commits touching \
+`path`, and the files), and the plan. Nothing is generated: run `bulkhead apply` to write the \
+files and record the new commit in .bulkhead/lock.json.",
+        after_help = "Examples:\n  bulkhead blueprints upgrade v1.5.0\n  bulkhead apply"
+    )]
+    Upgrade(BlueprintsUpgradeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BlueprintsUpgradeArgs {
+    /// The tag, branch or commit to pin
+    #[arg(value_name = "REV")]
+    pub rev: String,
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Output folder whose lock holds the current pin [default: the folder of service.toml]
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
+    #[command(flatten)]
+    pub show: ShowPlanArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct BlueprintsListArgs {
-    /// service.toml naming the platform's blueprints folder [default: service.toml in this
-    /// folder or the nearest parent, if any]
+    /// service.toml naming the platform's blueprints [default: service.toml in this folder
+    /// or the nearest parent, if any]
     #[arg(short = 'f', long = "file", value_name = "PATH")]
     pub file: Option<PathBuf>,
-    /// The platform's blueprints folder [default: `platform.blueprints` of service.toml]
-    #[arg(long, value_name = "DIR")]
-    pub blueprints: Option<PathBuf>,
+    #[command(flatten)]
+    pub tree: TreeArgs,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

@@ -3,8 +3,9 @@
 //! formats and reading them (plan and audit read, apply writes); it never writes a file
 //! itself: apply writes through its atomic writer.
 //!
-//! - `lock.json`: the generator version and, per generated file, the hash of its base (the
-//!   exact content bulkhead last generated for it).
+//! - `lock.json`: the generator version, the commit the blueprints came from when they are
+//!   pinned in Git, and, per generated file, the hash of its base (the exact content
+//!   bulkhead last generated for it).
 //! - `base/<aa>/<rest of hash>`: the bases, stored by content hash. Objects are immutable,
 //!   so writing new ones never disturbs the current state; the lock is the single switch.
 //! - `journal.json`: present only while an apply runs. It lists every file the apply is
@@ -27,8 +28,23 @@ pub const BASES: &str = "base";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lock {
     pub generator: String,
+    /// The Git pin of the blueprints these files came from, with the commit it resolved to.
+    /// Absent for built-in or local blueprints (and in locks written before pins existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blueprints: Option<BlueprintsLock>,
     /// Output path → hash of its base.
     pub files: BTreeMap<String, String>,
+}
+
+/// `platform.blueprints = { git, rev, path }` as last applied, and the commit `rev` meant
+/// then. While service.toml names the same pin, this commit is used without asking the
+/// network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlueprintsLock {
+    pub git: String,
+    pub rev: String,
+    pub path: String,
+    pub commit: String,
 }
 
 /// What an apply in progress intends, per path.
@@ -145,16 +161,30 @@ impl State {
 }
 
 impl Lock {
-    pub fn new(files: BTreeMap<String, String>) -> Self {
+    pub fn new(files: BTreeMap<String, String>, blueprints: Option<BlueprintsLock>) -> Self {
         Self {
             generator: concat!("bulkhead ", env!("CARGO_PKG_VERSION")).to_string(),
+            blueprints,
             files,
         }
+    }
+
+    /// The lock of `out_dir`, if there is one (without an interrupted apply's corrections).
+    pub fn read(out_dir: &Path) -> Result<Option<Self>, Error> {
+        read_json(&lock_path(out_dir))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_lock_without_blueprints_still_loads() {
+        let old = r#"{ "generator": "bulkhead 0.1.0", "files": { "a.yaml": "ab12" } }"#;
+        let lock: super::Lock = serde_json::from_str(old).unwrap();
+        assert_eq!(lock.blueprints, None);
+        assert!(!super::to_text(&lock).contains("blueprints"));
+    }
+
     #[test]
     fn hash_is_lowercase_hex_sha256() {
         assert_eq!(

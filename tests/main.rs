@@ -4,6 +4,7 @@ mod common;
 
 mod audit;
 mod blueprints;
+mod blueprints_git;
 mod cli;
 mod cluster;
 mod defaults;

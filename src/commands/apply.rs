@@ -9,10 +9,9 @@ use crate::plan::Plan;
 pub fn run(global: &Options, args: &ApplyArgs) -> Result<ExitStatus, Error> {
     let loaded = super::load(global)?;
     loaded.print_warnings();
-    let renderer = loaded.renderer()?;
-    let files = renderer.render(&loaded.model)?;
-    let scope = loaded.service_scope(&renderer, &files, &args.services)?;
-    let plan = crate::plan::plan_scoped(&loaded.out_dir(global), files, &scope)?;
+    let plan = loaded.plan(&loaded.out_dir(global), |renderer, files| {
+        loaded.service_scope(renderer, files, &args.services)
+    })?;
     show_and_write(global, &plan, &args.show, args.yes, "Write these changes to")
 }
 

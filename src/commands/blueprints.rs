@@ -1,22 +1,29 @@
-//! `bulkhead blueprints list|eject`: what the renderer will use (built-in, overridden,
-//! added) and copying built-in blueprints into a platform's own folder. Neither needs a
-//! valid service.toml: only `platform.blueprints` is read from it, when there is one.
+//! `bulkhead blueprints list|eject|upgrade`: what the renderer will use (built-in,
+//! overridden, added), copying built-in blueprints into a platform's own folder, and moving
+//! the Git pin of a platform's blueprints. List and eject need no valid service.toml: only
+//! `platform.blueprints` is read from it, when there is one.
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::{Component, Path, PathBuf};
 
+use super::BlueprintSource;
 use crate::cli::{
-    BlueprintsArgs, BlueprintsCommand, BlueprintsEjectArgs, BlueprintsListArgs, Format, Options,
+    BlueprintsArgs, BlueprintsCommand, BlueprintsEjectArgs, BlueprintsListArgs,
+    BlueprintsUpgradeArgs, Format, Options,
 };
 use crate::diagnostic::Source;
 use crate::error::{Error, ExitStatus};
-use crate::render::{Blueprints, FanOut, Origin};
+use crate::render::{Blueprints, FanOut, Origin, git};
+use crate::spec::BlueprintsSpec;
+use crate::spec::edit::SpecMut;
+use crate::state::{BlueprintsLock, Lock};
 
 pub fn run(global: &Options, args: &BlueprintsArgs) -> Result<ExitStatus, Error> {
     match &args.what {
         BlueprintsCommand::List(a) => list(global, a),
         BlueprintsCommand::Eject(a) => eject(global, a),
+        BlueprintsCommand::Upgrade(a) => upgrade(global, a),
     }
 }
 
@@ -25,7 +32,9 @@ struct Setup {
     /// service.toml, when there is one.
     spec: Option<PathBuf>,
     /// `platform.blueprints` as written in it.
-    configured: Option<String>,
+    configured: Option<BlueprintsSpec>,
+    /// The Git pin in use, when the blueprints come from Git.
+    pinned: Option<BlueprintsLock>,
     /// The folder in use: `--blueprints`, else `platform.blueprints` relative to service.toml.
     dir: Option<PathBuf>,
     /// How `dir` was chosen, for messages.
@@ -49,7 +58,7 @@ impl Setup {
             // The rules' verdict does not matter here: only broken TOML stops the command.
             let checked = crate::load::load(&source);
             match checked.spec {
-                Some(parsed) => configured = parsed.platform.blueprints.map(|b| b.value),
+                Some(parsed) => configured = parsed.platform.blueprints,
                 // Broken TOML: nothing can be read from it, not even `platform.blueprints`.
                 None => {
                     return Err(Error::Invalid {
@@ -59,20 +68,34 @@ impl Setup {
                 }
             }
         }
-        let spec_dir = spec.as_deref().map(spec_dir);
-        let (dir, source) = match (&global.blueprints, &configured, &spec_dir) {
-            (Some(flag), _, _) => (Some(flag.clone()), "--blueprints"),
-            (None, Some(rel), Some(base)) => (
-                Some(PathBuf::from(super::display_path(&base.join(rel)))),
-                "platform.blueprints",
-            ),
-            _ => (None, ""),
+        let source = match &spec {
+            Some(path) => {
+                let out = global.out.clone().unwrap_or_else(|| spec_dir(path));
+                let locked = Lock::read(&out)?.and_then(|l| l.blueprints);
+                super::blueprint_source(
+                    path,
+                    configured.as_ref(),
+                    global.blueprints.as_deref(),
+                    locked.as_ref(),
+                )?
+            }
+            None => BlueprintSource {
+                dir: global.blueprints.clone(),
+                ..BlueprintSource::default()
+            },
+        };
+        source.print_notes();
+        let from = if global.blueprints.is_some() {
+            "--blueprints"
+        } else {
+            "platform.blueprints"
         };
         Ok(Self {
             spec,
             configured,
-            dir,
-            source,
+            source: if source.dir.is_some() { from } else { "" },
+            dir: source.dir,
+            pinned: source.pinned,
         })
     }
 }
@@ -115,6 +138,9 @@ fn list(global: &Options, args: &BlueprintsListArgs) -> Result<ExitStatus, Error
         Format::Json => {
             let json = serde_json::json!({
                 "folder": setup.dir.as_deref().map(slash),
+                "git": setup.pinned.as_ref().map(|p| serde_json::json!({
+                    "git": p.git, "rev": p.rev, "path": p.path, "commit": p.commit,
+                })),
                 "blueprints": rows.iter().map(|r| serde_json::json!({
                     "path": r.path,
                     "origin": r.origin,
@@ -153,13 +179,21 @@ fn list_text(setup: &Setup, rows: &[Row]) -> String {
     let green = anstyle::AnsiColor::Green.on_default();
     let dim = anstyle::Style::new().dimmed();
     let mut s = String::new();
-    match &setup.dir {
-        Some(dir) => s.push_str(&format!(
+    match (&setup.dir, &setup.pinned) {
+        (Some(_), Some(pin)) => s.push_str(&format!(
+            "Blueprints: built-in, with `{}` of {} at {} (commit {}, {}) laid over them\n\n",
+            pin.path,
+            pin.git,
+            pin.rev,
+            git::short(&pin.commit),
+            setup.source
+        )),
+        (Some(dir), None) => s.push_str(&format!(
             "Blueprints: built-in, with {} ({}) laid over them\n\n",
             slash(dir),
             setup.source
         )),
-        None => s.push_str(
+        (None, _) => s.push_str(
             "Blueprints: built-in only (no platform.blueprints in service.toml, no --blueprints)\n\n",
         ),
     }
@@ -307,7 +341,12 @@ fn next_step(setup: &Setup, target: &Path) -> String {
     let rel = relative(&base, target).unwrap_or_else(|| target.to_path_buf());
     let rel = slash(&rel);
     let line = format!("blueprints = {}", toml_edit::Value::from(rel.as_str()));
-    let same = setup.configured.as_deref().is_some_and(|c| {
+    let configured = setup
+        .configured
+        .as_ref()
+        .and_then(BlueprintsSpec::folder)
+        .map(|f| f.value.as_str());
+    let same = configured.is_some_and(|c| {
         let configured = base.join(c);
         match (configured.canonicalize(), target.canonicalize()) {
             (Ok(a), Ok(b)) => a == b,
@@ -348,4 +387,169 @@ fn relative(from: &Path, to: &Path) -> Option<PathBuf> {
         rel.push(".");
     }
     Some(rel)
+}
+
+/// Moves `rev` of the Git pin to `args.rev` once the repository is known to have it, shows
+/// what changed in the blueprints, then the plan. Generates nothing: apply does, and records
+/// the new commit.
+fn upgrade(global: &Options, args: &BlueprintsUpgradeArgs) -> Result<ExitStatus, Error> {
+    let rev = args.rev.as_str();
+    crate::spec::check_git_rev(rev)
+        .map_err(|why| Error::Message(format!("cannot pin `{rev}`: {why}")))?;
+    let loaded = super::load(global)?;
+    loaded.print_warnings();
+    let name = super::display_path(&loaded.path);
+    let Some(BlueprintsSpec::Git(pin)) = &loaded.spec.platform.blueprints else {
+        return Err(Error::Message(format!(
+            "{name} pins no blueprints in Git, so there is nothing to upgrade: write \
+             `blueprints = {{ git = \"<url>\", rev = \"<tag>\", path = \"blueprints\" }}` \
+             in its [platform] table"
+        )));
+    };
+    let (Some(url), Some(old_rev)) = (&pin.git, &pin.rev) else {
+        return Err(Error::Message(format!(
+            "platform.blueprints of {name} needs `git` and `rev`"
+        )));
+    };
+    let out_dir = loaded.out_dir(global);
+    // The commit in use now: the lock's for this pin, else what the pin means today.
+    let current = match loaded.blueprint_source_in(&out_dir) {
+        Ok(source) => source.pinned,
+        Err(e) => {
+            anstream::eprintln!(
+                "warning: the current pin ({} at {}) cannot be resolved, so its changes cannot be \
+                 shown: {e}",
+                url.value,
+                old_rev.value
+            );
+            None
+        }
+    };
+    let path = current.as_ref().map_or_else(
+        || {
+            pin.path
+                .as_ref()
+                .map_or_else(|| ".".to_string(), |p| p.value.clone())
+        },
+        |c| c.path.clone(),
+    );
+    let repo = git::Repo::new(&url.value, &spec_dir(&loaded.path))?;
+    let resolved = repo.resolve(rev)?;
+    if let Some(offline) = &resolved.offline {
+        anstream::eprintln!("warning: {offline}");
+    }
+    let new = resolved.commit;
+    if rev == old_rev.value
+        && let Some(c) = current.as_ref().filter(|c| c.commit != new)
+    {
+        return Err(Error::Message(format!(
+            "`{rev}` is already the pin: the lock holds it at commit {}, and {rev} is now commit \
+             {}. To move to that commit, pin it: `bulkhead blueprints upgrade {new}`",
+            git::short(&c.commit),
+            git::short(&new)
+        )));
+    }
+    let dir = repo.folder(&new, rev, &path)?;
+
+    // service.toml: only `rev` changes; the result must still be valid.
+    let old_text = std::fs::read_to_string(&loaded.path).map_err(|e| Error::io(&loaded.path, e))?;
+    let mut doc = SpecMut::parse(&old_text)
+        .map_err(|e| Error::Message(format!("{name} is not valid TOML ({e}); nothing written")))?;
+    doc.set_blueprints_rev(rev)?;
+    let new_text = doc.to_string();
+    let after = Source {
+        name: name.clone(),
+        text: new_text.clone(),
+    };
+    let checked = crate::load::load(&after);
+    if checked.errors().next().is_some() {
+        let errors: Vec<_> = checked.errors().cloned().collect();
+        return Err(Error::Invalid {
+            rendered: after.render(&errors, true),
+            summary: format!("not upgraded: {name} would be invalid; nothing written"),
+        });
+    }
+    let folder = loaded
+        .path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file = loaded
+        .path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .ok_or_else(|| Error::Message(format!("{name} is not a file")))?;
+    if new_text != old_text {
+        crate::apply::write_atomic(folder, &file, new_text.as_bytes())?;
+    }
+
+    let bold = anstyle::Style::new().bold();
+    let old_commit = current.as_ref().map(|c| c.commit.as_str());
+    anstream::println!(
+        "{bold}Blueprints{bold:#}: {} `{path}`, {} → {rev} (commit {} → {}); {name} updated.",
+        url.value,
+        old_rev.value,
+        old_commit.map_or("unknown", git::short),
+        git::short(&new)
+    );
+    match old_commit {
+        Some(old) if old == new => {
+            anstream::println!("Same commit: the blueprints do not change.");
+        }
+        Some(old) => {
+            let added = repo.log(old, &new, &path);
+            let left_out = repo.log(&new, old, &path);
+            if !added.is_empty() {
+                anstream::println!("\nCommits that change `{path}`:");
+                for line in &added {
+                    anstream::println!("  {line}");
+                }
+            }
+            if !left_out.is_empty() {
+                anstream::println!("\nCommits left out (in use now, not in {rev}):");
+                for line in &left_out {
+                    anstream::println!("  {line}");
+                }
+            }
+            let files = repo.changed_files(old, &new, &path);
+            if files.is_empty() {
+                anstream::println!("\nNo blueprint file in `{path}` changes.");
+            } else {
+                anstream::println!("\nBlueprint files changed in `{path}`:");
+                for line in &files {
+                    anstream::println!("  {line}");
+                }
+            }
+        }
+        None => {}
+    }
+    anstream::println!();
+
+    let source = BlueprintSource {
+        dir: Some(dir),
+        pinned: Some(BlueprintsLock {
+            git: url.value.clone(),
+            rev: rev.to_string(),
+            path,
+            commit: new.clone(),
+        }),
+        moved: true,
+        notes: Vec::new(),
+    };
+    let plan = loaded.plan_from(&out_dir, source, |_, _| Ok(crate::plan::Scope::default()))?;
+    super::plan::show(&plan, global, &args.show)?;
+    anstream::println!(
+        "Next: `bulkhead apply` writes these files and records commit {} in {}.",
+        git::short(&new),
+        crate::state::lock_rel()
+    );
+    let conflicts = plan.conflict_report(false);
+    for line in &conflicts {
+        anstream::eprintln!("{line}");
+    }
+    Ok(if conflicts.is_empty() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Conflicts
+    })
 }

@@ -20,9 +20,10 @@ use crate::cli::Options;
 use crate::diagnostic::{Diagnostic, Source};
 use crate::error::Error;
 use crate::model::Model;
-use crate::plan::Scope;
-use crate::render::{Blueprints, Files, Renderer};
-use crate::spec::Spec;
+use crate::plan::{Plan, Scope};
+use crate::render::{Blueprints, Files, Renderer, git};
+use crate::spec::{BlueprintsSpec, Spec};
+use crate::state::{BlueprintsLock, Lock};
 
 pub const SPEC_FILE: &str = "service.toml";
 
@@ -97,6 +98,8 @@ pub struct Loaded {
     pub warnings: Vec<Diagnostic>,
     /// `--blueprints DIR`, which takes precedence over `platform.blueprints`.
     pub blueprints_flag: Option<PathBuf>,
+    /// `-o DIR`: where the lock naming the blueprints' commit is.
+    pub out_flag: Option<PathBuf>,
 }
 
 /// service.toml for a command: located, read and loaded; its errors (and its warnings,
@@ -119,6 +122,7 @@ pub fn load(global: &Options) -> Result<Loaded, Error> {
             model,
             warnings: checked.diagnostics,
             blueprints_flag: global.blueprints.clone(),
+            out_flag: global.out.clone(),
         }),
         _ => Err(Error::Invalid {
             rendered: source.render(&checked.diagnostics, true),
@@ -156,29 +160,40 @@ impl Loaded {
 
     /// The output folder: `-o`, or the folder of service.toml.
     pub fn out_dir(&self, global: &Options) -> PathBuf {
-        global.out.clone().unwrap_or_else(|| {
-            self.path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-        })
+        global
+            .out
+            .clone()
+            .unwrap_or_else(|| spec_folder(&self.path))
     }
 
-    /// The platform's own blueprints: `--blueprints DIR`, else `platform.blueprints`
-    /// (relative to service.toml).
-    pub fn blueprint_dir(&self) -> Option<PathBuf> {
-        if let Some(dir) = &self.blueprints_flag {
-            return Some(dir.clone());
-        }
-        let rel = self.spec.platform.blueprints.as_ref()?;
-        let base = self.path.parent().unwrap_or(Path::new("."));
-        // Relative to the current folder where possible: template errors name these files.
-        Some(PathBuf::from(display_path(&base.join(&rel.value))))
+    /// Where the platform's blueprints come from: `--blueprints DIR`, else
+    /// `platform.blueprints` (a folder relative to service.toml, or a Git pin resolved through
+    /// the lock of the output folder). Notes about the pin are printed on stderr.
+    pub fn blueprint_source(&self) -> Result<BlueprintSource, Error> {
+        let out = self
+            .out_flag
+            .clone()
+            .unwrap_or_else(|| spec_folder(&self.path));
+        self.blueprint_source_in(&out)
+    }
+
+    /// [`Loaded::blueprint_source`] with the lock of `out_dir`.
+    pub fn blueprint_source_in(&self, out_dir: &Path) -> Result<BlueprintSource, Error> {
+        let locked = Lock::read(out_dir)?.and_then(|l| l.blueprints);
+        let source = blueprint_source(
+            &self.path,
+            self.spec.platform.blueprints.as_ref(),
+            self.blueprints_flag.as_deref(),
+            locked.as_ref(),
+        )?;
+        source.print_notes();
+        Ok(source)
     }
 
     /// The engine with the platform's blueprints, compiled.
     pub fn renderer(&self) -> Result<Renderer, Error> {
-        Renderer::new(Blueprints::with_overrides(self.blueprint_dir().as_deref())?)
+        let source = self.blueprint_source()?;
+        Renderer::new(Blueprints::with_overrides(source.dir.as_deref())?)
     }
 
     /// `--service NAME…`: the files of those services, and the files the platform
@@ -227,5 +242,153 @@ impl Loaded {
 
     pub fn render(&self) -> Result<Files, Error> {
         self.renderer()?.render(&self.model)
+    }
+
+    /// What apply would do in `out_dir`, for the files `narrow` picks once they are
+    /// rendered; the next lock records the blueprints' Git pin.
+    pub fn plan(
+        &self,
+        out_dir: &Path,
+        narrow: impl FnOnce(&Renderer, &Files) -> Result<Scope, Error>,
+    ) -> Result<Plan, Error> {
+        let source = self.blueprint_source_in(out_dir)?;
+        self.plan_from(out_dir, source, narrow)
+    }
+
+    /// [`Loaded::plan`] with the blueprints already resolved.
+    pub fn plan_from(
+        &self,
+        out_dir: &Path,
+        source: BlueprintSource,
+        narrow: impl FnOnce(&Renderer, &Files) -> Result<Scope, Error>,
+    ) -> Result<Plan, Error> {
+        let renderer = Renderer::new(Blueprints::with_overrides(source.dir.as_deref())?)?;
+        let files = renderer.render(&self.model)?;
+        let scope = narrow(&renderer, &files)?;
+        crate::plan::plan_scoped(out_dir, files, &scope, source.pinned)
+    }
+}
+
+/// The folder of service.toml (`.` for a bare file name).
+fn spec_folder(spec: &Path) -> PathBuf {
+    spec.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// The folder the renderer lays over the built-in blueprints, and where it came from.
+#[derive(Debug, Default)]
+pub struct BlueprintSource {
+    pub dir: Option<PathBuf>,
+    /// The Git pin and the commit in use: what the next lock records.
+    pub pinned: Option<BlueprintsLock>,
+    /// Set when `pinned` is not the lock's: the pin moved (or nothing was applied yet).
+    pub moved: bool,
+    /// What the user should know: a pin resolved anew, the cache answering offline.
+    pub notes: Vec<String>,
+}
+
+impl BlueprintSource {
+    pub fn print_notes(&self) {
+        for note in &self.notes {
+            anstream::eprintln!("{note}");
+        }
+    }
+}
+
+/// Resolves `platform.blueprints` of the service.toml at `spec_path`. A Git pin equal to the
+/// lock's uses the locked commit (fetched only when the cache lacks it); another pin is
+/// resolved by fetching, or from the cache when the repository cannot be reached.
+pub fn blueprint_source(
+    spec_path: &Path,
+    configured: Option<&BlueprintsSpec>,
+    flag: Option<&Path>,
+    locked: Option<&BlueprintsLock>,
+) -> Result<BlueprintSource, Error> {
+    if let Some(dir) = flag {
+        return Ok(BlueprintSource {
+            dir: Some(dir.to_path_buf()),
+            ..BlueprintSource::default()
+        });
+    }
+    let base = spec_folder(spec_path);
+    let git = match configured {
+        None => return Ok(BlueprintSource::default()),
+        // Relative to the current folder where possible: template errors name these files.
+        Some(BlueprintsSpec::Folder(rel)) => {
+            return Ok(BlueprintSource {
+                dir: Some(PathBuf::from(display_path(&base.join(&rel.value)))),
+                ..BlueprintSource::default()
+            });
+        }
+        Some(BlueprintsSpec::Git(git)) => git,
+    };
+    let (Some(url), Some(rev)) = (&git.git, &git.rev) else {
+        return Err(Error::Message(
+            "platform.blueprints needs both `git` and `rev` (`bulkhead validate` shows where)"
+                .into(),
+        ));
+    };
+    let path = git
+        .path
+        .as_ref()
+        .map_or_else(|| ".".to_string(), |p| normal_path(&p.value));
+    let repo = git::Repo::new(&url.value, &base)?;
+    let same = |l: &&BlueprintsLock| {
+        l.git == url.value
+            && l.rev == rev.value
+            && l.path == path
+            && l.commit.len() >= 40
+            && l.commit.chars().all(|c| c.is_ascii_hexdigit())
+    };
+    let mut notes = Vec::new();
+    let (commit, moved) = if let Some(l) = locked.filter(same) {
+        repo.ensure(&l.commit, &rev.value)?;
+        (l.commit.clone(), false)
+    } else {
+        let resolved = repo.resolve(&rev.value)?;
+        if let Some(offline) = resolved.offline {
+            notes.push(format!("warning: {offline}"));
+        }
+        let was = locked.map_or_else(String::new, |l| {
+            format!(
+                " (the lock has {} at {}, commit {}; apply records the new one)",
+                l.git,
+                l.rev,
+                git::short(&l.commit)
+            )
+        });
+        notes.push(format!(
+            "Blueprints: {} at {} is commit {}{was}",
+            url.value,
+            rev.value,
+            git::short(&resolved.commit)
+        ));
+        (resolved.commit, true)
+    };
+    let dir = repo.folder(&commit, &rev.value, &path)?;
+    Ok(BlueprintSource {
+        dir: Some(dir),
+        pinned: Some(BlueprintsLock {
+            git: url.value.clone(),
+            rev: rev.value.clone(),
+            path,
+            commit,
+        }),
+        moved,
+        notes,
+    })
+}
+
+/// `./blueprints/` → `blueprints`; the repository's root is `.`.
+fn normal_path(path: &str) -> String {
+    let segments: Vec<&str> = path
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .collect();
+    if segments.is_empty() {
+        ".".into()
+    } else {
+        segments.join("/")
     }
 }

@@ -8,10 +8,9 @@ use crate::plan::{Detail, Plan};
 pub fn run(global: &Options, args: &PlanArgs) -> Result<ExitStatus, Error> {
     let loaded = super::load(global)?;
     loaded.print_warnings();
-    let renderer = loaded.renderer()?;
-    let files = renderer.render(&loaded.model)?;
-    let scope = loaded.service_scope(&renderer, &files, &args.services)?;
-    let plan = crate::plan::plan_scoped(&loaded.out_dir(global), files, &scope)?;
+    let plan = loaded.plan(&loaded.out_dir(global), |renderer, files| {
+        loaded.service_scope(renderer, files, &args.services)
+    })?;
     match args.format {
         Format::Text => show(&plan, global, &args.show)?,
         Format::Json => {

@@ -16,24 +16,24 @@ pub fn run(global: &Options, args: &RestoreArgs) -> Result<ExitStatus, Error> {
     let loaded = super::load(global)?;
     loaded.print_warnings();
     let out_dir = loaded.out_dir(global);
-    let files = loaded.render()?;
-    let mut chosen = BTreeSet::new();
-    for path in &args.paths {
-        let matched = generated_under(&files, &out_dir, path);
-        if matched.is_empty() {
-            return Err(Error::Message(format!(
-                "{} is not a file bulkhead generates in {} (`bulkhead plan -v` lists them)",
-                path.display(),
-                super::display_path(&out_dir)
-            )));
+    let plan = loaded.plan(&out_dir, |_, files| {
+        let mut chosen = BTreeSet::new();
+        for path in &args.paths {
+            let matched = generated_under(files, &out_dir, path);
+            if matched.is_empty() {
+                return Err(Error::Message(format!(
+                    "{} is not a file bulkhead generates in {} (`bulkhead plan -v` lists them)",
+                    path.display(),
+                    super::display_path(&out_dir)
+                )));
+            }
+            chosen.extend(matched);
         }
-        chosen.extend(matched);
-    }
-    let scope = Scope {
-        only: Some(chosen.clone()),
-        restore: chosen,
-    };
-    let plan = crate::plan::plan_scoped(&out_dir, files, &scope)?;
+        Ok(Scope {
+            only: Some(chosen.clone()),
+            restore: chosen,
+        })
+    })?;
     let restoring = plan.changes.iter().filter(|c| c.write.is_some()).count();
     let question = format!(
         "Discard your edits: write bulkhead's version of {} in",

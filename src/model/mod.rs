@@ -898,7 +898,11 @@ impl Model {
                 mesh,
                 deploy: value(p.deploy.as_ref()).unwrap_or(defaults::DEPLOY),
                 ci: value(p.ci.as_ref()).unwrap_or(defaults::CI),
-                blueprints: value(p.blueprints.as_ref()),
+                blueprints: value(
+                    p.blueprints
+                        .as_ref()
+                        .and_then(crate::spec::BlueprintsSpec::folder),
+                ),
                 external_topics,
                 graph,
                 overview_dashboard_uid: dashboard_uid(&name, "overview"),

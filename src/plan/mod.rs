@@ -377,11 +377,17 @@ fn decide(
 
 /// Compares the desired files with the output folder and what bulkhead last wrote there.
 pub fn plan(out_dir: &Path, desired: Files) -> Result<Plan, Error> {
-    plan_scoped(out_dir, desired, &Scope::default())
+    plan_scoped(out_dir, desired, &Scope::default(), None)
 }
 
-/// [`plan`], for the files of `scope` only.
-pub fn plan_scoped(out_dir: &Path, mut desired: Files, scope: &Scope) -> Result<Plan, Error> {
+/// [`plan`], for the files of `scope` only; with blueprints pinned in Git, the next lock
+/// records the pin.
+pub fn plan_scoped(
+    out_dir: &Path,
+    mut desired: Files,
+    scope: &Scope,
+    blueprints: Option<crate::state::BlueprintsLock>,
+) -> Result<Plan, Error> {
     use rayon::prelude::*;
 
     let state = State::load(out_dir)?;
@@ -452,7 +458,7 @@ pub fn plan_scoped(out_dir: &Path, mut desired: Files, scope: &Scope) -> Result<
     }
     changes.sort_by(|a, b| a.path.cmp(&b.path));
 
-    let next_lock = Lock::new(next);
+    let next_lock = Lock::new(next, blueprints);
     let state_stale =
         state.interrupted || state.lock.as_ref() != Some(&next_lock) || !new_bases.is_empty();
     Ok(Plan {

@@ -7,6 +7,7 @@
 
 pub mod docs;
 pub mod escape;
+pub mod git;
 mod syntax;
 
 pub use docs::context_docs;

@@ -104,6 +104,33 @@ impl SpecMut {
         Ok(())
     }
 
+    /// Sets `rev` of `platform.blueprints = { git = ..., rev = ... }` in place: the table's
+    /// layout and every comment stay.
+    pub fn set_blueprints_rev(&mut self, rev: &str) -> Result<(), Error> {
+        let Some(pin) = self
+            .doc
+            .get_mut("platform")
+            .and_then(Item::as_table_like_mut)
+            .and_then(|p| p.get_mut("blueprints"))
+            .and_then(Item::as_table_like_mut)
+        else {
+            return Err(Error::Message(
+                "`platform.blueprints` in service.toml is not a table; set `rev` by hand".into(),
+            ));
+        };
+        match pin.get_mut("rev") {
+            Some(Item::Value(old)) => {
+                let decor = old.decor().clone();
+                *old = rev.into();
+                *old.decor_mut() = decor;
+            }
+            _ => {
+                pin.insert("rev", value(rev));
+            }
+        }
+        Ok(())
+    }
+
     /// Appends an empty `[environments.NAME]`, after the environments already there.
     pub fn add_environment(&mut self, name: &str) -> Result<(), Error> {
         self.append(Section::Environments, name, Table::new())

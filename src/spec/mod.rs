@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::diagnostic::{Diagnostic, Source, Span};
 
+pub use read::{BLUEPRINTS_GIT_KEYS, check_git_path, check_git_rev, check_git_url};
 pub(crate) use read::{STEP_EXAMPLES, STEP_KEYS};
 pub use read::{TABLES, parse};
 
@@ -128,11 +129,42 @@ pub struct PlatformSpec {
     pub mesh: Option<Spanned<Mesh>>,
     pub deploy: Option<Spanned<Deploy>>,
     pub ci: Option<Spanned<Ci>>,
-    pub blueprints: Option<Spanned<String>>,
+    pub blueprints: Option<BlueprintsSpec>,
     pub external_topics: Vec<Spanned<String>>,
     pub gateway: Option<GatewaySpec>,
     pub tls: Option<TlsSpec>,
     pub vars: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `[platform] blueprints`: the platform's own blueprints.
+#[derive(Debug, Clone)]
+pub enum BlueprintsSpec {
+    /// `blueprints = "folder"`, relative to service.toml.
+    Folder(Spanned<String>),
+    /// `blueprints = { git = "...", rev = "...", path = "..." }`: a folder of a Git
+    /// repository at a pinned revision.
+    Git(GitBlueprintsSpec),
+}
+
+/// A pinned folder of a Git repository. `None` where the key is missing or invalid (the
+/// reader reported it).
+#[derive(Debug, Clone)]
+pub struct GitBlueprintsSpec {
+    pub span: Span,
+    pub git: Option<Spanned<String>>,
+    pub rev: Option<Spanned<String>>,
+    /// The folder inside the repository [default: its root].
+    pub path: Option<Spanned<String>>,
+}
+
+impl BlueprintsSpec {
+    /// The local folder as written, for the folder form.
+    pub fn folder(&self) -> Option<&Spanned<String>> {
+        match self {
+            Self::Folder(f) => Some(f),
+            Self::Git(_) => None,
+        }
+    }
 }
 
 /// `[platform] gateway`: where the ingress gateway runs and who it is.

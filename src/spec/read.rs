@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 use toml_edit::{Document, Item, TableLike, Value};
 
 use super::{
-    AutoscaleSpec, Choice, EnvironmentSpec, GatewaySpec, HealthSpec, PlatformSpec, ReleaseSpec,
-    ResilienceSpec, ResourcesSpec, ServiceEnvSpec, ServiceSpec, SloSpec, Spanned, Spec, StepSpec,
-    TlsSpec,
+    AutoscaleSpec, BlueprintsSpec, Choice, EnvironmentSpec, GatewaySpec, GitBlueprintsSpec,
+    HealthSpec, PlatformSpec, ReleaseSpec, ResilienceSpec, ResourcesSpec, ServiceEnvSpec,
+    ServiceSpec, SloSpec, Spanned, Spec, StepSpec, TlsSpec,
 };
 use crate::diagnostic::{Diagnostic, Source, Span, did_you_mean};
 
@@ -27,6 +27,9 @@ pub(crate) const PLATFORM_KEYS: &[&str] = &[
     "tls",
     "vars",
 ];
+/// The keys of `platform.blueprints` in its Git form. The key is a string or this table,
+/// so it is not a table of `TABLES`.
+pub const BLUEPRINTS_GIT_KEYS: &[&str] = &["git", "rev", "path"];
 pub(crate) const GATEWAY_KEYS: &[&str] = &["namespace", "labels", "service_account"];
 pub(crate) const TLS_KEYS: &[&str] = &["mode", "issuer", "issuer_kind"];
 pub(crate) const ENVIRONMENT_KEYS: &[&str] = &[
@@ -445,12 +448,98 @@ impl Reader {
             mesh: self.choice(t, "mesh"),
             deploy: self.choice(t, "deploy"),
             ci: self.choice(t, "ci"),
-            blueprints: self.string(t, "blueprints"),
+            blueprints: self.blueprints(t),
             external_topics: self.strings(t, "external_topics"),
             gateway: self.gateway(t),
             tls: self.tls(t),
             vars,
         }
+    }
+
+    /// `blueprints = "folder"` or `blueprints = { git = "...", rev = "...", path = "..." }`.
+    fn blueprints(&mut self, t: &Table<'_>) -> Option<BlueprintsSpec> {
+        let (item, span) = self.entry(t, "blueprints")?;
+        if let Some(folder) = item.as_str() {
+            return Some(BlueprintsSpec::Folder(Spanned::new(
+                folder.to_string(),
+                span,
+            )));
+        }
+        let Some(table) = item.as_table_like() else {
+            self.type_error(
+                t,
+                "blueprints",
+                "a folder path or a table `{ git = \"<url>\", rev = \"<tag>\", path = \"<folder>\" }`",
+                item,
+                span,
+            );
+            return None;
+        };
+        let b = Table {
+            table,
+            span: span.clone(),
+            path: join_path(&t.path, "blueprints"),
+        };
+        self.check_keys(&b, BLUEPRINTS_GIT_KEYS);
+        let folder_only = !table.contains_key("git")
+            && self
+                .entry(&b, "path")
+                .is_some_and(|(path, _)| path.as_str().is_some());
+        if folder_only {
+            // A local folder written as a table: the string form is the local one.
+            let (path, pspan) = self.entry(&b, "path").expect("checked above");
+            let folder = path.as_value().map(ToString::to_string).unwrap_or_default();
+            self.error(
+                Diagnostic::error(pspan, "`path` without `git` in `platform.blueprints`")
+                    .label("a folder of which repository?")
+                    .help(format!(
+                        "a local folder is written as a string: `blueprints = {}`; a folder of a \
+                         Git repository needs `git = \"<url>\"` and `rev` beside `path`",
+                        folder.trim()
+                    )),
+            );
+        } else {
+            if !table.contains_key("git") {
+                self.missing(
+                    &b,
+                    "git",
+                    "the URL of the repository holding the blueprints",
+                );
+            }
+            if !table.contains_key("rev") {
+                self.missing(
+                    &b,
+                    "rev",
+                    "the tag, branch or commit to use, e.g. \"v1.4.0\"",
+                );
+            }
+        }
+        let git = self.string(&b, "git");
+        let rev = self.string(&b, "rev");
+        let path = self.string(&b, "path");
+        let mut checked =
+            |key: &str, value: Option<Spanned<String>>, check: fn(&str) -> Result<(), String>| {
+                let value = value?;
+                match check(&value.value) {
+                    Ok(()) => Some(value),
+                    Err(reason) => {
+                        self.error(
+                            Diagnostic::error(
+                                value.span.clone(),
+                                format!("`platform.blueprints.{key}` cannot be `{}`", value.value),
+                            )
+                            .label(reason),
+                        );
+                        None
+                    }
+                }
+            };
+        Some(BlueprintsSpec::Git(GitBlueprintsSpec {
+            span,
+            git: checked("git", git, check_git_url),
+            rev: checked("rev", rev, check_git_rev),
+            path: checked("path", path, check_git_path),
+        }))
     }
 
     fn gateway(&mut self, t: &Table<'_>) -> Option<GatewaySpec> {
@@ -685,6 +774,71 @@ impl Reader {
 /// What a step looks like, for messages about steps.
 pub(crate) const STEP_EXAMPLES: &str =
     "a step is `{ weight = 20 }`, `{ pause = \"5m\" }` or `{ analysis = true }`";
+
+/// A Git URL of `platform.blueprints`: any URL or path Git accepts, but never one Git could
+/// take for an option, nor a transport helper's (`ext::…` runs commands).
+pub fn check_git_url(url: &str) -> Result<(), String> {
+    if url.trim().is_empty() {
+        return Err("the URL is empty".into());
+    }
+    if url.starts_with('-') {
+        return Err("a URL cannot start with `-`".into());
+    }
+    if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("a URL cannot hold spaces or control characters".into());
+    }
+    if let Some((helper, _)) = url.split_once("::")
+        && !helper.contains(['/', ':', '@'])
+    {
+        return Err(format!(
+            "`{helper}::` asks Git to run a transport helper; use an https://, ssh:// or file:// URL or a path"
+        ));
+    }
+    Ok(())
+}
+
+/// A revision of `platform.blueprints`: a tag, branch or commit name, never an option or a
+/// revision expression (`..`, `^`, `~`, `@{`, `:`).
+pub fn check_git_rev(rev: &str) -> Result<(), String> {
+    if rev.is_empty() {
+        return Err("the revision is empty".into());
+    }
+    if rev.starts_with('-') {
+        return Err("a revision cannot start with `-`".into());
+    }
+    let plain = rev
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '/' | '+' | '-'));
+    if !plain
+        || rev.starts_with(['/', '.'])
+        || rev.ends_with(['/', '.'])
+        || rev.ends_with(".lock")
+        || rev.contains("..")
+        || rev.contains("//")
+    {
+        return Err(
+            "expected a tag, branch or commit, e.g. `v1.4.0`, `main` or a commit hash".into(),
+        );
+    }
+    Ok(())
+}
+
+/// The folder inside the repository: relative, and never out of it.
+pub fn check_git_path(path: &str) -> Result<(), String> {
+    if path.chars().any(char::is_control) || path.contains('\\') {
+        return Err("expected a folder like `blueprints`, with `/` between segments".into());
+    }
+    if path.starts_with('/') || path.as_bytes().get(1) == Some(&b':') {
+        return Err("the folder is relative to the repository's root, not absolute".into());
+    }
+    if path.starts_with('-') {
+        return Err("a folder cannot start with `-`".into());
+    }
+    if path.split('/').any(|seg| seg == "..") {
+        return Err("`..` would leave the repository".into());
+    }
+    Ok(())
+}
 
 fn join_path(path: &str, key: &str) -> String {
     if path.is_empty() {

@@ -104,9 +104,10 @@ pub struct PlatformTable {
     /// Which CI system gets workflows.
     #[schemars(extend("default" = defaults::CI))]
     pub ci: Option<Ci>,
-    /// Folder whose files override or add to the built-in blueprints (relative to
-    /// service.toml); `--blueprints DIR` takes precedence.
-    pub blueprints: Option<String>,
+    /// The platform's own blueprints, overriding or adding to the built-in ones: a folder
+    /// (relative to service.toml), or a folder of a Git repository pinned at a revision;
+    /// `--blueprints DIR` takes precedence.
+    pub blueprints: Option<BlueprintsValue>,
     /// Topics consumed here but published outside the platform.
     #[schemars(inner(regex(pattern = TOPIC), length(max = TOPIC_MAX)))]
     pub external_topics: Option<Vec<String>>,
@@ -119,6 +120,38 @@ pub struct PlatformTable {
     pub tls: Option<TlsTable>,
     /// Free-form values handed to blueprints as `vars` (for custom blueprints).
     pub vars: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// `platform.blueprints`: a local folder, or a folder of a Git repository at a revision.
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+pub enum BlueprintsValue {
+    /// A folder relative to service.toml.
+    Folder(String),
+    /// A folder of a Git repository at a pinned revision.
+    Git(GitBlueprintsTable),
+}
+
+/// `blueprints = { git = "...", rev = "...", path = "..." }`: fetched with `git` into a
+/// cache; the commit `rev` resolves to is recorded in `.bulkhead/lock.json` and used until
+/// `rev` changes (`bulkhead blueprints upgrade REV`).
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct GitBlueprintsTable {
+    /// The repository's URL (https://, ssh://, git@host:path, file://) or a local path
+    /// (relative to service.toml).
+    #[schemars(regex(pattern = "^[^-\\s][^\\s]*$"), example = &"https://github.com/acme/platform-blueprints.git")]
+    pub git: String,
+    /// The tag, branch or commit to use.
+    #[schemars(
+        regex(pattern = "^[A-Za-z0-9_+][A-Za-z0-9._/+-]*$"),
+        example = &"v1.4.0"
+    )]
+    pub rev: String,
+    /// The folder of the repository holding the blueprints, relative to its root
+    /// [default: the root].
+    #[schemars(regex(pattern = "^[^/\\\\-][^\\\\]*$"), example = &"blueprints")]
+    pub path: Option<String>,
 }
 
 /// `[platform] gateway`: the gateway's namespace, the labels of its pods and (with Istio)

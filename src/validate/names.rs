@@ -425,7 +425,11 @@ pub fn paths_and_identifiers(spec: &Spec, out: &mut Vec<Diagnostic>) {
             "expected a branch, tag or commit",
         );
     }
-    if let Some(b) = &p.blueprints {
+    if let Some(b) = p
+        .blueprints
+        .as_ref()
+        .and_then(crate::spec::BlueprintsSpec::folder)
+    {
         check_pattern(
             out,
             "blueprints folder",
