@@ -50,6 +50,7 @@ blueprints = { git = "../origin", rev = "v1", path = "bp" } # upgrade with `bulk
 
 [services.api]
 runtime = "go"
+apis = ["/api"]
 "#;
 
 impl World {
