@@ -66,6 +66,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Audit(args) => commands::audit::run(&cli.global, args),
         Command::Init(args) => commands::init::run(&cli.global, args),
         Command::Add(args) => commands::add::run(&cli.global, args),
+        Command::Remove(args) => commands::remove::run(&cli.global, args),
         Command::Blueprints(args) => commands::blueprints::run(&cli.global, args),
         Command::Schema => commands::schema::run(&cli.global),
         Command::Completions(args) => commands::completions::run(&cli.global, args),

@@ -12,11 +12,11 @@ use crate::common::{bulkhead, generate, platform};
 
 const DOWN: &str = "\x1b[B";
 
-fn read(path: &Path) -> String {
+pub(crate) fn read(path: &Path) -> String {
     std::fs::read_to_string(path).expect("readable")
 }
 
-fn validates(dir: &Path) {
+pub(crate) fn validates(dir: &Path) {
     bulkhead(dir).arg("validate").assert().success();
 }
 
@@ -170,7 +170,7 @@ fn init_without_a_terminal_refuses_to_ask() {
 }
 
 /// The binary in a pseudo-terminal of its own, as a person at a terminal runs it.
-fn spawn(dir: &Path, args: &[&str]) -> Session {
+pub(crate) fn spawn(dir: &Path, args: &[&str]) -> Session {
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("bulkhead"));
     cmd.args(args)
         .current_dir(dir)
@@ -184,13 +184,13 @@ fn spawn(dir: &Path, args: &[&str]) -> Session {
 }
 
 /// Waits for `prompt`, then types `keys`.
-fn answer(p: &mut Session, prompt: &str, keys: &str) {
+pub(crate) fn answer(p: &mut Session, prompt: &str, keys: &str) {
     p.expect(prompt)
         .unwrap_or_else(|e| panic!("waiting for {prompt:?}: {e}"));
     p.send(keys).expect("type");
 }
 
-fn finish(mut p: Session) -> String {
+pub(crate) fn finish(mut p: Session) -> String {
     let out = p.expect(Eof).expect("the command ends");
     let status = p.get_process().wait().expect("exit status");
     assert!(
