@@ -118,6 +118,13 @@ impl Command {
                     quiet: s.quiet,
                     ..Options::spec(&s.spec)
                 },
+                AddCommand::Environment(e) => Options {
+                    quiet: e.quiet,
+                    ..Options::spec(&e.spec)
+                },
+            },
+            Self::Remove(r) => match &r.what {
+                RemoveCommand::Service(s) => Options::new(&s.spec, &s.tree, &Verbosity::default()),
             },
             Self::Blueprints(a) => match &a.what {
                 BlueprintsCommand::List(l) => Options {
@@ -209,6 +216,9 @@ passes `bulkhead validate`.",
         after_help = "Example:\n  bulkhead add service trip-analytics --runtime python --owns reports --datastore postgres"
     )]
     Add(AddArgs),
+    /// Remove from an existing service.toml, keeping its comments and layout
+    #[command(after_help = "Example:\n  bulkhead remove service notifications")]
+    Remove(RemoveArgs),
     /// List the blueprints (built-in, overridden, added) or copy the built-in ones to customise
     #[command(
         long_about = "Blueprints are the templates bulkhead renders, laid out like the output tree. \
@@ -449,6 +459,86 @@ a missing --runtime starts questions for every value not given as a flag.",
         after_help = "Examples:\n  bulkhead add service billing                 # on a terminal: asks\n  bulkhead add service billing --runtime go --owns invoices,payments --datastore postgres \\\n      --apis /invoices --calls user-profiles\n  bulkhead plan                                # then see what it generates"
     )]
     Service(AddServiceArgs),
+    /// Add an environment: a new [environments.NAME] table, by default after the last one
+    #[command(
+        long_about = "Add an environment to service.toml: a new [environments.NAME] table. The \
+order of the environments is the promotion order and the last one is production, so the new \
+table goes after the last environment unless --after or --before places it. Everything else in \
+the file stays as it is; the result is checked against every rule before it is written.",
+        after_help = "Examples:\n  bulkhead add environment staging --before prod\n  bulkhead add environment qa --after dev --host qa.example.com --replicas 1"
+    )]
+    Environment(AddEnvironmentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AddEnvironmentArgs {
+    /// The environment's name: a DNS label, new in the platform
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Print only the outcome, not the added table
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Place it right after this environment in the promotion order
+    #[arg(long, value_name = "ENV", conflicts_with = "before")]
+    pub after: Option<String>,
+    /// Place it right before this environment in the promotion order
+    #[arg(long, value_name = "ENV")]
+    pub before: Option<String>,
+    /// Kubernetes namespace [default: {platform}-{env}]
+    #[arg(long, value_name = "NAME", help_heading = "Environment")]
+    pub namespace: Option<String>,
+    /// Argo CD destination server [default: the cluster Argo CD runs in]
+    #[arg(long, value_name = "URL", help_heading = "Environment")]
+    pub cluster: Option<String>,
+    /// Public host of the gateway [default: {env}.{domain}, the domain for production]
+    #[arg(long, value_name = "HOST", help_heading = "Environment")]
+    pub host: Option<String>,
+    /// Default replica count of every service here [default: 2]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Environment")]
+    pub replicas: Option<u32>,
+    /// Argo CD syncs only when asked (auto_sync = false)
+    #[arg(long, help_heading = "Environment")]
+    pub manual_sync: bool,
+    /// TLS credential of the gateway [default: {platform}-{env}-tls]
+    #[arg(long, value_name = "SECRET", help_heading = "Environment")]
+    pub tls_secret: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    #[command(subcommand)]
+    pub what: RemoveCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RemoveCommand {
+    /// Remove services: their [services.NAME] tables, per-environment overrides included
+    #[command(
+        long_about = "Remove services from service.toml: each [services.NAME] table with its \
+per-environment overrides and the comment right above it. Everything else in the file stays as \
+it is. A service that another still calls, or whose topics another consumes, is not removed: \
+each such place is named with its line. On a terminal it asks before writing (--yes does not). \
+The next `bulkhead plan` shows the service's generated files as deleted; `bulkhead apply` \
+deletes them.",
+        after_help = "Examples:\n  bulkhead remove service notifications\n  bulkhead remove service billing invoicing --yes   # two that only call each other"
+    )]
+    Service(RemoveServiceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveServiceArgs {
+    /// The services to remove
+    #[arg(value_name = "NAME", required = true)]
+    pub names: Vec<String>,
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub tree: TreeArgs,
+    /// Do not ask for confirmation (scripts)
+    #[arg(short, long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

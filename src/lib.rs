@@ -70,6 +70,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Audit(args) => commands::audit::run(&options, args),
         Command::Init(args) => commands::init::run(&options, args),
         Command::Add(args) => commands::add::run(&options, args),
+        Command::Remove(args) => commands::remove::run(&options, args),
         Command::Blueprints(args) => commands::blueprints::run(&options, args),
         Command::Schema => commands::schema::run(&options),
         Command::Completions(args) => commands::completions::run(&options, args),

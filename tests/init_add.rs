@@ -12,11 +12,11 @@ use crate::common::{bulkhead, generate, platform};
 
 const DOWN: &str = "\x1b[B";
 
-fn read(path: &Path) -> String {
+pub(crate) fn read(path: &Path) -> String {
     std::fs::read_to_string(path).expect("readable")
 }
 
-fn validates(dir: &Path) {
+pub(crate) fn validates(dir: &Path) {
     bulkhead(dir).arg("validate").assert().success();
 }
 

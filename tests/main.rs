@@ -9,6 +9,7 @@ mod cli;
 mod cluster;
 mod defaults;
 mod delivery;
+mod edit;
 mod helm;
 mod hostile;
 mod init_add;

@@ -156,7 +156,9 @@ fn restore_discards_edits_of_the_chosen_files_only() {
     assert_eq!(code, 0);
     assert!(!stdout.contains(chosen), "{stdout}");
     assert!(
-        stdout.lines().any(|l| l.trim_start().starts_with(&format!("keep {other} "))),
+        stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with(&format!("keep {other} "))),
         "{stdout}"
     );
 }

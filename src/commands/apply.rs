@@ -12,7 +12,13 @@ pub fn run(global: &Options, args: &ApplyArgs) -> Result<ExitStatus, Error> {
     let plan = loaded.plan(&loaded.out_dir(global), |renderer, files| {
         loaded.service_scope(renderer, files, &args.services)
     })?;
-    show_and_write(global, &plan, &args.show, args.yes, "Write these changes to")
+    show_and_write(
+        global,
+        &plan,
+        &args.show,
+        args.yes,
+        "Write these changes to",
+    )
 }
 
 /// Shows the plan, asks `question` (followed by the output folder) unless `yes`, then

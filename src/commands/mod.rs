@@ -9,6 +9,7 @@ pub mod completions;
 pub mod graph;
 pub mod init;
 pub mod plan;
+pub mod remove;
 pub mod restore;
 pub mod schema;
 pub mod validate;

@@ -134,7 +134,10 @@ fn write_structural(out: &mut dyn Write, change: &FileChange) -> std::io::Result
     let Some(added) = &change.structural else {
         return Ok(());
     };
-    for (who, keys) in [("you added", &added.yours), ("bulkhead added", &added.bulkhead)] {
+    for (who, keys) in [
+        ("you added", &added.yours),
+        ("bulkhead added", &added.bulkhead),
+    ] {
         if !keys.is_empty() {
             writeln!(out, "{DIM}{:>24} {}{DIM:#}", who, keys.join(", "))?;
         }

@@ -8,6 +8,7 @@ use std::fmt;
 
 use toml_edit::{Array, DocumentMut, Item, Table, value};
 
+use crate::diagnostic::Span;
 use crate::error::Error;
 use crate::spec::{Choice, Datastore, Mesh, Runtime};
 
@@ -136,6 +137,117 @@ impl SpecMut {
         self.append(Section::Environments, name, Table::new())
     }
 
+    /// Inserts `[environments.NAME]` where `place` says: the file order of the
+    /// environments is their promotion order.
+    pub fn insert_environment(
+        &mut self,
+        env: &EnvironmentDraft,
+        place: &Place,
+    ) -> Result<(), Error> {
+        let section = Section::Environments;
+        match place {
+            Place::Last => self.append(section, &env.name, env.table()),
+            Place::After(anchor) => {
+                let last = self.named(section, anchor)?.and_then(max_position);
+                self.insert_after(section, &env.name, env.table(), last)
+            }
+            Place::First => self.insert_first(section, &env.name, env.table()),
+        }
+    }
+
+    /// The names under `[SECTION]`, in file order.
+    pub fn names(&self, section: Section) -> Vec<String> {
+        let Some(Item::Table(tables)) = self.doc.get(section.key()) else {
+            return Vec::new();
+        };
+        let mut named: Vec<(Option<isize>, usize, String)> = tables
+            .iter()
+            .enumerate()
+            .map(|(i, (k, item))| {
+                let at = match item {
+                    Item::Table(t) => first_position(t),
+                    _ => None,
+                };
+                (at, i, k.to_string())
+            })
+            .collect();
+        named.sort();
+        named.into_iter().map(|(_, _, k)| k).collect()
+    }
+
+    /// `[SECTION.NAME]` as a table, `None` when it is written another way (inline).
+    fn named(&self, section: Section, name: &str) -> Result<Option<&Table>, Error> {
+        let tables = self.doc.get(section.key()).and_then(Item::as_table_like);
+        match tables.and_then(|t| t.get(name)) {
+            None => Err(Error::Message(format!(
+                "there is no {} `{name}`",
+                section.what()
+            ))),
+            Some(item) => Ok(item.as_table()),
+        }
+    }
+
+    /// Removes `[services.NAME]` with everything under it (its per-environment
+    /// overrides). The comment that introduces the service (the lines right above its
+    /// tables) goes with it; comments above that, separated by a blank line, stay where
+    /// they were, above whatever now follows.
+    pub fn remove_service(&mut self, name: &str) -> Result<(), Error> {
+        let section = Section::Services;
+        let Some(tables) = self
+            .doc
+            .get_mut(section.key())
+            .and_then(Item::as_table_like_mut)
+        else {
+            return Err(Error::Message(format!("there is no service `{name}`")));
+        };
+        let Some(removed) = tables.remove(name) else {
+            return Err(Error::Message(format!("there is no service `{name}`")));
+        };
+        // What the removed tables leave behind, by position: the text above each one's own
+        // comment.
+        let mut left: Vec<(isize, String)> = Vec::new();
+        if let Item::Table(mut t) = removed {
+            each_table(&mut t, &mut |t| {
+                if let (Some(p), false, false) = (t.position(), t.is_implicit(), t.is_dotted()) {
+                    let prefix = t.decor().prefix().and_then(|r| r.as_str()).unwrap_or("");
+                    let (above, _own) = split_prefix(prefix, section.comment());
+                    left.push((p, above.to_string()));
+                }
+            });
+        }
+        left.sort();
+        for (p, above) in left {
+            // Only the blank line that set the removed table apart: it goes with it.
+            if above.trim().is_empty() {
+                continue;
+            }
+            let mut next: Option<isize> = None;
+            each_table(self.doc.as_table_mut(), &mut |t| {
+                if let (Some(q), false, false) = (t.position(), t.is_implicit(), t.is_dotted())
+                    && q > p
+                    && next.is_none_or(|n| q < n)
+                {
+                    next = Some(q);
+                }
+            });
+            let join = |rest: &str| format!("{above}{}", rest.strip_prefix('\n').unwrap_or(rest));
+            match next {
+                Some(q) => each_table(self.doc.as_table_mut(), &mut |t| {
+                    if t.position() == Some(q) && !t.is_implicit() && !t.is_dotted() {
+                        let prefix = t.decor().prefix().and_then(|r| r.as_str()).unwrap_or("");
+                        let joined = join(prefix);
+                        t.decor_mut().set_prefix(joined);
+                    }
+                }),
+                None => {
+                    let trailing = self.doc.trailing().as_str().unwrap_or("").to_string();
+                    self.doc.set_trailing(join(&trailing));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Appends `[services.NAME]` right after the last table under `services` (its
     /// per-environment sub-tables included) and before whatever follows them.
     pub fn add_service(&mut self, svc: &ServiceDraft) -> Result<(), Error> {
@@ -144,13 +256,25 @@ impl SpecMut {
 
     /// Inserts `table` as `[SECTION.NAME]` after the section's last table; nothing else in
     /// the document changes.
-    fn append(&mut self, section: Section, name: &str, mut table: Table) -> Result<(), Error> {
-        let key = section.key();
-        let root = self.doc.as_table_mut();
-        let last = root.get(key).and_then(|item| match item {
+    fn append(&mut self, section: Section, name: &str, table: Table) -> Result<(), Error> {
+        let last = self.doc.get(section.key()).and_then(|item| match item {
             Item::Table(t) => max_position(t),
             _ => None,
         });
+        self.insert_after(section, name, table, last)
+    }
+
+    /// Inserts `table` as `[SECTION.NAME]` right after the table at position `last` (with
+    /// the comment lines right under it), or at the end of the file.
+    fn insert_after(
+        &mut self,
+        section: Section,
+        name: &str,
+        mut table: Table,
+        last: Option<isize>,
+    ) -> Result<(), Error> {
+        let key = section.key();
+        let root = self.doc.as_table_mut();
         let position = match last {
             Some(last) => {
                 // Make room: every table after the section's last moves one place down.
@@ -194,6 +318,63 @@ impl SpecMut {
     }
 }
 
+impl SpecMut {
+    /// Inserts `table` as the first `[SECTION.NAME]`, before the section's first table: the
+    /// comments above that table, except its own paragraph, now introduce the new one.
+    fn insert_first(
+        &mut self,
+        section: Section,
+        name: &str,
+        mut table: Table,
+    ) -> Result<(), Error> {
+        let key = section.key();
+        let first = match self.doc.get(key) {
+            Some(Item::Table(t)) => {
+                if t.contains_key(name) {
+                    return Err(Error::Message(format!(
+                        "{} `{name}` already exists",
+                        section.what()
+                    )));
+                }
+                t.iter()
+                    .filter_map(|(_, item)| item.as_table().and_then(first_position))
+                    .min()
+            }
+            _ => None,
+        };
+        let Some(first) = first else {
+            return self.append(section, name, table);
+        };
+        let mut above = String::new();
+        each_table(self.doc.as_table_mut(), &mut |t| {
+            if let Some(p) = t.position().filter(|p| *p >= first) {
+                if p == first && !t.is_implicit() && !t.is_dotted() {
+                    let prefix = t.decor().prefix().and_then(|r| r.as_str()).unwrap_or("");
+                    let (a, own) = split_prefix(prefix, section.comment());
+                    above = a.to_string();
+                    let own = format!("\n{own}");
+                    t.decor_mut().set_prefix(own);
+                }
+                t.set_position(Some(p + 1));
+            }
+        });
+        if above.is_empty() {
+            above.push('\n');
+        }
+        table.set_position(Some(first));
+        table.decor_mut().set_prefix(above);
+        match self.doc.get_mut(key) {
+            Some(Item::Table(tables)) => {
+                tables.insert(name, Item::Table(table));
+                Ok(())
+            }
+            _ => Err(Error::Message(format!(
+                "`{key}` in service.toml is not a table"
+            ))),
+        }
+    }
+}
+
 impl Default for SpecMut {
     fn default() -> Self {
         Self::new()
@@ -206,9 +387,20 @@ impl fmt::Display for SpecMut {
     }
 }
 
+/// Where a new environment goes in the promotion order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// After the environments already there: it becomes the last one (production).
+    Last,
+    /// Right after this environment.
+    After(String),
+    /// Before every other environment.
+    First,
+}
+
 /// The sections of `[NAME]` tables the editor adds to.
 #[derive(Debug, Clone, Copy)]
-enum Section {
+pub enum Section {
     Environments,
     Services,
 }
@@ -282,6 +474,26 @@ fn keep_comments_with_the_last_table(
     }
 }
 
+/// A table's prefix split into the text above its own comment (up to and including the
+/// last blank line; the whole prefix when it ends with the section's introduction, which
+/// `init` writes right above the first table) and its own comment: the paragraph right
+/// above the header.
+fn split_prefix<'a>(prefix: &'a str, section_comment: &str) -> (&'a str, &'a str) {
+    let intro = section_comment.trim_start_matches('\n');
+    if prefix.ends_with(intro) {
+        return (prefix, "");
+    }
+    let mut at = 0;
+    let mut split = 0;
+    for line in prefix.split_inclusive('\n') {
+        at += line.len();
+        if line.trim().is_empty() {
+            split = at;
+        }
+    }
+    prefix.split_at(split)
+}
+
 /// Where the first blank line of `text` starts, when something comes before it.
 fn blank_line_start(text: &str) -> Option<usize> {
     let mut at = 0;
@@ -307,6 +519,20 @@ fn max_position(t: &Table) -> Option<isize> {
     max
 }
 
+fn first_position(t: &Table) -> Option<isize> {
+    let mut min = t.position().filter(|_| !t.is_implicit());
+    for (_, item) in t.iter() {
+        if let Item::Table(c) = item {
+            let child = first_position(c);
+            min = match (min, child) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+    }
+    min
+}
+
 fn each_table(t: &mut Table, f: &mut dyn FnMut(&mut Table)) {
     f(t);
     for (_, item) in t.iter_mut() {
@@ -319,6 +545,92 @@ fn each_table(t: &mut Table, f: &mut dyn FnMut(&mut Table)) {
             }
             _ => {}
         }
+    }
+}
+
+/// Where each line of an edited text was in the text it was made from, so that what is
+/// found in the edited text can be shown at its place in the file on disk.
+#[derive(Debug, Clone)]
+pub struct Origins {
+    /// Each line of the edited text (its span there) and where it starts in the original,
+    /// `None` for a line the edit added.
+    lines: Vec<(Span, Option<usize>)>,
+    /// The original's lines that the edit removed (1-based).
+    removed: Vec<usize>,
+}
+
+impl Origins {
+    pub fn new(old: &str, new: &str) -> Self {
+        use similar::{Algorithm, ChangeTag, TextDiff};
+        let diff = TextDiff::configure()
+            .algorithm(Algorithm::Patience)
+            .diff_lines(old, new);
+        let (mut at_old, mut at_new) = (0, 0);
+        let mut lines = Vec::new();
+        let mut removed = Vec::new();
+        for change in diff.iter_all_changes() {
+            let len = change.value().len();
+            match change.tag() {
+                ChangeTag::Equal => {
+                    lines.push((at_new..at_new + len, Some(at_old)));
+                    at_old += len;
+                    at_new += len;
+                }
+                ChangeTag::Insert => {
+                    lines.push((at_new..at_new + len, None));
+                    at_new += len;
+                }
+                ChangeTag::Delete => {
+                    removed.push(change.old_index().map_or(0, |i| i + 1));
+                    at_old += len;
+                }
+            }
+        }
+        Self { lines, removed }
+    }
+
+    fn line(&self, offset: usize) -> Option<&(Span, Option<usize>)> {
+        // The end of the text belongs to the last line.
+        self.lines
+            .iter()
+            .find(|(s, _)| s.contains(&offset))
+            .or_else(|| self.lines.last().filter(|(s, _)| s.end == offset))
+    }
+
+    /// `span` of the edited text in the original, when it starts on a kept line (an end on
+    /// another line is cut at the end of the first).
+    pub fn original(&self, span: &Span) -> Option<Span> {
+        let (line, from) = self.line(span.start)?;
+        let from = (*from)?;
+        let start = from + (span.start - line.start);
+        let end = from + (span.end.min(line.end).max(span.start) - line.start);
+        Some(start..end)
+    }
+
+    /// Whether `span` starts on a line the edit added.
+    pub fn is_added(&self, span: &Span) -> bool {
+        self.line(span.start)
+            .is_some_and(|(_, from)| from.is_none())
+    }
+
+    /// The added lines, in order.
+    pub fn added(&self) -> impl Iterator<Item = &Span> {
+        self.lines
+            .iter()
+            .filter(|(_, from)| from.is_none())
+            .map(|(s, _)| s)
+    }
+
+    /// The original's removed lines as ranges of line numbers (1-based, inclusive).
+    pub fn removed_lines(&self) -> Vec<(usize, usize)> {
+        let mut out: Vec<(usize, usize)> = Vec::new();
+        for &n in &self.removed {
+            match out.last_mut() {
+                Some((_, end)) if *end + 1 == n => *end = n,
+                _ => out.push((n, n)),
+            }
+        }
+        out
     }
 }
 
@@ -434,12 +746,7 @@ impl ServiceDraft {
 
     /// `[services.NAME]` and its keys, as the table lands in a file.
     pub fn text(&self) -> String {
-        let mut doc = DocumentMut::new();
-        let mut services = Table::new();
-        services.set_implicit(true);
-        services.insert(&self.name, Item::Table(self.table()));
-        doc.insert("services", Item::Table(services));
-        doc.to_string()
+        section_text(Section::Services, &self.name, self.table())
     }
 
     /// `go · owns trips, routes (postgres) · apis /trips · calls users`: one summary line.
@@ -461,6 +768,65 @@ impl ServiceDraft {
         }
         parts.join(" · ")
     }
+}
+
+/// An environment as `add environment` writes it: the keys given, defaults left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvironmentDraft {
+    pub name: String,
+    pub namespace: Option<String>,
+    pub cluster: Option<String>,
+    pub host: Option<String>,
+    pub replicas: Option<u32>,
+    pub auto_sync: Option<bool>,
+    pub tls_secret: Option<String>,
+}
+
+impl EnvironmentDraft {
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The body of `[environments.NAME]`, keys in the order of docs/service-toml.md.
+    pub fn table(&self) -> Table {
+        let mut t = Table::new();
+        for (key, v) in [
+            ("namespace", &self.namespace),
+            ("cluster", &self.cluster),
+            ("host", &self.host),
+        ] {
+            if let Some(v) = v {
+                t[key] = value(v.as_str());
+            }
+        }
+        if let Some(n) = self.replicas {
+            t["replicas"] = value(i64::from(n));
+        }
+        if let Some(b) = self.auto_sync {
+            t["auto_sync"] = value(b);
+        }
+        if let Some(s) = &self.tls_secret {
+            t["tls_secret"] = value(s.as_str());
+        }
+        t
+    }
+
+    /// `[environments.NAME]` and its keys, as the table lands in a file.
+    pub fn text(&self) -> String {
+        section_text(Section::Environments, &self.name, self.table())
+    }
+}
+
+fn section_text(section: Section, name: &str, table: Table) -> String {
+    let mut doc = DocumentMut::new();
+    let mut tables = Table::new();
+    tables.set_implicit(true);
+    tables.insert(name, Item::Table(table));
+    doc.insert(section.key(), Item::Table(tables));
+    doc.to_string()
 }
 
 fn list(t: &mut Table, key: &str, items: &[String]) {
@@ -532,6 +898,45 @@ mod tests {
             "# top\n[platform]  # here\nname = \"b\"   # the name\nmesh = \"none\"\n\
              domain = \"x.example.com\"\n"
         );
+    }
+
+    #[test]
+    fn removing_the_first_service_of_a_new_file_keeps_the_section_comment() {
+        let text = draft().text();
+        let mut doc = SpecMut::parse(&text).unwrap();
+        doc.remove_service("api").unwrap();
+        let expected = text.replace("[services.api]\nruntime = \"go\"\n\n", "");
+        assert_eq!(doc.to_string(), expected);
+        assert!(expected.contains(&format!("{SERVICES_COMMENT}[services.worker]")));
+        let err = doc.remove_service("api").unwrap_err();
+        assert_eq!(err.to_string(), "there is no service `api`");
+    }
+
+    #[test]
+    fn an_environment_goes_first_under_the_section_comment() {
+        let text = draft().text();
+        let mut doc = SpecMut::parse(&text).unwrap();
+        doc.insert_environment(&EnvironmentDraft::new("local"), &Place::First)
+            .unwrap();
+        assert!(
+            doc.to_string().contains(&format!(
+                "{ENVIRONMENTS_COMMENT}[environments.local]\n\n[environments.dev]\n\n[environments.prod]\n"
+            )),
+            "{doc}"
+        );
+        assert_eq!(doc.names(Section::Environments), ["local", "dev", "prod"]);
+    }
+
+    #[test]
+    fn origins_map_kept_lines_and_tell_added_ones() {
+        let old = "a\nb\nc\n";
+        let new = "a\nb\nx = 1\nc\n";
+        let o = Origins::new(old, new);
+        assert_eq!(o.original(&(10..11)), Some(4..5)); // `c`
+        assert!(o.is_added(&(4..5)));
+        assert_eq!(o.original(&(4..5)), None);
+        let o = Origins::new(new, old);
+        assert_eq!(o.removed_lines(), [(3, 3)]);
     }
 
     #[test]
