@@ -22,22 +22,53 @@ pub fn run(global: &Options, args: &AddArgs) -> Result<ExitStatus, Error> {
     }
 }
 
-fn service(global: &Options, args: &AddServiceArgs) -> Result<ExitStatus, Error> {
+/// service.toml as an edit finds it: located, read, checked, and parsed for editing.
+pub(super) struct Opened {
+    pub path: std::path::PathBuf,
+    /// How messages name it.
+    pub name: String,
+    pub source: Source,
+    pub before: Checked,
+    pub doc: SpecMut,
+}
+
+/// Opens service.toml for an edit; broken TOML refuses it (`doing`: "adding to it").
+pub(super) fn open(global: &Options, doing: &str) -> Result<Opened, Error> {
     let path = super::locate(global)?;
-    let old = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     let name = super::display_path(&path);
     let source = Source {
         name: name.clone(),
-        text: old.clone(),
+        text,
     };
     let before = crate::load::load(&source);
-    let Ok(doc) = SpecMut::parse(&old) else {
-        return Err(invalid(
-            &source,
-            &before.diagnostics,
-            format!("{name} is not valid TOML; fix it before adding to it"),
-        ));
+    let doc = match (SpecMut::parse(&source.text), &before.spec) {
+        (Ok(doc), Some(_)) => doc,
+        _ => {
+            return Err(invalid(
+                &source,
+                &before.diagnostics,
+                format!("{name} is not valid TOML; fix it before {doing}"),
+            ));
+        }
     };
+    Ok(Opened {
+        path,
+        name,
+        source,
+        before,
+        doc,
+    })
+}
+
+fn service(global: &Options, args: &AddServiceArgs) -> Result<ExitStatus, Error> {
+    let Opened {
+        path,
+        name,
+        source,
+        before,
+        doc,
+    } = open(global, "adding to it")?;
     // toml_edit would replace a table of the same name: refuse first, pointing at it.
     if let Some(existing) = before
         .spec
@@ -172,21 +203,13 @@ fn service(global: &Options, args: &AddServiceArgs) -> Result<ExitStatus, Error>
 }
 
 fn environment(global: &Options, args: &AddEnvironmentArgs) -> Result<ExitStatus, Error> {
-    let path = super::locate(global)?;
-    let old = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let name = super::display_path(&path);
-    let source = Source {
-        name: name.clone(),
-        text: old.clone(),
-    };
-    let before = crate::load::load(&source);
-    let Ok(doc) = SpecMut::parse(&old) else {
-        return Err(invalid(
-            &source,
-            &before.diagnostics,
-            format!("{name} is not valid TOML; fix it before adding to it"),
-        ));
-    };
+    let Opened {
+        path,
+        name,
+        source,
+        before,
+        doc,
+    } = open(global, "adding to it")?;
     if let Some(existing) = before
         .spec
         .as_ref()

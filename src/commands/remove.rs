@@ -11,10 +11,10 @@ use crate::cli::{Options, RemoveArgs, RemoveCommand, RemoveServiceArgs};
 use crate::diagnostic::{Diagnostic, Source, did_you_mean};
 use crate::error::{Error, ExitStatus};
 use crate::render::Files;
-use crate::spec::edit::{Origins, SpecMut};
+use crate::spec::edit::Origins;
 use crate::spec::{Datastore, Spec};
 
-use super::add::{Edit, write};
+use super::add::{Edit, Opened, open, write};
 
 pub fn run(global: &Options, args: &RemoveArgs) -> Result<ExitStatus, Error> {
     match &args.what {
@@ -23,20 +23,18 @@ pub fn run(global: &Options, args: &RemoveArgs) -> Result<ExitStatus, Error> {
 }
 
 fn service(global: &Options, args: &RemoveServiceArgs) -> Result<ExitStatus, Error> {
-    let path = super::locate(global)?;
-    let old = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let name = super::display_path(&path);
-    let source = Source {
-        name: name.clone(),
-        text: old.clone(),
-    };
-    let before = crate::load::load(&source);
-    let (Ok(mut doc), Some(spec)) = (SpecMut::parse(&old), before.spec.as_ref()) else {
-        return Err(Error::Invalid {
-            rendered: source.render(&before.diagnostics, true),
-            summary: format!("{name} is not valid TOML; fix it before removing from it"),
-        });
-    };
+    let Opened {
+        path,
+        name,
+        source,
+        before,
+        mut doc,
+    } = open(global, "removing from it")?;
+    let old = &source.text;
+    let spec = before
+        .spec
+        .as_ref()
+        .expect("open refuses a file without a spec");
     let mut removing: Vec<&str> = Vec::new();
     for n in &args.names {
         if !spec.services.iter().any(|s| s.name.value == *n) {
@@ -106,7 +104,7 @@ fn service(global: &Options, args: &RemoveServiceArgs) -> Result<ExitStatus, Err
     let (after, warnings) = edit.check(&new)?;
     edit.deny_warnings(global, &new, &warnings)?;
 
-    let lines = Origins::new(&old, &new)
+    let lines = Origins::new(old, &new)
         .removed_lines()
         .iter()
         .map(|(a, b)| {
