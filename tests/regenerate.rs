@@ -534,13 +534,13 @@ fn edits_beside_new_output_merge_by_structure() {
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains(&format!(
-            "merge {deployment} (your edits and the new output, merged by structure)"
+            "merge {deployment} (your edits and the new output, merged by structure;"
         )),
         "{out}"
     );
     assert!(
         out.contains(&format!(
-            "merge {dashboard} (your edits and the new output, merged by structure)"
+            "merge {dashboard} (your edits and the new output, merged by structure;"
         )),
         "{out}"
     );
