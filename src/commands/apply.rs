@@ -9,7 +9,7 @@ use crate::plan::Plan;
 pub fn run(global: &Options, args: &ApplyArgs) -> Result<ExitStatus, Error> {
     let loaded = super::load(global)?;
     loaded.print_warnings();
-    let plan = loaded.plan(&loaded.out_dir(global), |renderer, files| {
+    let plan = loaded.plan(&loaded.out_dir(), |renderer, files| {
         loaded.service_scope(renderer, files, &args.services)
     })?;
     show_and_write(

@@ -18,7 +18,7 @@ pub fn run(global: &Options, args: &AuditArgs) -> Result<ExitStatus, Error> {
     let report = crate::audit::audit(
         &loaded.model,
         &spec,
-        &loaded.out_dir(global),
+        &loaded.out_dir(),
         &layout,
         args.helm.as_deref(),
     )?;

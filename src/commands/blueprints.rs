@@ -411,7 +411,7 @@ fn upgrade(global: &Options, args: &BlueprintsUpgradeArgs) -> Result<ExitStatus,
             "platform.blueprints of {name} needs `git` and `rev`"
         )));
     };
-    let out_dir = loaded.out_dir(global);
+    let out_dir = loaded.out_dir();
     // The commit in use now: the lock's for this pin, else what the pin means today.
     let current = match loaded.blueprint_source_in(&out_dir) {
         Ok(source) => source.pinned,

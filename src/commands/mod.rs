@@ -160,9 +160,8 @@ impl Loaded {
     }
 
     /// The output folder: `-o`, or the folder of service.toml.
-    pub fn out_dir(&self, global: &Options) -> PathBuf {
-        global
-            .out
+    pub fn out_dir(&self) -> PathBuf {
+        self.out_flag
             .clone()
             .unwrap_or_else(|| spec_folder(&self.path))
     }
@@ -171,11 +170,7 @@ impl Loaded {
     /// `platform.blueprints` (a folder relative to service.toml, or a Git pin resolved through
     /// the lock of the output folder). Notes about the pin are printed on stderr.
     pub fn blueprint_source(&self) -> Result<BlueprintSource, Error> {
-        let out = self
-            .out_flag
-            .clone()
-            .unwrap_or_else(|| spec_folder(&self.path));
-        self.blueprint_source_in(&out)
+        self.blueprint_source_in(&self.out_dir())
     }
 
     /// [`Loaded::blueprint_source`] with the lock of `out_dir`.

@@ -8,7 +8,7 @@ use crate::plan::{Detail, Plan};
 pub fn run(global: &Options, args: &PlanArgs) -> Result<ExitStatus, Error> {
     let loaded = super::load(global)?;
     loaded.print_warnings();
-    let plan = loaded.plan(&loaded.out_dir(global), |renderer, files| {
+    let plan = loaded.plan(&loaded.out_dir(), |renderer, files| {
         loaded.service_scope(renderer, files, &args.services)
     })?;
     match args.format {

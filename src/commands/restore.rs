@@ -15,7 +15,7 @@ use crate::render::Files;
 pub fn run(global: &Options, args: &RestoreArgs) -> Result<ExitStatus, Error> {
     let loaded = super::load(global)?;
     loaded.print_warnings();
-    let out_dir = loaded.out_dir(global);
+    let out_dir = loaded.out_dir();
     let plan = loaded.plan(&out_dir, |_, files| {
         let mut chosen = BTreeSet::new();
         for path in &args.paths {
