@@ -75,16 +75,11 @@ fn service(global: &Options, args: &AddServiceArgs) -> Result<ExitStatus, Error>
         .as_ref()
         .and_then(|s| s.services.iter().find(|s| s.name.value == args.name))
     {
-        let d = Diagnostic::error(
-            existing.name.span.clone(),
-            format!("service `{}` already exists", args.name),
-        )
-        .label("declared here")
-        .help("choose another name, or edit this table");
-        return Err(invalid(
+        return Err(taken(
             &source,
-            &[d],
-            format!("not added: {name} already has a service `{}`", args.name),
+            existing.name.span.clone(),
+            "a service",
+            &args.name,
         ));
     }
 
@@ -215,19 +210,11 @@ fn environment(global: &Options, args: &AddEnvironmentArgs) -> Result<ExitStatus
         .as_ref()
         .and_then(|s| s.environments.iter().find(|e| e.name.value == args.name))
     {
-        let d = Diagnostic::error(
-            existing.name.span.clone(),
-            format!("environment `{}` already exists", args.name),
-        )
-        .label("declared here")
-        .help("choose another name, or edit this table");
-        return Err(invalid(
+        return Err(taken(
             &source,
-            &[d],
-            format!(
-                "not added: {name} already has an environment `{}`",
-                args.name
-            ),
+            existing.name.span.clone(),
+            "an environment",
+            &args.name,
         ));
     }
     let order = doc.names(Section::Environments);
@@ -485,6 +472,20 @@ impl Edit<'_> {
         }
         out
     }
+}
+
+/// A name already declared: toml_edit would replace its table, so the edit is refused,
+/// pointing at it. `what`: "a service", "an environment".
+fn taken(source: &Source, span: std::ops::Range<usize>, what: &str, new: &str) -> Error {
+    let kind = what.split_once(' ').map_or(what, |(_, k)| k);
+    let d = Diagnostic::error(span, format!("{kind} `{new}` already exists"))
+        .label("declared here")
+        .help("choose another name, or edit this table");
+    invalid(
+        source,
+        &[d],
+        format!("not added: {} already has {what} `{new}`", source.name),
+    )
 }
 
 fn invalid(source: &Source, diagnostics: &[Diagnostic], summary: String) -> Error {
