@@ -272,7 +272,7 @@ struct Decision {
 
 fn decide(
     out_dir: Option<&Path>,
-    path: String,
+    path: &str,
     text: Arc<str>,
     base_hash: Option<&String>,
     restore: bool,
@@ -287,70 +287,70 @@ fn decide(
     };
     let keep_base = || (base_hash.cloned(), None);
     let on_disk = match out_dir {
-        Some(out) => read_disk(out, &path)?,
+        Some(out) => read_disk(out, path)?,
         None => OnDisk::Missing,
     };
     let ((next, store), change) = match on_disk {
         OnDisk::Missing if restore => (
             adopt(BaseText::Written),
-            FileChange::new(&path, Action::Create, None, Some(text)).because("restored"),
+            FileChange::new(path, Action::Create, None, Some(text)).because("restored"),
         ),
         OnDisk::File(current) if restore && *current != *text => (
             adopt(BaseText::Written),
-            FileChange::new(&path, Action::Update, Some(current), Some(text))
+            FileChange::new(path, Action::Update, Some(current), Some(text))
                 .because("restored: your edits are discarded"),
         ),
         // A deletion is an edit like any other: kept while bulkhead has nothing new for
         // the file, a conflict when it has.
         OnDisk::Missing => match base_hash {
-            Some(b) if *b == new_hash => (keep_base(), FileChange::new(&path, Action::Keep, None, None).because("you deleted it")),
+            Some(b) if *b == new_hash => (keep_base(), FileChange::new(path, Action::Keep, None, None).because("you deleted it")),
             Some(_) => (
                 adopt(BaseText::Written),
-                FileChange::new(&path, Action::Conflict, None, Some(text))
+                FileChange::new(path, Action::Conflict, None, Some(text))
                     .because("you deleted it, but bulkhead has changes for it: the new version is written; delete it again if unwanted"),
             ),
-            None => (adopt(BaseText::Written), FileChange::new(&path, Action::Create, None, Some(text))),
+            None => (adopt(BaseText::Written), FileChange::new(path, Action::Create, None, Some(text))),
         },
         // Unchanged files keep no copy of their content: nothing is shown or written.
         OnDisk::File(current) if *current == *text => {
             let decided = adopt(BaseText::Current);
             let current = decided.1.is_some().then_some(current);
-            (decided, FileChange::new(&path, Action::Unchanged, current, None))
+            (decided, FileChange::new(path, Action::Unchanged, current, None))
         }
         OnDisk::File(current) => {
             let current_hash = hash(&current);
             match base_hash {
                 Some(b) if *b == current_hash => {
-                    (adopt(BaseText::Written), FileChange::new(&path, Action::Update, Some(current), Some(text)))
+                    (adopt(BaseText::Written), FileChange::new(path, Action::Update, Some(current), Some(text)))
                 }
                 Some(b) if *b == new_hash => {
                     if merge::has_markers(&current) {
-                        (keep_base(), FileChange::new(&path, Action::Conflict, Some(current), None)
+                        (keep_base(), FileChange::new(path, Action::Conflict, Some(current), None)
                             .because("still has conflict markers: resolve them, then run apply again"))
                     } else {
-                        (keep_base(), FileChange::new(&path, Action::Keep, Some(current), None).because("your edits"))
+                        (keep_base(), FileChange::new(path, Action::Keep, Some(current), None).because("your edits"))
                     }
                 }
                 Some(b) => {
                     let base = out_dir.and_then(|out| State::base(out, b));
                     let change = match base {
                         Some(base) => match merge::merge(&base, &current, &text) {
-                            merge::Merged::Clean(merged) => FileChange::new(&path, Action::Merge, Some(current), Some(merged.into()))
+                            merge::Merged::Clean(merged) => FileChange::new(path, Action::Merge, Some(current), Some(merged.into()))
                                 .because("your edits and the new output"),
-                            merge::Merged::Conflicts(_) if let Some(resolved) = structural::Format::of(&path)
+                            merge::Merged::Conflicts(_) if let Some(resolved) = structural::Format::of(path)
                                 .and_then(|format| structural::resolve(format, &base, &current, &text)) =>
                             {
-                                let mut change = FileChange::new(&path, Action::Merge, Some(current), Some(resolved.text.into()))
+                                let mut change = FileChange::new(path, Action::Merge, Some(current), Some(resolved.text.into()))
                                     .because("your edits and the new output, merged by structure");
                                 change.structural = Some(resolved.added);
                                 change
                             }
-                            merge::Merged::Conflicts(marked) => FileChange::new(&path, Action::Conflict, Some(current), Some(marked.into()))
+                            merge::Merged::Conflicts(marked) => FileChange::new(path, Action::Conflict, Some(current), Some(marked.into()))
                                 .because("your edits overlap the new output: resolve the marked blocks"),
                         },
                         None => {
                             let both = merge::whole_file_conflict(&current, &text);
-                            FileChange::new(&path, Action::Conflict, Some(current), Some(both.into()))
+                            FileChange::new(path, Action::Conflict, Some(current), Some(both.into()))
                                 .because("its last generated version is missing from .bulkhead/: compare both sides")
                         }
                     };
@@ -360,13 +360,13 @@ fn decide(
                     let both = merge::whole_file_conflict(&current, &text);
                     (
                         adopt(BaseText::Render(text)),
-                        FileChange::new(&path, Action::Conflict, Some(current), Some(both.into()))
+                        FileChange::new(path, Action::Conflict, Some(current), Some(both.into()))
                             .because("exists but was not written by bulkhead: both versions are kept, marked"),
                     )
                 }
             }
         }
-        OnDisk::Unsafe(reason) => (keep_base(), FileChange::new(&path, Action::Conflict, None, None).because(&reason)),
+        OnDisk::Unsafe(reason) => (keep_base(), FileChange::new(path, Action::Conflict, None, None).because(&reason)),
     };
     Ok(Decision {
         change,
@@ -409,7 +409,7 @@ pub fn plan_scoped(
         .map(|(path, text)| {
             let base = bases.get(path);
             let restore = scope.restore.contains(path);
-            decide(on_disk, path.clone(), Arc::clone(text), base, restore)
+            decide(on_disk, path, Arc::clone(text), base, restore)
         })
         .collect();
 

@@ -95,14 +95,14 @@ fn kustomization_refs(value: &Value) -> Vec<&str> {
 /// The folders (and Helm values files) an Argo CD Application syncs from this repository.
 fn application_refs(doc: &Value) -> Vec<String> {
     let spec = doc.get("spec");
+    let single = spec.and_then(|s| s.get("source"));
     let sources = spec
         .and_then(|s| s.get("sources"))
         .and_then(Value::as_sequence)
-        .cloned()
-        .unwrap_or_default();
-    let single = spec.and_then(|s| s.get("source")).cloned();
+        .into_iter()
+        .flatten();
     let mut refs = Vec::new();
-    for source in single.iter().chain(&sources) {
+    for source in single.into_iter().chain(sources) {
         let Some(path) = source.get("path").and_then(Value::as_str) else {
             continue;
         };
